@@ -1,0 +1,174 @@
+"""Reading and writing audio files: the I/O edge of the pipeline."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+from .exceptions import AudioFileError, ParameterError
+
+#: Sample encodings ``save`` accepts, as soundfile subtype names.
+SUBTYPES = ("FLOAT", "PCM_16", "PCM_24")
+
+
+def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, int]:
+    """Read an audio file, keeping every channel.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file soundfile reads (WAV, FLAC, OGG, MP3 with libsndfile >= 1.1);
+        other formats are tried through ``librosa.load``.
+    sr : int > 0 or None
+        Resample to this rate. ``None`` keeps the file's own rate.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n_channels, n_samples), dtype=float32]
+        The samples, one row per channel (mono files give one row).
+    sr : int
+        The sample rate of ``y``.
+
+    Raises
+    ------
+    AudioFileError
+        The file is missing, is not audio, holds no samples, or holds NaN or
+        infinite samples.
+    """
+    path = Path(path)
+    if sr is not None and (not isinstance(sr, int | np.integer) or sr <= 0):
+        raise ParameterError(f"sr must be a positive integer, got {sr!r}")
+    if not path.exists():
+        raise AudioFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioFileError(f"{path}: is a directory, not an audio file")
+    y, native_sr = _read(path)
+    if y.shape[1] == 0:
+        raise AudioFileError(f"{path}: contains no samples")
+    if not np.isfinite(y).all():
+        raise AudioFileError(f"{path}: contains NaN or infinite samples")
+    if sr is not None and sr != native_sr:
+        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, axis=-1)
+        native_sr = sr
+    return np.ascontiguousarray(y, dtype=np.float32), int(native_sr)
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        data, sr = sf.read(path, dtype="float32", always_2d=True)
+        return data.T, sr
+    except sf.LibsndfileError:
+        pass
+    # librosa reaches decoders soundfile lacks (audioread) where they are installed.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data, sr = librosa.load(path, sr=None, mono=False)
+    except Exception as exc:
+        raise AudioFileError(
+            f"{path}: not an audio file, or a format nmfaudio cannot read"
+        ) from exc
+    return np.atleast_2d(data), int(sr)
+
+
+def check_subtype(subtype: str) -> str:
+    """Return ``subtype`` upper-cased, or raise ParameterError if it is not in SUBTYPES."""
+    upper = str(subtype).upper()
+    if upper not in SUBTYPES:
+        raise ParameterError(f"subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
+    return upper
+
+
+def check_output_dir(outdir: str | os.PathLike) -> Path:
+    """Make sure files can be written into ``outdir``; raise AudioFileError if not.
+
+    Creates the missing parents of ``outdir`` (not ``outdir`` itself) and probes
+    them with a temporary directory, so a bad destination is reported before
+    any long computation.
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise AudioFileError(f"{outdir}: exists and is not a directory")
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent)).rmdir()
+        if outdir.is_dir():
+            Path(tempfile.mkdtemp(dir=outdir)).rmdir()
+    except OSError as exc:
+        raise AudioFileError(f"{outdir}: cannot write here ({exc.strerror or exc})") from exc
+    return outdir
+
+
+@contextmanager
+def staged_directory(outdir: str | os.PathLike) -> Iterator[Path]:
+    """Give a temporary directory beside ``outdir``; publish its files there on success.
+
+    Files are written under a hidden temporary name first, so a failure part-way
+    leaves nothing half-written in ``outdir``. On success each file is moved into
+    ``outdir`` (created if missing) with an atomic rename.
+    """
+    outdir = check_output_dir(outdir)
+    stage = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".partial", dir=outdir.parent))
+    try:
+        yield stage
+        outdir.mkdir(exist_ok=True)
+        for item in sorted(stage.iterdir()):
+            os.replace(item, outdir / item.name)
+    finally:
+        for item in stage.iterdir():
+            item.unlink()
+        stage.rmdir()
+
+
+def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str = "FLOAT") -> None:
+    """Write ``y`` (shape ``(n_channels, n_samples)``) to a WAV file.
+
+    PCM subtypes cannot hold samples outside [-1, 1]: such samples are clipped
+    and a ``UserWarning`` says by how much, so clipping is never silent.
+    """
+    subtype = check_subtype(subtype)
+    y = np.atleast_2d(y)
+    if subtype != "FLOAT":
+        peak = float(np.max(np.abs(y), initial=0.0))
+        if peak > 1.0:
+            warnings.warn(
+                f"{Path(path).name}: peak {peak:.3f} exceeds 1.0 and is clipped in {subtype};"
+                " use --subtype FLOAT to keep it",
+                UserWarning,
+                stacklevel=2,
+            )
+            y = np.clip(y, -1.0, 1.0)
+    sf.write(path, y.T, sr, subtype=subtype, format="WAV")
+
+
+def write_many(
+    outdir: str | os.PathLike,
+    items: Iterable[tuple[str, np.ndarray]],
+    sr: int,
+    *,
+    subtype: str = "FLOAT",
+) -> list[Path]:
+    """Write each ``(file name, signal)`` of ``items`` into ``outdir``, all or nothing.
+
+    ``items`` may be a generator, so signals are produced and written one at a
+    time. Returns the final paths.
+    """
+    subtype = check_subtype(subtype)
+    outdir = Path(outdir)
+    names = []
+    with staged_directory(outdir) as stage:
+        for name, y in items:
+            try:
+                write_audio(stage / name, y, sr, subtype=subtype)
+            except (OSError, sf.LibsndfileError) as exc:
+                raise AudioFileError(f"{outdir / name}: cannot write ({exc})") from exc
+            names.append(name)
+    return [outdir / name for name in names]

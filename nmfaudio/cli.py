@@ -1,0 +1,201 @@
+"""The ``nmfaudio`` command line: the user-facing edge of the pipeline.
+
+Every failure a user can cause ends as one line on stderr: exit status 2 for
+usage errors, 1 for everything else, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .audio_io import SUBTYPES, check_output_dir, load
+from .exceptions import NmfaudioError
+from .separation import separate
+
+PROG = "nmfaudio"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are a single line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = _number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be greater than 0, got 0")
+    return value
+
+
+def _subtype(text: str) -> str:
+    if text.upper() not in SUBTYPES:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SUBTYPES)}, got {text!r}")
+    return text.upper()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Separate a music recording into parts with KL-divergence NMF.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sep = commands.add_parser(
+        "separate",
+        help="split a recording into K component files",
+        description=(
+            "Split INPUT into K NMF components, written as OUTDIR/component_00.wav, ..."
+            " Every file has the input's sample rate and channels; together they add up"
+            " to the input."
+        ),
+    )
+    sep.add_argument("input", metavar="INPUT", type=Path, help="audio file (WAV, FLAC, OGG, MP3)")
+    sep.add_argument(
+        "-k",
+        "--components",
+        type=_at_least_one,
+        default=8,
+        metavar="K",
+        help="number of components (default: 8)",
+    )
+    sep.add_argument(
+        "-o",
+        "--outdir",
+        type=Path,
+        metavar="OUTDIR",
+        help="output directory (default: <input stem>_separated beside INPUT)",
+    )
+    sep.add_argument(
+        "--iterations",
+        type=_at_least_one,
+        default=200,
+        metavar="N",
+        help="maximum NMF iterations (default: 200)",
+    )
+    sep.add_argument(
+        "--tol",
+        type=_number,
+        default=1e-4,
+        help="stop when an iteration improves the loss by less than this"
+        " fraction; 0 runs all iterations (default: 1e-4)",
+    )
+    sep.add_argument(
+        "--n-fft",
+        type=_at_least_one,
+        default=2048,
+        metavar="N",
+        help="STFT frame length in samples (default: 2048)",
+    )
+    sep.add_argument(
+        "--hop",
+        type=_at_least_one,
+        default=512,
+        metavar="N",
+        help="STFT hop in samples (default: 512)",
+    )
+    sep.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    sep.add_argument(
+        "--mask-power",
+        type=_positive_number,
+        default=1.0,
+        metavar="P",
+        help="soft-mask exponent: 1 magnitude ratio, 2 Wiener (default: 1)",
+    )
+    sep.add_argument(
+        "--sr",
+        type=_at_least_one,
+        metavar="HZ",
+        help="resample to this rate first (default: keep the file's rate)",
+    )
+    sep.add_argument(
+        "--subtype",
+        type=_subtype,
+        default="FLOAT",
+        help=f"sample encoding: {', '.join(SUBTYPES)} (default: FLOAT)",
+    )
+    sep.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    sep.set_defaults(run=_run_separate)
+    return parser
+
+
+def _run_separate(args: argparse.Namespace) -> None:
+    outdir = args.outdir or args.input.with_name(f"{args.input.stem}_separated")
+    y, sr = load(args.input, sr=args.sr)
+    check_output_dir(outdir)  # fail before the long part, not after it
+    result = separate(
+        y,
+        sr,
+        args.components,
+        n_iter=args.iterations,
+        tol=args.tol,
+        n_fft=args.n_fft,
+        hop_length=args.hop,
+        mask_power=args.mask_power,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    paths = result.save(outdir, subtype=args.subtype)
+    if not args.quiet:
+        print(
+            f"wrote {len(paths)} components to {outdir}"
+            f" (KL divergence {result.losses[-1]:.6g} after {len(result.losses)} iterations)"
+        )
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    try:
+        args.run(args)
+    except NmfaudioError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return 1
+    except MemoryError:
+        print(
+            f"{PROG}: error: out of memory; try fewer components or a shorter input",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,105 @@
+"""Stage 1, the front end: signal -> complex STFT per channel -> magnitude spectrogram V."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.signal
+
+from ._checks import positive_int
+from .exceptions import AudioFileError, ParameterError
+
+
+@dataclass(frozen=True)
+class STFTConfig:
+    """Short-time Fourier transform settings shared by the front and back ends.
+
+    Frames are centred (``center=True``, zero padding) as in ``librosa.stft``,
+    so frame ``t`` is centred on sample ``t * hop_length``.
+    """
+
+    n_fft: int = 2048
+    hop_length: int = 512
+    window: str = "hann"
+
+    def __post_init__(self) -> None:
+        positive_int("n_fft", self.n_fft)
+        positive_int("hop_length", self.hop_length)
+        if self.hop_length > self.n_fft:
+            raise ParameterError(
+                f"hop_length must be at most n_fft={self.n_fft}, got {self.hop_length}"
+            )
+        # The inverse STFT divides by the summed squared windows; it must not vanish.
+        window = scipy.signal.get_window(self.window, self.n_fft)
+        if not scipy.signal.check_NOLA(window, self.n_fft, self.n_fft - self.hop_length):
+            raise ParameterError(
+                f"hop_length={self.hop_length} is too large for a {self.window} window of"
+                f" n_fft={self.n_fft}: frames do not overlap enough to invert the STFT"
+            )
+
+    @property
+    def n_freq(self) -> int:
+        """Number of frequency bins, ``1 + n_fft // 2``."""
+        return 1 + self.n_fft // 2
+
+    def n_frames(self, n_samples: int) -> int:
+        """Number of STFT frames of a signal ``n_samples`` long."""
+        return 1 + n_samples // self.hop_length
+
+
+def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
+    """Complex STFT of every channel.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(..., n_samples)]
+        Real signal, finite, at least ``config.n_fft`` samples long.
+    config : STFTConfig or None
+        STFT settings; ``None`` uses the defaults (n_fft 2048, hop 512, Hann).
+
+    Returns
+    -------
+    X : np.ndarray [shape=(..., n_freq, n_frames), dtype=complex64 for float32 input]
+
+    Raises
+    ------
+    AudioFileError
+        The signal is shorter than one frame.
+    """
+    config = config or STFTConfig()
+    n_samples = y.shape[-1]
+    if n_samples < config.n_fft:
+        raise AudioFileError(
+            f"audio is {n_samples} samples long, shorter than one STFT frame"
+            f" (n_fft={config.n_fft}); use a smaller --n-fft or a longer recording"
+        )
+    return librosa.stft(
+        y, n_fft=config.n_fft, hop_length=config.hop_length, window=config.window, center=True
+    )
+
+
+def magnitude(X: np.ndarray) -> np.ndarray:
+    """Magnitude spectrogram of the channel mix.
+
+    The channels are combined by root mean square of their magnitudes,
+    ``V = sqrt(mean_c |X_c|^2)``: for mono this is ``|X|``, and unlike the STFT
+    of a down-mix it does not let out-of-phase content cancel between channels.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_channels, n_freq, n_frames), complex]
+
+    Returns
+    -------
+    V : np.ndarray [shape=(n_freq, n_frames), real, non-negative]
+    """
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise ParameterError(f"X must have shape (n_channels, n_freq, n_frames), got {X.shape}")
+    power = np.zeros(X.shape[1:], dtype=X.real.dtype)
+    for channel in X:  # one channel at a time keeps a single F x T temporary
+        power += channel.real**2 + channel.imag**2
+    power /= X.shape[0]
+    return np.sqrt(power, out=power)

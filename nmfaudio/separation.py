@@ -1,0 +1,168 @@
+"""The whole pipeline: signal -> front end -> KL-NMF -> back end -> component signals."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import backend
+from ._checks import positive_float, positive_int
+from .audio_io import write_many
+from .exceptions import AudioFileError
+from .frontend import STFTConfig, magnitude, stft
+from .nmf import nmf
+
+
+@dataclass
+class Separation:
+    """A recording split into NMF components.
+
+    Attributes
+    ----------
+    X : np.ndarray [shape=(n_channels, n_freq, n_frames), complex64]
+        STFT of every input channel.
+    W : np.ndarray [shape=(n_freq, n_components)]
+        Spectral templates, columns summing to 1.
+    H : np.ndarray [shape=(n_components, n_frames)]
+        Activations.
+    losses : np.ndarray [shape=(n_iter,)]
+        KL divergence after each NMF iteration.
+    sr : int
+        Sample rate.
+    length : int
+        Samples per channel of the input.
+    config : STFTConfig
+    mask_power : float
+    """
+
+    X: np.ndarray
+    W: np.ndarray
+    H: np.ndarray
+    losses: np.ndarray
+    sr: int
+    length: int
+    config: STFTConfig
+    mask_power: float = 1.0
+
+    @property
+    def n_components(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def n_channels(self) -> int:
+        return self.X.shape[0]
+
+    def iter_components(self) -> Iterator[np.ndarray]:
+        """Yield each component's signal, shape ``(n_channels, length)``, one at a time."""
+        if "components" in self.__dict__:  # already computed: reuse, don't redo the back end
+            return iter(self.components)
+        return backend.iter_components(
+            self.X, self.W, self.H, config=self.config, length=self.length, power=self.mask_power
+        )
+
+    @cached_property
+    def components(self) -> np.ndarray:
+        """All component signals, shape ``(n_components, n_channels, length)``.
+
+        Computed on first access; for long recordings prefer :meth:`save` or
+        :meth:`iter_components`, which hold one component at a time.
+        """
+        return np.stack(list(self.iter_components()))
+
+    def filenames(self) -> list[str]:
+        """``component_00.wav``, ``component_01.wav``, ... (wider numbers past 100)."""
+        width = max(2, len(str(self.n_components - 1)))
+        return [f"component_{k:0{width}d}.wav" for k in range(self.n_components)]
+
+    def save(self, outdir: str | os.PathLike, *, subtype: str = "FLOAT") -> list[Path]:
+        """Write one WAV file per component into ``outdir``, all or nothing.
+
+        Parameters
+        ----------
+        outdir : str or path-like
+            Created if missing.
+        subtype : {"FLOAT", "PCM_16", "PCM_24"}
+            Sample encoding; PCM subtypes warn when they clip.
+
+        Returns
+        -------
+        list of Path
+            The files written, in component order.
+        """
+        return write_many(
+            outdir,
+            zip(self.filenames(), self.iter_components(), strict=True),
+            self.sr,
+            subtype=subtype,
+        )
+
+
+def separate(
+    y: np.ndarray,
+    sr: int,
+    n_components: int = 8,
+    *,
+    n_iter: int = 200,
+    tol: float = 1e-4,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    mask_power: float = 1.0,
+    init: str = "random",
+    seed: int | None = None,
+    progress: bool = False,
+) -> Separation:
+    """Split a recording into ``n_components`` parts with KL-NMF and soft masks.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+        The recording, finite, at least ``n_fft`` samples per channel.
+    sr : int > 0
+        Sample rate of ``y``.
+    n_components : int >= 1
+        Number of components K, at most ``min(1 + n_fft // 2, n_frames)``.
+    n_iter, tol, init, seed, progress
+        Passed to :func:`nmfaudio.nmf`.
+    n_fft, hop_length : int
+        STFT frame length and hop in samples (Hann window, centred frames).
+    mask_power : float > 0
+        Exponent of the soft masks (see :func:`nmfaudio.backend.soft_mask`).
+
+    Returns
+    -------
+    Separation
+        ``.components`` has shape ``(n_components, n_channels, n_samples)``
+        and sums over components to ``y``.
+    """
+    sr = positive_int("sr", sr)
+    mask_power = positive_float("mask_power", mask_power)
+    config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
+    y = np.atleast_2d(np.asarray(y, dtype=np.float32))
+    if y.ndim != 2:
+        raise AudioFileError(f"y must have shape (n_channels, n_samples), got {y.shape}")
+    if y.shape[1] == 0:
+        raise AudioFileError("the audio contains no samples")
+    if not np.isfinite(y).all():
+        raise AudioFileError("the audio contains NaN or infinite samples")
+    if not y.any():
+        warnings.warn("the audio is silent: every component will be silent", stacklevel=2)
+
+    X = stft(y, config)
+    V = magnitude(X)
+    result = nmf(V, n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress)
+    return Separation(
+        X=X,
+        W=result.W,
+        H=result.H,
+        losses=result.losses,
+        sr=sr,
+        length=y.shape[1],
+        config=config,
+        mask_power=mask_power,
+    )

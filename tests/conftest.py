@@ -1,0 +1,57 @@
+"""Shared fixtures: example audio, the real recordings beside the checkout, WAV writing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "data" / "example"
+SHARED_DATA = Path(os.environ.get("NMFAUDIO_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def example_mixture() -> Path:
+    return EXAMPLE / "mixture.wav"
+
+
+@pytest.fixture
+def separation_case():
+    """Path of a real recording case under ../shared/data/separation, or skip."""
+
+    def get(case: str) -> Path:
+        folder = SHARED_DATA / "separation" / case
+        if not (folder / "mixture.wav").exists():
+            pytest.skip(f"real recordings not available at {folder}")
+        return folder
+
+    return get
+
+
+def music_like(n_channels: int, seconds: float = 1.0, sr: int = 8000, seed: int = 0) -> np.ndarray:
+    """Harmonic tones and noise bursts, different in every channel, shape (n_channels, n)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    channels = []
+    for c in range(n_channels):
+        f0 = 110 * (c + 2)
+        tone = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 5)) * (t < seconds / 2)
+        burst = rng.standard_normal(t.size) * np.exp(-((t - 0.7 * seconds) % 0.25) / 0.02)
+        channels.append(0.2 * tone + 0.1 * burst)
+    return np.array(channels, dtype=np.float32)
+
+
+@pytest.fixture
+def write_wav(tmp_path):
+    """Write ``(n_channels, n)`` samples to a float WAV in tmp_path; return its path."""
+
+    def write(name: str, y: np.ndarray, sr: int = 8000) -> Path:
+        path = tmp_path / name
+        sf.write(path, np.atleast_2d(y).T, sr, subtype="FLOAT")
+        return path
+
+    return write

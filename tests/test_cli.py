@@ -1,0 +1,242 @@
+"""The command line, end to end: outputs, options, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import music_like
+
+from nmfaudio import __version__
+from nmfaudio.cli import main
+
+FAST = ["--n-fft", "512", "--hop", "128", "--iterations", "30", "-q"]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse exits for usage errors, --help and --version
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_separates_the_example_into_files_that_sum_to_it(capsys, tmp_path, example_mixture):
+    status, out, err = run(capsys, "separate", example_mixture, "-k", "6", "-o", tmp_path / "o")
+    assert status == 0, err
+    assert "wrote 6 components" in out
+    files = sorted((tmp_path / "o").iterdir())
+    assert [f.name for f in files] == [f"component_{k:02d}.wav" for k in range(6)]
+    mixture, sr = sf.read(example_mixture, always_2d=True)
+    total = sum(sf.read(f, always_2d=True)[0] for f in files)
+    assert all(sf.info(f).samplerate == sr and sf.info(f).channels == 2 for f in files)
+    assert sf.info(files[0]).subtype == "FLOAT"
+    assert np.abs(total - mixture).max() <= 1e-4 * np.abs(mixture).max()
+
+
+def test_default_outdir_is_beside_the_input(capsys, tmp_path, example_mixture):
+    song = tmp_path / "song.wav"
+    shutil.copy(example_mixture, song)
+    status, _, err = run(capsys, "separate", song, "-k", "2", *FAST)
+    assert status == 0, err
+    assert len(list((tmp_path / "song_separated").glob("component_*.wav"))) == 2
+
+
+def test_six_channels_and_options(capsys, tmp_path, write_wav):
+    source = write_wav("six.wav", music_like(6), sr=8000)
+    outdir = tmp_path / "o"
+    argv = [
+        "separate",
+        source,
+        "-k",
+        "3",
+        "-o",
+        outdir,
+        "--mask-power",
+        "2",
+        "--seed",
+        "4",
+        "--sr",
+        "16000",
+        "--subtype",
+        "pcm_16",
+        *FAST,
+    ]
+    status, _, err = run(capsys, *argv)
+    assert status == 0, err
+    info = sf.info(outdir / "component_00.wav")
+    assert (info.channels, info.samplerate, info.subtype) == (6, 16000, "PCM_16")
+
+
+def test_progress_bar_unless_quiet(capsys, tmp_path, write_wav):
+    source = write_wav("a.wav", music_like(1), sr=8000)
+    status, out, err = run(
+        capsys,
+        "separate",
+        source,
+        "-k",
+        "2",
+        "-o",
+        tmp_path / "o",
+        "--n-fft",
+        "512",
+        "--hop",
+        "128",
+        "--iterations",
+        "5",
+    )
+    assert status == 0 and "NMF" in err and "wrote 2 components" in out
+
+
+def test_silent_input_warns_in_one_line_and_writes_silence(capsys, tmp_path, write_wav):
+    source = write_wav("silent.wav", np.zeros((2, 8000)), sr=8000)
+    status, _, err = run(capsys, "separate", source, "-k", "2", "-o", tmp_path / "o", *FAST)
+    assert status == 0
+    assert err.strip().count("\n") == 0 and "warning: the audio is silent" in err
+    assert not sf.read(tmp_path / "o" / "component_01.wav")[0].any()
+
+
+def _not_audio(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("not audio at all\n" * 50)
+    return path
+
+
+def _samples(name, samples):
+    def make(tmp_path):
+        path = tmp_path / name
+        sf.write(path, samples, 8000, subtype="FLOAT")
+        return path
+
+    return make
+
+
+BAD_INPUTS = {
+    "missing file": (lambda p: p / "nope.wav", [], 1, "no such file"),
+    "not audio": (_not_audio, [], 1, "not an audio file"),
+    "zero length": (_samples("empty.wav", np.zeros((0, 2))), [], 1, "contains no samples"),
+    "shorter than a frame": (
+        _samples("short.wav", np.ones((300, 1)) * 0.1),
+        [],
+        1,
+        "shorter than one STFT frame",
+    ),
+    "nan samples": (_samples("nan.wav", np.full((9000, 1), np.nan)), [], 1, "NaN"),
+    "inf samples": (_samples("inf.wav", np.full((9000, 1), np.inf)), [], 1, "infinite"),
+    "k < 1": (_samples("ok.wav", music_like(1).T), ["-k", "0"], 2, "must be at least 1"),
+    "k not a number": (_samples("ok.wav", music_like(1).T), ["-k", "many"], 2, "whole number"),
+    "k too large": (
+        _samples("ok.wav", music_like(1).T),
+        ["-k", "5000"],
+        1,
+        "larger than the spectrogram allows",
+    ),
+    "bad mask power": (
+        _samples("ok.wav", music_like(1).T),
+        ["--mask-power", "-1"],
+        2,
+        "non-negative",
+    ),
+    "bad subtype": (_samples("ok.wav", music_like(1).T), ["--subtype", "MP3"], 2, "choose from"),
+    "hop larger than frame": (
+        _samples("ok.wav", music_like(1).T),
+        ["--hop", "4096"],
+        1,
+        "hop_length must be at most",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input_gets_one_line_and_no_output(capsys, tmp_path, case):
+    make, extra, expected_status, message = BAD_INPUTS[case]
+    source = make(tmp_path)
+    before = digest(source) if source.exists() else None
+    outdir = tmp_path / "out"
+    status, _, err = run(capsys, "separate", source, "-o", outdir, "-q", *extra)
+    assert status == expected_status
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert message in err and "Traceback" not in err
+    assert not outdir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([source.name] if before else [])
+    if before:
+        assert digest(source) == before
+
+
+def test_outdir_that_is_a_file(capsys, tmp_path, example_mixture):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    status, _, err = run(capsys, "separate", example_mixture, "-o", target, *FAST)
+    assert status == 1 and err.count("\n") == 1 and "exists and is not a directory" in err
+    assert target.read_text() == "keep me"
+
+
+def test_outdir_below_a_file_is_unwritable(capsys, tmp_path, example_mixture):
+    (tmp_path / "file").write_text("x")
+    status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "file" / "o", *FAST)
+    assert status == 1 and err.count("\n") == 1 and "cannot write here" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only directories")
+def test_outdir_in_read_only_directory(capsys, tmp_path, example_mixture):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    status, _, err = run(capsys, "separate", example_mixture, "-o", locked / "o", *FAST)
+    assert status == 1 and err.count("\n") == 1 and "cannot write here" in err
+
+
+def test_version_and_help(capsys):
+    status, out, _ = run(capsys, "--version")
+    assert status == 0 and out.strip() == f"nmfaudio {__version__}"
+    for argv in (["--help"], ["separate", "--help"]):
+        status, out, _ = run(capsys, *argv)
+        assert status == 0 and "usage: nmfaudio" in out
+    status, _, err = run(capsys)
+    assert status == 2 and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[str(Path(sys.executable).with_name("nmfaudio"))], [sys.executable, "-m", "nmfaudio"]],
+    ids=["console script", "python -m"],
+)
+def test_real_console_script(tmp_path, command, example_mixture):
+    done = subprocess.run(
+        [*command, "separate", str(example_mixture), "-k", "3", "-o", str(tmp_path / "o"), *FAST],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "o").iterdir())) == 3
+    missing = subprocess.run(
+        [*command, "separate", str(tmp_path / "nope.wav")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+    assert "Traceback" not in missing.stderr
+
+
+def test_cli_on_real_music_writes_four_files_summing_to_mixture(capsys, tmp_path, separation_case):
+    mixture = separation_case("piano_sax") / "mixture.wav"
+    before = digest(mixture)
+    status, _, err = run(capsys, "separate", mixture, "-k", "4", "-o", tmp_path / "o", "-q")
+    assert status == 0, err
+    y, _ = sf.read(mixture, always_2d=True)
+    total = sum(sf.read(f, always_2d=True)[0] for f in (tmp_path / "o").iterdir())
+    assert np.abs(total - y).max() <= 1e-4 * np.abs(y).max()
+    assert digest(mixture) == before

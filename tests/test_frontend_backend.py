@@ -1,0 +1,98 @@
+"""STFT front end and soft-mask back end: shapes, channel mix, masks summing to one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import music_like
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmfaudio import AudioFileError, ParameterError, STFTConfig
+from nmfaudio.backend import istft, iter_components, mask_denominator, soft_mask
+from nmfaudio.frontend import magnitude, stft
+
+
+def test_stft_shape_and_round_trip():
+    y = music_like(2, seconds=0.5)
+    config = STFTConfig(n_fft=512, hop_length=128)
+    X = stft(y, config)
+    assert X.shape == (2, config.n_freq, config.n_frames(y.shape[1]))
+    assert X.dtype == np.complex64
+    np.testing.assert_allclose(istft(X, config=config, length=y.shape[1]), y, atol=1e-5)
+
+
+def test_magnitude_is_abs_for_mono_and_rms_across_channels():
+    y = music_like(3, seconds=0.3)
+    X = stft(y, STFTConfig(n_fft=256, hop_length=64))
+    np.testing.assert_allclose(magnitude(X[:1]), np.abs(X[0]), rtol=1e-6)
+    np.testing.assert_allclose(magnitude(X), np.sqrt(np.mean(np.abs(X) ** 2, axis=0)), rtol=1e-5)
+    # Out-of-phase channels do not cancel, unlike the STFT of a down-mix.
+    opposite = stft(np.stack([y[0], -y[0]]), STFTConfig(n_fft=256, hop_length=64))
+    np.testing.assert_allclose(magnitude(opposite), np.abs(opposite[0]), rtol=1e-6)
+
+
+def test_audio_shorter_than_a_frame_is_refused():
+    with pytest.raises(AudioFileError, match="shorter than one STFT frame"):
+        stft(np.zeros((1, 100), np.float32), STFTConfig(n_fft=2048))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_fft": 0}, "n_fft must be a positive integer, got 0"),
+        ({"hop_length": -5}, "hop_length must be a positive integer, got -5"),
+        ({"n_fft": 256, "hop_length": 512}, "at most n_fft=256"),
+        ({"n_fft": 256, "hop_length": 256}, "too large for a hann window"),
+    ],
+)
+def test_stft_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        STFTConfig(**kwargs)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    n_freq=st.integers(1, 20),
+    n_frames=st.integers(1, 20),
+    n_components=st.integers(1, 6),
+    power=st.sampled_from([0.5, 1.0, 2.0, 3.5]),
+    zero_fraction=st.floats(0, 1),
+    seed=st.integers(0, 1000),
+)
+def test_masks_lie_in_unit_interval_and_sum_to_one(
+    n_freq, n_frames, n_components, power, zero_fraction, seed
+):
+    rng = np.random.default_rng(seed)
+    W = rng.random((n_freq, n_components)) * (rng.random((n_freq, n_components)) > zero_fraction)
+    H = rng.random((n_components, n_frames))
+    denominator = mask_denominator(W, H, power=power)
+    masks = np.stack(
+        [soft_mask(W, H, k, power=power, denominator=denominator) for k in range(n_components)]
+    )
+    assert masks.min() >= 0 and masks.max() <= 1 + 1e-12
+    np.testing.assert_allclose(masks.sum(axis=0), 1, rtol=1e-10)
+
+
+def test_higher_mask_power_is_more_selective():
+    W = np.array([[3.0, 1.0]])
+    H = np.ones((2, 1))
+    assert soft_mask(W, H, 0, power=1)[0, 0] == pytest.approx(0.75)
+    assert soft_mask(W, H, 0, power=2)[0, 0] == pytest.approx(0.9)
+
+
+def test_mask_of_missing_component_is_an_index_error():
+    with pytest.raises(IndexError, match="component 2 out of range"):
+        soft_mask(np.ones((3, 2)), np.ones((2, 4)), 2)
+
+
+@pytest.mark.parametrize("n_channels", [1, 2, 6])
+def test_components_sum_to_the_input(n_channels):
+    y = music_like(n_channels)
+    config = STFTConfig(n_fft=512, hop_length=128)
+    X = stft(y, config)
+    rng = np.random.default_rng(0)
+    W, H = rng.random((config.n_freq, 3)), rng.random((3, X.shape[-1]))
+    parts = list(iter_components(X, W, H, config=config, length=y.shape[1], power=2.0))
+    assert len(parts) == 3 and parts[0].shape == y.shape
+    np.testing.assert_allclose(np.sum(parts, axis=0), y, atol=1e-4 * np.abs(y).max())
