@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse.linalg
 from tqdm.auto import tqdm
 
-from . import _kernels
 from ._checks import non_negative_float, positive_int
+from ._kernels import Engine, ratio_and_divergence
 from .exceptions import ParameterError
 
 #: Floor for W H and for empty denominators, as in scikit-learn.
@@ -67,7 +67,7 @@ def kl_divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray) -> float:
     """
     V = np.ascontiguousarray(V)
     WH = np.asarray(W, dtype=V.dtype) @ np.asarray(H, dtype=V.dtype)
-    return _kernels.ratio_and_divergence(V, WH, EPSILON)
+    return ratio_and_divergence(V.ravel(), WH.ravel(), V.dtype.type(EPSILON))
 
 
 def nmf(
@@ -150,7 +150,7 @@ def nmf(
         W = W0 if W is None else W
         H = H0 if H is None else H
 
-    losses = _run(V, W, H, n_iter=n_iter, tol=tol, fix_W=fix_W, progress=progress)
+    H, losses = _run(V, W, H, n_iter=n_iter, tol=tol, fix_W=fix_W, progress=progress)
     if not fix_W:
         scale = W.sum(axis=0)
         scale[scale == 0] = 1
@@ -168,32 +168,48 @@ def _run(
     tol: float,
     fix_W: bool,
     progress: bool,
-) -> np.ndarray:
-    """Update W and H in place; return the loss after each iteration.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Update W in place; return the new H and the loss after each iteration.
 
-    Each iteration's first pass forms ``V / (W H)`` from the current factors,
-    which also yields the loss of the previous iteration at no extra cost. The
-    loop therefore runs one measuring pass beyond the last update.
+    Each pass over the data forms ``V / (W H)`` from the current factors, which
+    also yields the loss of those factors at no extra cost: the W pass of an
+    iteration measures the previous one, and a last pass measures the final
+    factors. With W fixed, the H pass both measures and updates, so a stop is
+    noticed one update late; that update's loss is then measured too, and the
+    history always ends with the loss of the returned factors.
     """
+    engine = Engine(np.ascontiguousarray(V.T), EPSILON)
+    Ht = np.ascontiguousarray(H.T)
     losses: list[float] = []
-    with tqdm(total=n_iter, desc="NMF", unit="it", disable=not progress, leave=False) as bar:
-        for it in range(n_iter + 1):
-            last = it == n_iter
+    with (
+        engine.running(),
+        tqdm(total=n_iter, desc="NMF", unit="it", disable=not progress, leave=False) as bar,
+    ):
+
+        def converged(loss: float) -> bool:
+            losses.append(loss)
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.5g}", refresh=False)
+            return tol > 0 and len(losses) > 1 and losses[-2] - losses[-1] <= tol * losses[-2]
+
+        stopped = False
+        for it in range(n_iter):
             if fix_W:
-                loss = _kernels.update_h(V, W, H, EPSILON, measure_only=last)
-            else:
-                loss = _kernels.update_w(V, W, H, EPSILON, measure_only=last)
-            if it > 0:
-                losses.append(loss)
-                bar.update()
-                bar.set_postfix(loss=f"{loss:.5g}", refresh=False)
-                if tol > 0 and len(losses) > 1 and losses[-2] - losses[-1] <= tol * losses[-2]:
+                loss = engine.h_pass(W, Ht, with_loss=True)
+                if it > 0 and converged(loss):
                     break
-            if last:
+                continue
+            numerator, loss = engine.w_pass(W, Ht)
+            if it > 0 and converged(loss):
+                stopped = True
                 break
-            if not fix_W:
-                _kernels.update_h(V, W, H, EPSILON)
-    return np.asarray(losses, dtype=np.float64)
+            denominator = Ht.sum(axis=0)
+            denominator[denominator == 0] = EPSILON
+            W *= numerator / denominator
+            engine.h_pass(W, Ht)
+        if not stopped:
+            converged(engine.w_pass(W, Ht, measure_only=True)[1])
+    return np.ascontiguousarray(Ht.T), np.asarray(losses, dtype=np.float64)
 
 
 def initialize(

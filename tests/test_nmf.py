@@ -58,10 +58,11 @@ def test_loss_never_increases_and_factors_stay_non_negative(
     result = nmf(V, k, n_iter=30, tol=0, init=init, seed=seed, dtype=dtype)
     assert len(result.losses) == 30
     assert np.all(np.isfinite(result.losses))
-    # Exact arithmetic never increases the loss; allow only rounding of the precision used.
-    slack = 1e-5 if dtype == np.float32 else 1e-10
-    increases = np.diff(result.losses) - slack * result.losses[:-1]
-    assert np.all(increases <= 1e-9), result.losses
+    # Exact arithmetic never increases the loss; allow only rounding of the precision used:
+    # the ratio V / WH is rounded, so the loss is resolved to about eps * sum(V) at best.
+    eps = np.finfo(dtype).eps
+    slack = 100 * eps * result.losses[:-1] + 10 * eps * V.sum(dtype=np.float64)
+    assert np.all(np.diff(result.losses) <= slack), result.losses
     assert result.W.min() >= 0 and result.H.min() >= 0
     assert result.W.dtype == dtype and result.H.dtype == dtype
 
