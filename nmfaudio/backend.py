@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import librosa
+import numba
 import numpy as np
 
 from ._checks import positive_float
@@ -102,6 +103,21 @@ def istft(X: np.ndarray, *, config: STFTConfig, length: int) -> np.ndarray:
     )
 
 
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _apply_mask(X, W, H, k, power, denominator, out):
+    """``out = X * soft_mask(W, H, k)`` for one channel, with no mask array in between."""
+    n_freq, n_frames = X.shape
+    uniform = 1.0 / W.shape[1]
+    for f in range(n_freq):
+        w = W[f, k]
+        for t in range(n_frames):
+            d = denominator[f, t]
+            part = w * H[k, t]
+            if power != 1:
+                part = part**power
+            out[f, t] = X[f, t] * (part / d if d > 0 else uniform)
+
+
 def iter_components(
     X: np.ndarray,
     W: np.ndarray,
@@ -112,6 +128,9 @@ def iter_components(
     power: float = 1.0,
 ) -> Iterator[np.ndarray]:
     """Yield each component's signal in turn.
+
+    Memory beyond ``X``: the mask denominator, one masked channel spectrogram
+    and one component's signal, whatever the number of components.
 
     Parameters
     ----------
@@ -130,12 +149,13 @@ def iter_components(
     ------
     np.ndarray [shape=(n_channels, length)]
     """
-    denominator = mask_denominator(W, H, power=power)
+    real = X.real.dtype
+    W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
+    denominator = mask_denominator(W, H, power=power).astype(real, copy=False)
     masked = np.empty_like(X[0])
     for k in range(W.shape[1]):
-        mask = soft_mask(W, H, k, power=power, denominator=denominator)
-        channels = []
-        for channel in X:  # one masked spectrogram at a time
-            np.multiply(channel, mask, out=masked)
-            channels.append(istft(masked, config=config, length=length))
-        yield np.stack(channels)
+        component = np.empty((X.shape[0], length), dtype=real)
+        for c, channel in enumerate(X):
+            _apply_mask(channel, W, H, k, real.type(power), denominator, masked)
+            component[c] = istft(masked, config=config, length=length)
+        yield component

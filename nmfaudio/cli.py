@@ -162,6 +162,7 @@ def _run_separate(args: argparse.Namespace) -> None:
         seed=args.seed,
         progress=not args.quiet,
     )
+    del y  # the back end needs only the STFT: free the samples for long recordings
     paths = result.save(outdir, subtype=args.subtype)
     if not args.quiet:
         print(

@@ -150,7 +150,9 @@ def nmf(
         W = W0 if W is None else W
         H = H0 if H is None else H
 
-    H, losses = _run(V, W, H, n_iter=n_iter, tol=tol, fix_W=fix_W, progress=progress)
+    Vt = np.ascontiguousarray(V.T)  # frames as rows: each block of frames is contiguous
+    del V  # one copy of the data during the iterations, not two (when the caller let go of it)
+    H, losses = _run(Vt, W, H, n_iter=n_iter, tol=tol, fix_W=fix_W, progress=progress)
     if not fix_W:
         scale = W.sum(axis=0)
         scale[scale == 0] = 1
@@ -160,7 +162,7 @@ def nmf(
 
 
 def _run(
-    V: np.ndarray,
+    Vt: np.ndarray,
     W: np.ndarray,
     H: np.ndarray,
     *,
@@ -171,6 +173,8 @@ def _run(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Update W in place; return the new H and the loss after each iteration.
 
+    ``Vt`` is the data transposed, shape ``(n_frames, n_freq)``, C-contiguous.
+
     Each pass over the data forms ``V / (W H)`` from the current factors, which
     also yields the loss of those factors at no extra cost: the W pass of an
     iteration measures the previous one, and a last pass measures the final
@@ -178,7 +182,7 @@ def _run(
     noticed one update late; that update's loss is then measured too, and the
     history always ends with the loss of the returned factors.
     """
-    engine = Engine(np.ascontiguousarray(V.T), EPSILON)
+    engine = Engine(Vt, EPSILON)
     Ht = np.ascontiguousarray(H.T)
     losses: list[float] = []
     with (

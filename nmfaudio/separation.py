@@ -154,8 +154,9 @@ def separate(
         warnings.warn("the audio is silent: every component will be silent", stacklevel=2)
 
     X = stft(y, config)
-    V = magnitude(X)
-    result = nmf(V, n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress)
+    result = nmf(
+        magnitude(X), n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress
+    )
     return Separation(
         X=X,
         W=result.W,

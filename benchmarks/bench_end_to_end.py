@@ -1,0 +1,84 @@
+"""Whole separations of a long recording: nmfaudio's CLI beside the scikit-learn recipe.
+
+    python benchmarks/bench_end_to_end.py [--minutes 10] [-k 16] [--iterations 200]
+
+Makes a stereo 44.1 kHz recording of the given length (real music from
+../shared/data/separation when present, else the synthesized example, looped
+with a different offset in each channel), then runs
+``nmfaudio separate INPUT -k K --iterations N --tol 0`` and
+``benchmarks/sklearn_recipe.py`` on it, each in its own process, and prints
+wall time and peak resident memory of each, and their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SHARED = Path(os.environ.get("NMFAUDIO_SHARED_DATA", REPO.parent / "shared" / "data"))
+SR = 44100
+
+
+def long_recording(path: Path, minutes: float) -> None:
+    sources = sorted(SHARED.glob("separation/*/mixture.wav")) or [
+        REPO / "data" / "example" / "mixture.wav"
+    ]
+    pieces = []
+    for source in sources:
+        y, _ = librosa.load(source, sr=SR, mono=True)
+        pieces.append(y / max(np.abs(y).max(), 1e-9) * 0.5)
+    music = np.concatenate(pieces)
+    n = int(minutes * 60 * SR)
+    reps = -(-n // music.size) + 1
+    looped = np.tile(music, reps)
+    shift = SR // 3  # the right channel runs a third of a second ahead
+    stereo = np.stack([looped[:n], 0.8 * looped[shift : shift + n]])
+    sf.write(path, stereo.T, SR, subtype="PCM_16")
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of one child process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"failed ({status}): {' '.join(command)}")
+    return elapsed, usage.ru_maxrss * 1024 / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("-k", type=int, default=16)
+    parser.add_argument("--iterations", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = Path(tmp) / "long.wav"
+        long_recording(audio, args.minutes)
+        print(f"input: {args.minutes:g} min, stereo, {SR} Hz;", end=" ")
+        print(f"K={args.k}, {args.iterations} iterations")
+        common = ["-k", str(args.k), "--iterations", str(args.iterations)]
+        ours = measure([sys.executable, "-m", "nmfaudio", "separate", str(audio), "-o",
+                        f"{tmp}/ours", "--tol", "0", "-q", *common])  # fmt: skip
+        theirs = measure([sys.executable, str(HERE / "sklearn_recipe.py"), str(audio),
+                          f"{tmp}/theirs", *common])  # fmt: skip
+    print(f"  nmfaudio          {ours[0]:7.1f} s   peak RSS {ours[1]:5.2f} GB")
+    print(f"  scikit-learn      {theirs[0]:7.1f} s   peak RSS {theirs[1]:5.2f} GB")
+    speed, memory = theirs[0] / ours[0], theirs[1] / ours[1]
+    print(f"  ratio             {speed:7.2f} x faster, {memory:.2f} x less memory")
+
+
+if __name__ == "__main__":
+    main()
