@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import librosa
 import numba
 import numpy as np
+import scipy.fft
 
 from ._checks import positive_float
 from .frontend import STFTConfig
@@ -31,12 +32,13 @@ def mask_denominator(W: np.ndarray, H: np.ndarray, *, power: float = 1.0) -> np.
     np.ndarray [shape=(n_freq, n_frames)]
     """
     power = positive_float("power", power)
+    # Computed frames-as-rows, (n_frames, n_freq) in memory, like the STFT.
     if power == 1:
-        return W @ H
-    total = np.zeros((W.shape[0], H.shape[1]), dtype=np.result_type(W, H))
+        return (H.T @ W.T).T
+    total = np.zeros((H.shape[1], W.shape[0]), dtype=np.result_type(W, H))
     for k in range(W.shape[1]):
-        total += np.outer(W[:, k], H[k]) ** power
-    return total
+        total += np.outer(H[k], W[:, k]) ** power
+    return total.T
 
 
 def soft_mask(
@@ -82,8 +84,16 @@ def soft_mask(
     return mask
 
 
+#: Frames inverted per chunk: small buffers, large enough for efficient FFT calls.
+_CHUNK = 2048
+
+
 def istft(X: np.ndarray, *, config: STFTConfig, length: int) -> np.ndarray:
     """Inverse of :func:`nmfaudio.frontend.stft`, trimmed or padded to ``length`` samples.
+
+    The same result as ``librosa.istft(X, ..., center=True, length=length)``
+    (windowed overlap-add divided by the summed squared windows), computed a
+    chunk of frames at a time.
 
     Parameters
     ----------
@@ -93,29 +103,73 @@ def istft(X: np.ndarray, *, config: STFTConfig, length: int) -> np.ndarray:
     -------
     np.ndarray [shape=(..., length), real]
     """
-    return librosa.istft(
-        X,
-        hop_length=config.hop_length,
-        n_fft=config.n_fft,
-        window=config.window,
-        center=True,
-        length=length,
-    )
+    X = np.asarray(X)
+    flat = X.reshape(-1, *X.shape[-2:])
+    synthesis = _Synthesis(config, X.shape[-1], X.real.dtype)
+    y = np.empty((flat.shape[0], length), dtype=X.real.dtype)
+    for S, out in zip(flat, y, strict=True):
+        synthesis.run(lambda t0, t1, S=S: S[:, t0:t1].T, out)
+    return y.reshape(*X.shape[:-2], length)
+
+
+class _Synthesis:
+    """Windowed inverse FFT and overlap-add of ``n_frames`` frames, fed chunk by chunk."""
+
+    def __init__(self, config: STFTConfig, n_frames: int, dtype: np.dtype):
+        self.config = config
+        self.n_frames = n_frames
+        n_fft, hop = config.n_fft, config.hop_length
+        self.window = librosa.filters.get_window(config.window, n_fft, fftbins=True).astype(dtype)
+        norm = librosa.filters.window_sumsquare(
+            window=config.window, n_frames=n_frames, hop_length=hop, win_length=n_fft,
+            n_fft=n_fft, dtype=dtype,
+        )  # fmt: skip
+        # Where the windows vanish (only at the padded edges) librosa leaves samples undivided.
+        nonzero = norm > np.finfo(dtype).tiny
+        self.inverse_norm = np.divide(1, norm, out=np.ones_like(norm), where=nonzero)
+        self._full = np.empty_like(norm)  # overlap-add buffer, reused signal after signal
+
+    def run(self, spectra, out: np.ndarray) -> np.ndarray:
+        """Fill ``out`` (1-D) with the signal; ``spectra(t0, t1)`` gives frames t0..t1 as rows."""
+        n_fft, hop = self.config.n_fft, self.config.hop_length
+        full = self._full
+        full.fill(0)
+        for t0 in range(0, self.n_frames, _CHUNK):
+            t1 = min(t0 + _CHUNK, self.n_frames)
+            frames = scipy.fft.irfft(spectra(t0, t1), n=n_fft, axis=-1, workers=-1)
+            _overlap_add(frames.astype(full.dtype, copy=False), self.window, hop, t0, full)
+        start = n_fft // 2  # centred frames: sample 0 is the middle of frame 0
+        n = min(out.size, full.size - start)
+        np.multiply(full[start : start + n], self.inverse_norm[start : start + n], out=out[:n])
+        out[n:] = 0
+        return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _overlap_add(frames, window, hop, first_frame, out):
+    """Add each windowed frame (row of ``frames``) into ``out`` at its hop position."""
+    for j in range(frames.shape[0]):
+        start = (first_frame + j) * hop
+        for i in range(frames.shape[1]):
+            out[start + i] += frames[j, i] * window[i]
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _apply_mask(X, W, H, k, power, denominator, out):
-    """``out = X * soft_mask(W, H, k)`` for one channel, with no mask array in between."""
-    n_freq, n_frames = X.shape
+def _masked_frames(Xt, W, H, k, power, denominator_t, t0, out):
+    """Frames ``t0..`` of one channel under component ``k``'s soft mask, as rows of ``out``.
+
+    ``Xt`` and ``denominator_t`` are frames-as-rows, ``(n_frames, n_freq)``;
+    ``out[t, f] = Xt[t0 + t, f] * soft_mask(W, H, k)[f, t0 + t]``, with no mask array.
+    """
     uniform = 1.0 / W.shape[1]
-    for f in range(n_freq):
-        w = W[f, k]
-        for t in range(n_frames):
-            d = denominator[f, t]
-            part = w * H[k, t]
+    for t in range(out.shape[0]):
+        h = H[k, t0 + t]
+        for f in range(out.shape[1]):
+            d = denominator_t[t0 + t, f]
+            part = W[f, k] * h
             if power != 1:
                 part = part**power
-            out[f, t] = X[f, t] * (part / d if d > 0 else uniform)
+            out[t, f] = Xt[t0 + t, f] * (part / d if d > 0 else uniform)
 
 
 def iter_components(
@@ -129,8 +183,8 @@ def iter_components(
 ) -> Iterator[np.ndarray]:
     """Yield each component's signal in turn.
 
-    Memory beyond ``X``: the mask denominator, one masked channel spectrogram
-    and one component's signal, whatever the number of components.
+    Memory beyond ``X``: the mask denominator, chunk-sized buffers and one
+    component's signal, whatever the number of components.
 
     Parameters
     ----------
@@ -152,10 +206,23 @@ def iter_components(
     real = X.real.dtype
     W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
     denominator = mask_denominator(W, H, power=power).astype(real, copy=False)
-    masked = np.empty_like(X[0])
+    synthesis = _Synthesis(config, X.shape[-1], real)
+    buffer = np.empty((_CHUNK, X.shape[1]), dtype=X.dtype)
+
+    denominator_t = np.ascontiguousarray(denominator.T)  # no copy: already frame-major
+
+    def masked(channel, k):
+        channel_t = np.ascontiguousarray(channel.T)  # no copy for stft() output
+
+        def spectra(t0, t1):
+            out = buffer[: t1 - t0]
+            _masked_frames(channel_t, W, H, k, real.type(power), denominator_t, t0, out)
+            return out
+
+        return spectra
+
     for k in range(W.shape[1]):
         component = np.empty((X.shape[0], length), dtype=real)
-        for c, channel in enumerate(X):
-            _apply_mask(channel, W, H, k, real.type(power), denominator, masked)
-            component[c] = istft(masked, config=config, length=length)
+        for channel, out in zip(X, component, strict=True):
+            synthesis.run(masked(channel, k), out)
         yield component

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import librosa
 import numpy as np
+import scipy.fft
 import scipy.signal
 
 from ._checks import positive_int
@@ -52,6 +53,11 @@ class STFTConfig:
 def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
     """Complex STFT of every channel.
 
+    The same values as ``librosa.stft(y, n_fft, hop_length, window, center=True)``
+    (zero padding). In memory the frames are rows: the result is a transposed
+    view of a ``(..., n_frames, n_freq)`` array, which every later stage reads
+    frame by frame.
+
     Parameters
     ----------
     y : np.ndarray [shape=(..., n_samples)]
@@ -69,15 +75,29 @@ def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
         The signal is shorter than one frame.
     """
     config = config or STFTConfig()
+    y = np.asarray(y)
     n_samples = y.shape[-1]
     if n_samples < config.n_fft:
         raise AudioFileError(
             f"audio is {n_samples} samples long, shorter than one STFT frame"
             f" (n_fft={config.n_fft}); use a smaller --n-fft or a longer recording"
         )
-    return librosa.stft(
-        y, n_fft=config.n_fft, hop_length=config.hop_length, window=config.window, center=True
-    )
+    real = np.result_type(y.dtype, np.float32)
+    window = librosa.filters.get_window(config.window, config.n_fft, fftbins=True).astype(real)
+    half = config.n_fft // 2
+    padded = np.pad(y.astype(real, copy=False), [(0, 0)] * (y.ndim - 1) + [(half, half)])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft, axis=-1)
+    frames = frames[..., :: config.hop_length, :]
+    n_frames = config.n_frames(n_samples)
+    out = np.empty((*y.shape[:-1], n_frames, config.n_freq), dtype=np.result_type(real, 1j))
+    for t0 in range(0, n_frames, _CHUNK):  # chunks: no full copy of the framed signal
+        t1 = min(t0 + _CHUNK, n_frames)
+        out[..., t0:t1, :] = scipy.fft.rfft(frames[..., t0:t1, :] * window, axis=-1, workers=-1)
+    return np.swapaxes(out, -1, -2)
+
+
+#: Frames transformed per chunk.
+_CHUNK = 2048
 
 
 def magnitude(X: np.ndarray) -> np.ndarray:
@@ -94,11 +114,12 @@ def magnitude(X: np.ndarray) -> np.ndarray:
     Returns
     -------
     V : np.ndarray [shape=(n_freq, n_frames), real, non-negative]
+        In the memory layout of ``X[0]`` (frames as rows for :func:`stft` output).
     """
     X = np.asarray(X)
     if X.ndim != 3:
         raise ParameterError(f"X must have shape (n_channels, n_freq, n_frames), got {X.shape}")
-    power = np.zeros(X.shape[1:], dtype=X.real.dtype)
+    power = np.zeros_like(X[0], dtype=X.real.dtype)  # keeps X's layout
     for channel in X:  # one channel at a time keeps a single F x T temporary
         power += channel.real**2 + channel.imag**2
     power /= X.shape[0]

@@ -96,3 +96,30 @@ def test_components_sum_to_the_input(n_channels):
     parts = list(iter_components(X, W, H, config=config, length=y.shape[1], power=2.0))
     assert len(parts) == 3 and parts[0].shape == y.shape
     np.testing.assert_allclose(np.sum(parts, axis=0), y, atol=1e-4 * np.abs(y).max())
+
+
+@pytest.mark.parametrize(
+    ("n_fft", "hop", "n_samples"), [(512, 128, 4000), (2048, 512, 44100), (1024, 1024 // 3, 777)]
+)
+def test_istft_matches_librosa(n_fft, hop, n_samples):
+    librosa = pytest.importorskip("librosa")
+    y = music_like(2, seconds=n_samples / 8000)[:, :n_samples]
+    config = STFTConfig(n_fft=n_fft, hop_length=hop)
+    X = stft(np.pad(y, ((0, 0), (0, max(0, n_fft - n_samples)))), config)
+    X *= np.random.default_rng(0).random(X.shape)  # not the STFT of any signal
+    for length in (n_samples, n_samples + 3 * hop, n_samples // 2):
+        expected = librosa.istft(X, hop_length=hop, n_fft=n_fft, length=length)
+        np.testing.assert_allclose(istft(X, config=config, length=length), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(("n_fft", "hop"), [(2048, 512), (512, 128), (1024, 1024 // 3), (255, 64)])
+@pytest.mark.parametrize("n_channels", [1, 2])
+def test_stft_matches_librosa_and_keeps_frames_contiguous(n_fft, hop, n_channels):
+    librosa = pytest.importorskip("librosa")
+    y = music_like(n_channels, seconds=1.3)
+    X = stft(y, STFTConfig(n_fft=n_fft, hop_length=hop))
+    expected = librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True, pad_mode="constant")
+    assert X.shape == expected.shape and X.dtype == expected.dtype
+    np.testing.assert_allclose(X, expected, atol=1e-4 * np.abs(expected).max())
+    assert X[0].T.flags.c_contiguous  # frames are rows in memory
+    assert magnitude(X).T.flags.c_contiguous
