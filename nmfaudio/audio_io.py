@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -128,6 +128,29 @@ def staged_directory(outdir: str | os.PathLike) -> Iterator[Path]:
         stage.rmdir()
 
 
+def write_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Make the file ``path`` with ``write(temporary path)``, then rename it into place.
+
+    A failure leaves no file behind, and never a half-written one at ``path``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise AudioFileError(f"{path}: is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+    except OSError as exc:
+        raise AudioFileError(f"{path}: cannot write here ({exc.strerror or exc})") from exc
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path
+
+
 def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str = "FLOAT") -> None:
     """Write ``y`` (shape ``(n_channels, n_samples)``) to a WAV file.
 
@@ -151,23 +174,28 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
 
 def write_many(
     outdir: str | os.PathLike,
-    items: Iterable[tuple[str, np.ndarray]],
+    items: Iterable[tuple[str, np.ndarray | Callable[[Path], object]]],
     sr: int,
     *,
     subtype: str = "FLOAT",
 ) -> list[Path]:
-    """Write each ``(file name, signal)`` of ``items`` into ``outdir``, all or nothing.
+    """Write each ``(file name, content)`` of ``items`` into ``outdir``, all or nothing.
 
-    ``items`` may be a generator, so signals are produced and written one at a
+    A content is a signal, shape ``(n_channels, n_samples)``, written as WAV, or a
+    function that writes the file at the path it is given (a figure, say).
+    ``items`` may be a generator, so contents are produced and written one at a
     time. Returns the final paths.
     """
     subtype = check_subtype(subtype)
     outdir = Path(outdir)
     names = []
     with staged_directory(outdir) as stage:
-        for name, y in items:
+        for name, content in items:
             try:
-                write_audio(stage / name, y, sr, subtype=subtype)
+                if callable(content):
+                    content(stage / name)
+                else:
+                    write_audio(stage / name, content, sr, subtype=subtype)
             except (OSError, sf.LibsndfileError) as exc:
                 raise AudioFileError(f"{outdir / name}: cannot write ({exc})") from exc
             names.append(name)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .audio_io import SUBTYPES, check_output_dir, load
+from .audio_io import SUBTYPES, check_output_dir, load, write_file
 from .exceptions import NmfaudioError
 from .separation import separate
 
@@ -107,20 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when an iteration improves the loss by less than this"
         " fraction; 0 runs all iterations (default: 1e-4)",
     )
-    sep.add_argument(
-        "--n-fft",
-        type=_at_least_one,
-        default=2048,
-        metavar="N",
-        help="STFT frame length in samples (default: 2048)",
-    )
-    sep.add_argument(
-        "--hop",
-        type=_at_least_one,
-        default=512,
-        metavar="N",
-        help="STFT hop in samples (default: 512)",
-    )
+    _add_stft_options(sep)
     sep.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     sep.add_argument(
         "--mask-power",
@@ -141,9 +128,54 @@ def build_parser() -> argparse.ArgumentParser:
         default="FLOAT",
         help=f"sample encoding: {', '.join(SUBTYPES)} (default: FLOAT)",
     )
+    sep.add_argument(
+        "--plot",
+        action="store_true",
+        help="also write OUTDIR/decomposition.png and OUTDIR/components.png",
+    )
     sep.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     sep.set_defaults(run=_run_separate)
+
+    plot = commands.add_parser(
+        "plot",
+        help="draw a spectrogram as a PNG",
+        description="Draw the dB magnitude spectrogram of INPUT on a log-frequency axis.",
+    )
+    plot.add_argument("input", metavar="INPUT", type=Path, help="audio file")
+    plot.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="PNG",
+        help="image to write (default: <input stem>_spectrogram.png beside INPUT)",
+    )
+    _add_stft_options(plot)
+    plot.add_argument(
+        "--max-freq",
+        type=_positive_number,
+        metavar="HZ",
+        help="top of the frequency axis (default: half the sample rate)",
+    )
+    plot.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    plot.set_defaults(run=_run_plot)
     return parser
+
+
+def _add_stft_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--n-fft",
+        type=_at_least_one,
+        default=2048,
+        metavar="N",
+        help="STFT frame length in samples (default: 2048)",
+    )
+    parser.add_argument(
+        "--hop",
+        type=_at_least_one,
+        default=512,
+        metavar="N",
+        help="STFT hop in samples (default: 512)",
+    )
 
 
 def _run_separate(args: argparse.Namespace) -> None:
@@ -163,12 +195,28 @@ def _run_separate(args: argparse.Namespace) -> None:
         progress=not args.quiet,
     )
     del y  # the back end needs only the STFT: free the samples for long recordings
-    paths = result.save(outdir, subtype=args.subtype)
+    result.save(outdir, subtype=args.subtype, plots=args.plot)
     if not args.quiet:
         print(
-            f"wrote {len(paths)} components to {outdir}"
+            f"wrote {result.n_components} components to {outdir}"
             f" (KL divergence {result.losses[-1]:.6g} after {len(result.losses)} iterations)"
         )
+
+
+def _run_plot(args: argparse.Namespace) -> None:
+    from . import plot
+
+    output = args.output or args.input.with_name(f"{args.input.stem}_spectrogram.png")
+    if output.suffix.lower() != ".png":
+        raise NmfaudioError(f"{output}: the picture is written as PNG; give it a .png name")
+    y, sr = load(args.input)
+    figure = plot.spectrogram(
+        y, sr, n_fft=args.n_fft, hop_length=args.hop, max_freq=args.max_freq,
+        title=args.input.name,
+    )  # fmt: skip
+    write_file(output, lambda path: figure.savefig(path, dpi=100, format="png"))
+    if not args.quiet:
+        print(f"wrote {output}")
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections.abc import Iterator
@@ -80,7 +81,9 @@ class Separation:
         width = max(2, len(str(self.n_components - 1)))
         return [f"component_{k:0{width}d}.wav" for k in range(self.n_components)]
 
-    def save(self, outdir: str | os.PathLike, *, subtype: str = "FLOAT") -> list[Path]:
+    def save(
+        self, outdir: str | os.PathLike, *, subtype: str = "FLOAT", plots: bool = False
+    ) -> list[Path]:
         """Write one WAV file per component into ``outdir``, all or nothing.
 
         Parameters
@@ -89,18 +92,27 @@ class Separation:
             Created if missing.
         subtype : {"FLOAT", "PCM_16", "PCM_24"}
             Sample encoding; PCM subtypes warn when they clip.
+        plots : bool
+            Also write ``decomposition.png`` and ``components.png`` (see
+            :mod:`nmfaudio.plot`).
 
         Returns
         -------
         list of Path
-            The files written, in component order.
+            The files written, components first.
         """
-        return write_many(
-            outdir,
-            zip(self.filenames(), self.iter_components(), strict=True),
-            self.sr,
-            subtype=subtype,
-        )
+        items = zip(self.filenames(), self.iter_components(), strict=True)  # one at a time
+        figures = ["decomposition", "components"] if plots else []
+        pictures = ((f"{kind}.png", self._figure_writer(kind)) for kind in figures)
+        return write_many(outdir, itertools.chain(items, pictures), self.sr, subtype=subtype)
+
+    def _figure_writer(self, kind: str):
+        def write(path: Path) -> None:
+            from . import plot
+
+            getattr(plot, kind)(self).savefig(path, dpi=100, format="png")
+
+        return write
 
 
 def separate(
