@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 from ._checks import positive_int
 from .exceptions import AudioFileError, ParameterError
@@ -32,6 +31,8 @@ class STFTConfig:
             raise ParameterError(
                 f"hop_length must be at most n_fft={self.n_fft}, got {self.hop_length}"
             )
+        import scipy.signal  # here, not at import: it costs a second of start-up
+
         # The inverse STFT divides by the summed squared windows; it must not vanish.
         window = scipy.signal.get_window(self.window, self.n_fft)
         if not scipy.signal.check_NOLA(window, self.n_fft, self.n_fft - self.hop_length):
