@@ -51,6 +51,16 @@ class STFTConfig:
         return 1 + n_samples // self.hop_length
 
 
+def check_length(n_samples: int, config: STFTConfig) -> int:
+    """Return ``n_samples``; raise AudioFileError if that is shorter than one frame."""
+    if n_samples < config.n_fft:
+        raise AudioFileError(
+            f"audio is {n_samples} samples long, shorter than one STFT frame"
+            f" (n_fft={config.n_fft}); use a smaller --n-fft or a longer recording"
+        )
+    return n_samples
+
+
 def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
     """Complex STFT of every channel.
 
@@ -77,12 +87,7 @@ def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
     """
     config = config or STFTConfig()
     y = np.asarray(y)
-    n_samples = y.shape[-1]
-    if n_samples < config.n_fft:
-        raise AudioFileError(
-            f"audio is {n_samples} samples long, shorter than one STFT frame"
-            f" (n_fft={config.n_fft}); use a smaller --n-fft or a longer recording"
-        )
+    n_samples = check_length(y.shape[-1], config)
     real = np.result_type(y.dtype, np.float32)
     window = librosa.filters.get_window(config.window, config.n_fft, fftbins=True).astype(real)
     half = config.n_fft // 2

@@ -138,11 +138,8 @@ def nmf(
         raise ParameterError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     if fix_W and W is None:
         raise ParameterError("fix_W=True needs the templates W")
-    if not fix_W and n_components > min(n_freq, n_frames):
-        raise ParameterError(
-            f"n_components={n_components} is larger than the spectrogram allows:"
-            f" at most min(n_freq, n_frames) = {min(n_freq, n_frames)}"
-        )
+    if not fix_W:
+        check_n_components(n_components, n_freq, n_frames)
     W = _check_factor("W", W, (n_freq, n_components), dtype)
     H = _check_factor("H", H, (n_components, n_frames), dtype)
     if W is None or H is None:
@@ -159,6 +156,16 @@ def nmf(
         W /= scale
         H *= scale[:, None]
     return NMFResult(W=W, H=H, losses=losses)
+
+
+def check_n_components(n_components: int, n_freq: int, n_frames: int) -> None:
+    """Raise ParameterError unless ``1 <= n_components <= min(n_freq, n_frames)``."""
+    positive_int("n_components", n_components)
+    if n_components > min(n_freq, n_frames):
+        raise ParameterError(
+            f"n_components={n_components} is larger than the spectrogram allows:"
+            f" at most min(n_freq, n_frames) = {min(n_freq, n_frames)}"
+        )
 
 
 def _run(

@@ -16,8 +16,8 @@ from . import backend
 from ._checks import positive_float, positive_int
 from .audio_io import write_many
 from .exceptions import AudioFileError
-from .frontend import STFTConfig, magnitude, stft
-from .nmf import nmf
+from .frontend import STFTConfig, check_length, magnitude, stft
+from .nmf import check_n_components, nmf
 
 
 @dataclass
@@ -162,6 +162,8 @@ def separate(
         raise AudioFileError("the audio contains no samples")
     if not np.isfinite(y).all():
         raise AudioFileError("the audio contains NaN or infinite samples")
+    n_frames = config.n_frames(check_length(y.shape[1], config))
+    check_n_components(n_components, config.n_freq, n_frames)
     if not y.any():
         warnings.warn("the audio is silent: every component will be silent", stacklevel=2)
 
