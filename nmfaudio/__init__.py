@@ -12,6 +12,7 @@ The pipeline has three stages, each a module you can use on its own:
 __version__ = "0.1.0"
 
 from .audio_io import load, write_audio
+from .evaluation import Evaluation, evaluate
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
 from .frontend import STFTConfig
 from .nmf import NMFResult, kl_divergence, nmf
@@ -19,12 +20,14 @@ from .separation import Separation, separate
 
 __all__ = [
     "AudioFileError",
+    "Evaluation",
     "NMFResult",
     "NmfaudioError",
     "ParameterError",
     "STFTConfig",
     "Separation",
     "__version__",
+    "evaluate",
     "kl_divergence",
     "load",
     "nmf",

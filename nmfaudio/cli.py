@@ -7,6 +7,8 @@ usage errors, 1 for everything else, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -158,6 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     plot.set_defaults(run=_run_plot)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score separated sources against the true ones",
+        description=(
+            "Score the WAV files of ESTIMATE_DIR against those of REFERENCE_DIR (mixture.wav"
+            " skipped): BSS Eval SDR, SIR, SAR (mir_eval) and SI-SDR in dB, per source and"
+            " their mean. Files are matched by name, else by the best permutation."
+        ),
+    )
+    evaluate.add_argument("reference_dir", metavar="REFERENCE_DIR", type=Path)
+    evaluate.add_argument("estimate_dir", metavar="ESTIMATE_DIR", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.set_defaults(run=_run_evaluate)
     return parser
 
 
@@ -219,6 +235,13 @@ def _run_plot(args: argparse.Namespace) -> None:
         print(f"wrote {output}")
 
 
+def _run_evaluate(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate_dirs
+
+    scores = evaluate_dirs(args.reference_dir, args.estimate_dir)
+    print(json.dumps(scores.to_dict(), indent=2) if args.json else scores.table())
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
@@ -229,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _one_line_warning
     try:
         args.run(args)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except NmfaudioError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
