@@ -6,6 +6,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -169,7 +170,12 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
                 stacklevel=2,
             )
             y = np.clip(y, -1.0, 1.0)
-    sf.write(path, y.T, sr, subtype=subtype, format="WAV")
+    frames = np.ascontiguousarray(y.T)  # interleaved; no copy for the back end's components
+    with sf.SoundFile(path, "w", sr, frames.shape[1], subtype=subtype, format="WAV") as f:
+        if subtype == "FLOAT":  # stored as is: skip libsndfile's per-sample conversion
+            f.buffer_write(frames.astype(np.float32, copy=False), dtype="float32")
+        else:
+            f.write(frames)
 
 
 def write_many(
@@ -188,15 +194,26 @@ def write_many(
     """
     subtype = check_subtype(subtype)
     outdir = Path(outdir)
-    names = []
-    with staged_directory(outdir) as stage:
+    names: list[str] = []
+
+    def write(name, content, stage):
+        try:
+            if callable(content):
+                content(stage / name)
+            else:
+                write_audio(stage / name, content, sr, subtype=subtype)
+        except (OSError, sf.LibsndfileError) as exc:
+            raise AudioFileError(f"{outdir / name}: cannot write ({exc})") from exc
+
+    # Each file is written in the background while the next content is produced:
+    # at most two contents are alive at once.
+    with staged_directory(outdir) as stage, ThreadPoolExecutor(1) as writer:
+        pending = None
         for name, content in items:
-            try:
-                if callable(content):
-                    content(stage / name)
-                else:
-                    write_audio(stage / name, content, sr, subtype=subtype)
-            except (OSError, sf.LibsndfileError) as exc:
-                raise AudioFileError(f"{outdir / name}: cannot write ({exc})") from exc
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(write, name, content, stage)
             names.append(name)
+        if pending is not None:
+            pending.result()
     return [outdir / name for name in names]

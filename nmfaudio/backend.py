@@ -7,7 +7,9 @@ Components are produced one at a time: never K complex spectrograms at once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import librosa
 import numba
@@ -107,8 +109,9 @@ def istft(X: np.ndarray, *, config: STFTConfig, length: int) -> np.ndarray:
     flat = X.reshape(-1, *X.shape[-2:])
     synthesis = _Synthesis(config, X.shape[-1], X.real.dtype)
     y = np.empty((flat.shape[0], length), dtype=X.real.dtype)
+    full = synthesis.scratch()
     for S, out in zip(flat, y, strict=True):
-        synthesis.run(lambda t0, t1, S=S: S[:, t0:t1].T, out)
+        synthesis.run(lambda t0, t1, S=S: S[:, t0:t1].T, out, full)
     return y.reshape(*X.shape[:-2], length)
 
 
@@ -127,16 +130,21 @@ class _Synthesis:
         # Where the windows vanish (only at the padded edges) librosa leaves samples undivided.
         nonzero = norm > np.finfo(dtype).tiny
         self.inverse_norm = np.divide(1, norm, out=np.ones_like(norm), where=nonzero)
-        self._full = np.empty_like(norm)  # overlap-add buffer, reused signal after signal
 
-    def run(self, spectra, out: np.ndarray) -> np.ndarray:
-        """Fill ``out`` (1-D) with the signal; ``spectra(t0, t1)`` gives frames t0..t1 as rows."""
+    def scratch(self) -> np.ndarray:
+        """An overlap-add buffer for :meth:`run`, one per thread, reusable."""
+        return np.empty_like(self.inverse_norm)
+
+    def run(self, spectra, out: np.ndarray, full: np.ndarray, *, workers: int = -1) -> np.ndarray:
+        """Fill ``out`` (1-D) with the signal; ``spectra(t0, t1)`` gives frames t0..t1 as rows.
+
+        ``full`` is scratch space from :meth:`scratch`; ``workers`` threads compute each FFT.
+        """
         n_fft, hop = self.config.n_fft, self.config.hop_length
-        full = self._full
         full.fill(0)
         for t0 in range(0, self.n_frames, _CHUNK):
             t1 = min(t0 + _CHUNK, self.n_frames)
-            frames = scipy.fft.irfft(spectra(t0, t1), n=n_fft, axis=-1, workers=-1)
+            frames = scipy.fft.irfft(spectra(t0, t1), n=n_fft, axis=-1, workers=workers)
             _overlap_add(frames.astype(full.dtype, copy=False), self.window, hop, t0, full)
         start = n_fft // 2  # centred frames: sample 0 is the middle of frame 0
         n = min(out.size, full.size - start)
@@ -207,22 +215,27 @@ def iter_components(
     W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
     denominator = mask_denominator(W, H, power=power).astype(real, copy=False)
     synthesis = _Synthesis(config, X.shape[-1], real)
-    buffer = np.empty((_CHUNK, X.shape[1]), dtype=X.dtype)
-
     denominator_t = np.ascontiguousarray(denominator.T)  # no copy: already frame-major
+    channels_t = [np.ascontiguousarray(channel.T) for channel in X]  # no copies for stft()
+    # One thread per channel, each with its own buffers; single-threaded FFTs unless mono.
+    scratch = [(synthesis.scratch(), np.empty((_CHUNK, X.shape[1]), X.dtype)) for _ in X]
+    fft_workers = -1 if len(X) == 1 else 1
 
-    def masked(channel, k):
-        channel_t = np.ascontiguousarray(channel.T)  # no copy for stft() output
+    def channel_signal(c: int, k: int, out: np.ndarray) -> None:
+        full, buffer = scratch[c]
 
         def spectra(t0, t1):
-            out = buffer[: t1 - t0]
-            _masked_frames(channel_t, W, H, k, real.type(power), denominator_t, t0, out)
-            return out
+            masked = buffer[: t1 - t0]
+            _masked_frames(channels_t[c], W, H, k, real.type(power), denominator_t, t0, masked)
+            return masked
 
-        return spectra
+        synthesis.run(spectra, out, full, workers=fft_workers)
 
-    for k in range(W.shape[1]):
-        component = np.empty((X.shape[0], length), dtype=real)
-        for channel, out in zip(X, component, strict=True):
-            synthesis.run(masked(channel, k), out)
-        yield component
+    with ThreadPoolExecutor(min(len(X), os.cpu_count() or 1)) as pool:
+        for k in range(W.shape[1]):
+            # Interleaved in memory, as WAV files are, so writing needs no transposed copy.
+            component = np.empty((length, X.shape[0]), dtype=real).T
+            jobs = [pool.submit(channel_signal, c, k, component[c]) for c in range(len(X))]
+            for job in jobs:
+                job.result()
+            yield component
