@@ -94,7 +94,7 @@ def _log_overload(x):
 
 
 #: Elements per float32 partial sum of the loss, flushed into a float64 total.
-_CHUNK = 256
+_TERMS_PER_SUM = 256
 
 
 @_jit
@@ -107,22 +107,22 @@ def ratio_and_divergence(V: np.ndarray, R: np.ndarray, eps: float) -> float:
     loop vectorized) and the chunk sums in float64.
     """
     zero = eps - eps  # a zero of the arrays' dtype
-    n_full = R.size // _CHUNK
+    n_full = R.size // _TERMS_PER_SUM
     total = 0.0
     for c in range(n_full):
-        base = c * _CHUNK
+        base = c * _TERMS_PER_SUM
         linear = zero
-        for j in range(base, base + _CHUNK):
+        for j in range(base, base + _TERMS_PER_SUM):
             v = V[j]
             wh = R[j]
             R[j] = v / (wh if wh > eps else eps)
             linear += wh - v
         logs = zero
-        for j in range(base, base + _CHUNK):  # a second sweep: fused, it does not vectorize
+        for j in range(base, base + _TERMS_PER_SUM):  # a second sweep: fused, it does not vectorize
             r = R[j]
             logs += V[j] * _log(r if r > 0 else eps)  # 0 where v == 0
         total += linear + logs
-    for j in range(n_full * _CHUNK, R.size):
+    for j in range(n_full * _TERMS_PER_SUM, R.size):
         v = V[j]
         wh = R[j]
         r = v / (wh if wh > eps else eps)
@@ -137,6 +137,11 @@ def ratio(V: np.ndarray, R: np.ndarray, eps: float) -> None:
     for i in range(R.size):
         wh = R[i]
         R[i] = V[i] / (wh if wh > eps else eps)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0))
 
 
 def block_size(n_freq: int) -> int:
@@ -164,7 +169,7 @@ class Engine:
         self.Vt = Vt
         self.eps = Vt.dtype.type(eps)
         self.block = block_size(Vt.shape[1])
-        n_threads = n_threads or len(os.sched_getaffinity(0))
+        n_threads = n_threads or usable_cores()
         n_blocks = -(-Vt.shape[0] // self.block)
         cuts = np.linspace(0, n_blocks, min(n_threads, n_blocks) + 1).round().astype(int)
         self.ranges = [(a * self.block, min(b * self.block, Vt.shape[0]))
@@ -192,14 +197,21 @@ class Engine:
             b1 = min(b0 + self.block, stop)
             yield slice(b0, b1), self.Vt[b0:b1].ravel(), buffer[: b1 - b0]
 
+    def _ratio(self, frames, V, R, W, Ht, with_loss: bool) -> float:
+        """Fill ``R`` with the block's ``V / max(W H, eps)``; its divergence if ``with_loss``."""
+        np.matmul(Ht[frames], W.T, out=R)
+        if with_loss:
+            return ratio_and_divergence(V, R.ravel(), self.eps)
+        ratio(V, R.ravel(), self.eps)
+        return 0.0
+
     def _w_work(self, start, stop, W, Ht, measure_only):
-        numerator = np.zeros((W.shape[1], W.shape[0]), W.dtype)  # (K, n_freq)
+        numerator = None if measure_only else np.zeros((W.shape[1], W.shape[0]), W.dtype)
         loss = 0.0
         for frames, V, R in self._blocks(start, stop):
-            np.matmul(Ht[frames], W.T, out=R)
-            loss += ratio_and_divergence(V, R.ravel(), self.eps)
-            if not measure_only:
-                numerator += Ht[frames].T @ R
+            loss += self._ratio(frames, V, R, W, Ht, with_loss=True)
+            if numerator is not None:
+                numerator += Ht[frames].T @ R  # (K, n_freq)
         return numerator, loss
 
     def w_pass(self, W: np.ndarray, Ht: np.ndarray, *, measure_only: bool = False):
@@ -213,11 +225,7 @@ class Engine:
     def _h_work(self, start, stop, W, Ht, denominator, with_loss):
         loss = 0.0
         for frames, V, R in self._blocks(start, stop):
-            np.matmul(Ht[frames], W.T, out=R)
-            if with_loss:
-                loss += ratio_and_divergence(V, R.ravel(), self.eps)
-            else:
-                ratio(V, R.ravel(), self.eps)
+            loss += self._ratio(frames, V, R, W, Ht, with_loss)
             scale_activations(Ht[frames], R @ W, denominator)
         return loss
 

@@ -7,7 +7,7 @@ Components are produced one at a time: never K complex spectrograms at once.
 
 from __future__ import annotations
 
-import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,7 +17,8 @@ import numpy as np
 import scipy.fft
 
 from ._checks import positive_float
-from .frontend import STFTConfig
+from ._kernels import usable_cores
+from .frontend import FRAMES_PER_CHUNK, STFTConfig
 
 
 def mask_denominator(W: np.ndarray, H: np.ndarray, *, power: float = 1.0) -> np.ndarray:
@@ -86,10 +87,6 @@ def soft_mask(
     return mask
 
 
-#: Frames inverted per chunk: small buffers, large enough for efficient FFT calls.
-_CHUNK = 2048
-
-
 def istft(X: np.ndarray, *, config: STFTConfig, length: int) -> np.ndarray:
     """Inverse of :func:`nmfaudio.frontend.stft`, trimmed or padded to ``length`` samples.
 
@@ -122,7 +119,7 @@ class _Synthesis:
         self.config = config
         self.n_frames = n_frames
         n_fft, hop = config.n_fft, config.hop_length
-        self.window = librosa.filters.get_window(config.window, n_fft, fftbins=True).astype(dtype)
+        self.window = config.window_values(dtype)
         norm = librosa.filters.window_sumsquare(
             window=config.window, n_frames=n_frames, hop_length=hop, win_length=n_fft,
             n_fft=n_fft, dtype=dtype,
@@ -142,8 +139,8 @@ class _Synthesis:
         """
         n_fft, hop = self.config.n_fft, self.config.hop_length
         full.fill(0)
-        for t0 in range(0, self.n_frames, _CHUNK):
-            t1 = min(t0 + _CHUNK, self.n_frames)
+        for t0 in range(0, self.n_frames, FRAMES_PER_CHUNK):
+            t1 = min(t0 + FRAMES_PER_CHUNK, self.n_frames)
             frames = scipy.fft.irfft(spectra(t0, t1), n=n_fft, axis=-1, workers=workers)
             _overlap_add(frames.astype(full.dtype, copy=False), self.window, hop, t0, full)
         start = n_fft // 2  # centred frames: sample 0 is the middle of frame 0
@@ -217,21 +214,23 @@ def iter_components(
     synthesis = _Synthesis(config, X.shape[-1], real)
     denominator_t = np.ascontiguousarray(denominator.T)  # no copy: already frame-major
     channels_t = [np.ascontiguousarray(channel.T) for channel in X]  # no copies for stft()
-    # One thread per channel, each with its own buffers; single-threaded FFTs unless mono.
-    scratch = [(synthesis.scratch(), np.empty((_CHUNK, X.shape[1]), X.dtype)) for _ in X]
-    fft_workers = -1 if len(X) == 1 else 1
+    n_threads = min(len(X), usable_cores())
+    fft_workers = -1 if n_threads == 1 else 1  # threads over channels, or over each FFT
+    scratch = threading.local()  # buffers per thread: memory grows with cores, not channels
 
     def channel_signal(c: int, k: int, out: np.ndarray) -> None:
-        full, buffer = scratch[c]
+        if not hasattr(scratch, "full"):
+            scratch.full = synthesis.scratch()
+            scratch.masked = np.empty((FRAMES_PER_CHUNK, X.shape[1]), X.dtype)
 
         def spectra(t0, t1):
-            masked = buffer[: t1 - t0]
+            masked = scratch.masked[: t1 - t0]
             _masked_frames(channels_t[c], W, H, k, real.type(power), denominator_t, t0, masked)
             return masked
 
-        synthesis.run(spectra, out, full, workers=fft_workers)
+        synthesis.run(spectra, out, scratch.full, workers=fft_workers)
 
-    with ThreadPoolExecutor(min(len(X), os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(n_threads) as pool:
         for k in range(W.shape[1]):
             # Interleaved in memory, as WAV files are, so writing needs no transposed copy.
             component = np.empty((length, X.shape[0]), dtype=real).T

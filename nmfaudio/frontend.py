@@ -11,6 +11,10 @@ import scipy.fft
 from ._checks import positive_int
 from .exceptions import AudioFileError, ParameterError
 
+#: Frames transformed at once by the forward and inverse STFT: bounded buffers,
+#: large enough for efficient FFT calls.
+FRAMES_PER_CHUNK = 2048
+
 
 @dataclass(frozen=True)
 class STFTConfig:
@@ -34,12 +38,16 @@ class STFTConfig:
         import scipy.signal  # here, not at import: it costs a second of start-up
 
         # The inverse STFT divides by the summed squared windows; it must not vanish.
-        window = scipy.signal.get_window(self.window, self.n_fft)
+        window = self.window_values(np.float64)
         if not scipy.signal.check_NOLA(window, self.n_fft, self.n_fft - self.hop_length):
             raise ParameterError(
                 f"hop_length={self.hop_length} is too large for a {self.window} window of"
                 f" n_fft={self.n_fft}: frames do not overlap enough to invert the STFT"
             )
+
+    def window_values(self, dtype: np.dtype) -> np.ndarray:
+        """The analysis (and synthesis) window, ``n_fft`` samples, periodic as for an FFT."""
+        return librosa.filters.get_window(self.window, self.n_fft, fftbins=True).astype(dtype)
 
     @property
     def n_freq(self) -> int:
@@ -89,21 +97,17 @@ def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
     y = np.asarray(y)
     n_samples = check_length(y.shape[-1], config)
     real = np.result_type(y.dtype, np.float32)
-    window = librosa.filters.get_window(config.window, config.n_fft, fftbins=True).astype(real)
+    window = config.window_values(real)
     half = config.n_fft // 2
     padded = np.pad(y.astype(real, copy=False), [(0, 0)] * (y.ndim - 1) + [(half, half)])
     frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft, axis=-1)
     frames = frames[..., :: config.hop_length, :]
     n_frames = config.n_frames(n_samples)
     out = np.empty((*y.shape[:-1], n_frames, config.n_freq), dtype=np.result_type(real, 1j))
-    for t0 in range(0, n_frames, _CHUNK):  # chunks: no full copy of the framed signal
-        t1 = min(t0 + _CHUNK, n_frames)
+    for t0 in range(0, n_frames, FRAMES_PER_CHUNK):  # no full copy of the framed signal
+        t1 = min(t0 + FRAMES_PER_CHUNK, n_frames)
         out[..., t0:t1, :] = scipy.fft.rfft(frames[..., t0:t1, :] * window, axis=-1, workers=-1)
     return np.swapaxes(out, -1, -2)
-
-
-#: Frames transformed per chunk.
-_CHUNK = 2048
 
 
 def magnitude(X: np.ndarray) -> np.ndarray:

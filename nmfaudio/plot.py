@@ -57,7 +57,7 @@ def spectrogram(
     V = _magnitude_of(np.asarray(y_or_spec), config)
     fig, ax = _figure_and_axes(ax, figsize=(10, 4))
     image = _show_db(V, sr, hop_length, ax, ref=float(V.max(initial=0)))
-    fig.colorbar(image, ax=ax, format="%+2.0f dB", label="level (dB)")
+    _db_colorbar(fig, image, ax=ax)
     _limit_frequency(ax, max_freq, sr)
     if title:
         ax.set_title(title)
@@ -96,9 +96,9 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     ax_h = fig.add_subplot(grid[1, 1], sharex=ax_spec)
     ax_bar = fig.add_subplot(grid[0, 2])
 
-    V = magnitude(result.X)
+    V = result.magnitude
     image = _show_db(V, sr, config.hop_length, ax_spec, ref=float(V.max(initial=0)))
-    fig.colorbar(image, cax=ax_bar, format="%+2.0f dB", label="level (dB)")
+    _db_colorbar(fig, image, cax=ax_bar)
     ax_spec.set_title(title or "mixture")
     ax_spec.set_xlabel("")
     ax_spec.tick_params(labelbottom=False, labelleft=False)
@@ -134,7 +134,7 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
     n_rows = int(np.ceil(K / n_cols))
     fig = Figure(figsize=(3.2 * n_cols + 1, 2.4 * n_rows + 0.6), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False).ravel()
-    V = magnitude(result.X)
+    V = result.magnitude
     W, H = result.W, result.H
     denominator = mask_denominator(W, H, power=result.mask_power)
     ref = float(V.max(initial=0))  # one scale for all: the loudest point of the mixture
@@ -148,7 +148,7 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
         ax.set_title(names[k].removesuffix(".wav"), fontsize=9)
         ax.label_outer()
     _limit_frequency(axes[0], max_freq, result.sr)
-    fig.colorbar(image, ax=axes.tolist(), format="%+2.0f dB", label="level (dB)", shrink=0.8)
+    _db_colorbar(fig, image, ax=axes.tolist(), shrink=0.8)
     fig.suptitle(title or f"{K} components")
     return fig
 
@@ -197,6 +197,10 @@ def _show_db(V, sr, hop_length, ax, *, ref):
     )  # fmt: skip
     ax.set_xlabel("Time (s)")
     return image
+
+
+def _db_colorbar(fig, image, **placement):
+    return fig.colorbar(image, format="%+2.0f dB", label="level (dB)", **placement)
 
 
 def _limit_frequency(ax, max_freq, sr):

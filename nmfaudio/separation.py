@@ -68,6 +68,15 @@ class Separation:
         )
 
     @cached_property
+    def magnitude(self) -> np.ndarray:
+        """Magnitude spectrogram of the channel mix, shape ``(n_freq, n_frames)``.
+
+        What the NMF factorized (see :func:`nmfaudio.frontend.magnitude`); computed
+        on first access, for the figures.
+        """
+        return magnitude(self.X)
+
+    @cached_property
     def components(self) -> np.ndarray:
         """All component signals, shape ``(n_components, n_channels, length)``.
 
