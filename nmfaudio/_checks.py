@@ -14,6 +14,13 @@ def positive_int(name: str, value: object) -> int:
     return int(value)
 
 
+def non_negative_int(name: str, value: object) -> int:
+    """Return ``value`` as an int if it is a whole number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ParameterError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def non_negative_float(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:

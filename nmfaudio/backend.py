@@ -8,7 +8,7 @@ Components are produced one at a time: never K complex spectrograms at once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import librosa
@@ -18,6 +18,7 @@ import scipy.fft
 
 from ._checks import positive_float
 from ._kernels import usable_cores
+from .exceptions import ParameterError
 from .frontend import FRAMES_PER_CHUNK, STFTConfig
 
 
@@ -160,21 +161,24 @@ def _overlap_add(frames, window, hop, first_frame, out):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _masked_frames(Xt, W, H, k, power, denominator_t, t0, out):
-    """Frames ``t0..`` of one channel under component ``k``'s soft mask, as rows of ``out``.
+def _masked_frames(Xt, W, H, members, power, denominator_t, t0, out, part):
+    """Frames ``t0..`` of one channel under the soft mask of a group of components.
 
     ``Xt`` and ``denominator_t`` are frames-as-rows, ``(n_frames, n_freq)``;
-    ``out[t, f] = Xt[t0 + t, f] * soft_mask(W, H, k)[f, t0 + t]``, with no mask array.
+    ``out[t, f] = Xt[t0 + t, f] * sum_{k in members} soft_mask(W, H, k)[f, t0 + t]``,
+    with no mask array; ``part`` is scratch of length ``n_freq``.
     """
-    uniform = 1.0 / W.shape[1]
+    uniform = len(members) / W.shape[1]
     for t in range(out.shape[0]):
-        h = H[k, t0 + t]
+        part[:] = 0
+        for k in members:
+            h = H[k, t0 + t]
+            for f in range(part.shape[0]):
+                value = W[f, k] * h
+                part[f] += value if power == 1 else value**power
         for f in range(out.shape[1]):
             d = denominator_t[t0 + t, f]
-            part = W[f, k] * h
-            if power != 1:
-                part = part**power
-            out[t, f] = Xt[t0 + t, f] * (part / d if d > 0 else uniform)
+            out[t, f] = Xt[t0 + t, f] * (part[f] / d if d > 0 else uniform)
 
 
 def iter_components(
@@ -185,11 +189,14 @@ def iter_components(
     config: STFTConfig,
     length: int,
     power: float = 1.0,
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield each component's signal in turn.
+    """Yield each component's signal in turn, or each group of components'.
 
-    Memory beyond ``X``: the mask denominator, chunk-sized buffers and one
-    component's signal, whatever the number of components.
+    A group's signal is the input under the sum of its members' soft masks:
+    the sum of their signals, computed in one go. Memory beyond ``X``: the mask
+    denominator, chunk-sized buffers and one signal, whatever the number of
+    components.
 
     Parameters
     ----------
@@ -203,12 +210,18 @@ def iter_components(
         Samples per channel of the input.
     power : float > 0
         Mask exponent, see :func:`soft_mask`.
+    groups : sequence of sequences of int, or None
+        Component indices of each signal to yield; ``None`` yields every
+        component alone, ``[[0], [1], ...]``.
 
     Yields
     ------
     np.ndarray [shape=(n_channels, length)]
     """
     real = X.real.dtype
+    n_components = W.shape[1]
+    groups = [[k] for k in range(n_components)] if groups is None else groups
+    members = [_group_members(group, n_components) for group in groups]
     W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
     denominator = mask_denominator(W, H, power=power).astype(real, copy=False)
     synthesis = _Synthesis(config, X.shape[-1], real)
@@ -218,23 +231,37 @@ def iter_components(
     fft_workers = -1 if n_threads == 1 else 1  # threads over channels, or over each FFT
     scratch = threading.local()  # buffers per thread: memory grows with cores, not channels
 
-    def channel_signal(c: int, k: int, out: np.ndarray) -> None:
+    def channel_signal(c: int, g: int, out: np.ndarray) -> None:
         if not hasattr(scratch, "full"):
             scratch.full = synthesis.scratch()
             scratch.masked = np.empty((FRAMES_PER_CHUNK, X.shape[1]), X.dtype)
+            scratch.part = np.empty(X.shape[1], real)
 
         def spectra(t0, t1):
             masked = scratch.masked[: t1 - t0]
-            _masked_frames(channels_t[c], W, H, k, real.type(power), denominator_t, t0, masked)
+            _masked_frames(
+                channels_t[c], W, H, members[g], real.type(power), denominator_t, t0, masked,
+                scratch.part,
+            )  # fmt: skip
             return masked
 
         synthesis.run(spectra, out, scratch.full, workers=fft_workers)
 
     with ThreadPoolExecutor(n_threads) as pool:
-        for k in range(W.shape[1]):
+        for g in range(len(members)):
             # Interleaved in memory, as WAV files are, so writing needs no transposed copy.
-            component = np.empty((length, X.shape[0]), dtype=real).T
-            jobs = [pool.submit(channel_signal, c, k, component[c]) for c in range(len(X))]
+            signal = np.empty((length, X.shape[0]), dtype=real).T
+            jobs = [pool.submit(channel_signal, c, g, signal[c]) for c in range(len(X))]
             for job in jobs:
                 job.result()
-            yield component
+            yield signal
+
+
+def _group_members(group: Sequence[int], n_components: int) -> np.ndarray:
+    """A group's component indices, checked, as the kernel takes them."""
+    members = np.asarray(group, dtype=np.int64)
+    if members.ndim != 1 or members.size == 0:
+        raise ParameterError(f"each group must list one or more components, got {group!r}")
+    if members.min() < 0 or members.max() >= n_components:
+        raise ParameterError(f"group {group!r} is out of range for {n_components} components")
+    return members

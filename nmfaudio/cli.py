@@ -17,7 +17,10 @@ from pathlib import Path
 from . import __version__
 from .audio_io import SUBTYPES, check_output_dir, load, write_file
 from .exceptions import NmfaudioError
-from .separation import separate
+from .frontend import STFTConfig
+from .grouping import COMPONENTS_PER_SOURCE, group
+from .separation import separate, separate_with_templates
+from .templates import Templates, check_compatible, check_name, learn
 
 PROG = "nmfaudio"
 
@@ -36,6 +39,16 @@ def _at_least_one(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -72,11 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sep = commands.add_parser(
         "separate",
-        help="split a recording into K component files",
+        help="split a recording into components, sources or instruments",
         description=(
-            "Split INPUT into K NMF components, written as OUTDIR/component_00.wav, ..."
-            " Every file has the input's sample rate and channels; together they add up"
-            " to the input."
+            "Split INPUT into K NMF components, written as OUTDIR/component_00.wav, ...;"
+            " with --sources S, group them blindly into S sources (OUTDIR/source_00.wav, ...);"
+            " with --templates, separate the instruments of learnt templates (OUTDIR/<name>.wav)."
+            " Every file has the input's channels; together they add up to the input."
         ),
     )
     sep.add_argument("input", metavar="INPUT", type=Path, help="audio file (WAV, FLAC, OGG, MP3)")
@@ -84,9 +98,34 @@ def build_parser() -> argparse.ArgumentParser:
         "-k",
         "--components",
         type=_at_least_one,
-        default=8,
         metavar="K",
-        help="number of components (default: 8)",
+        help=f"number of components (default: 8, or {COMPONENTS_PER_SOURCE} per source with"
+        " --sources)",
+    )
+    sep.add_argument(
+        "--sources",
+        type=_at_least_one,
+        metavar="S",
+        help="group the components into S sources by the timbre of their templates",
+    )
+    sep.add_argument(
+        "--templates",
+        nargs="+",
+        type=Path,
+        metavar="NPZ",
+        help="template sets from 'nmfaudio learn', kept fixed: one output file per set",
+    )
+    sep.add_argument(
+        "--extra",
+        type=_whole_number,
+        default=0,
+        metavar="K0",
+        help="with --templates: free components for the rest, written as rest.wav (default: 0)",
+    )
+    sep.add_argument(
+        "--keep-components",
+        action="store_true",
+        help="with --sources or --templates: also write the component files",
     )
     sep.add_argument(
         "-o",
@@ -122,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sr",
         type=_at_least_one,
         metavar="HZ",
-        help="resample to this rate first (default: keep the file's rate)",
+        help="resample to this rate first (default: keep the file's rate; with --templates,"
+        " their rate)",
     )
     sep.add_argument(
         "--subtype",
@@ -136,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write OUTDIR/decomposition.png and OUTDIR/components.png",
     )
     sep.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    sep.set_defaults(run=_run_separate)
+    sep.set_defaults(run=_run_separate, parser=sep)
 
     plot = commands.add_parser(
         "plot",
@@ -161,6 +201,41 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     plot.set_defaults(run=_run_plot)
 
+    learn = commands.add_parser(
+        "learn",
+        help="learn spectral templates of one instrument",
+        description=(
+            "Learn K spectral templates from isolated recordings of one instrument (KL-NMF"
+            " on their spectrograms) and save them, with their sample rate and STFT"
+            " settings, for 'nmfaudio separate --templates'."
+        ),
+    )
+    learn.add_argument("files", metavar="FILE", type=Path, nargs="+", help="audio files")
+    learn.add_argument(
+        "-k", "--components", type=_at_least_one, required=True, metavar="K",
+        help="number of templates",
+    )  # fmt: skip
+    learn.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="NPZ", help="template file to write"
+    )
+    learn.add_argument(
+        "--name", help="instrument name, used for the separated files (default: the NPZ's stem)"
+    )
+    learn.add_argument(
+        "--sr",
+        type=_at_least_one,
+        metavar="HZ",
+        help="resample every file to this rate (default: the first file's rate)",
+    )
+    _add_stft_options(learn)
+    learn.add_argument(
+        "--iterations", type=_at_least_one, default=200, metavar="N",
+        help="maximum NMF iterations (default: 200)",
+    )  # fmt: skip
+    learn.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    learn.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    learn.set_defaults(run=_run_learn)
+
     evaluate = commands.add_parser(
         "evaluate",
         help="score separated sources against the true ones",
@@ -178,45 +253,94 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_stft_options(parser: argparse.ArgumentParser) -> None:
+    # No defaults here: None tells "not given" (templates bring their own settings).
     parser.add_argument(
         "--n-fft",
         type=_at_least_one,
-        default=2048,
         metavar="N",
         help="STFT frame length in samples (default: 2048)",
     )
     parser.add_argument(
         "--hop",
         type=_at_least_one,
-        default=512,
         metavar="N",
         help="STFT hop in samples (default: 512)",
     )
 
 
 def _run_separate(args: argparse.Namespace) -> None:
+    _check_separate_options(args)
     outdir = args.outdir or args.input.with_name(f"{args.input.stem}_separated")
-    y, sr = load(args.input, sr=args.sr)
+    templates = [Templates.load(path) for path in args.templates or []]
+    sr = args.sr
+    if templates:
+        check_compatible(templates, templates[0].sr)  # among themselves, before reading audio
+        sr = sr or templates[0].sr
+    y, sr = load(args.input, sr=sr)
     check_output_dir(outdir)  # fail before the long part, not after it
-    result = separate(
-        y,
-        sr,
-        args.components,
-        n_iter=args.iterations,
-        tol=args.tol,
-        n_fft=args.n_fft,
-        hop_length=args.hop,
-        mask_power=args.mask_power,
-        seed=args.seed,
+    options = dict(
+        n_iter=args.iterations, tol=args.tol, mask_power=args.mask_power, seed=args.seed,
         progress=not args.quiet,
-    )
+    )  # fmt: skip
+    if templates:
+        result = separate_with_templates(y, sr, templates, n_extra=args.extra, **options)
+    else:
+        n_components = args.components or COMPONENTS_PER_SOURCE * (args.sources or 1)
+        result = separate(y, sr, n_components, **_stft_options(args), **options)
+        if args.sources:
+            result = group(result, args.sources)
     del y  # the back end needs only the STFT: free the samples for long recordings
-    result.save(outdir, subtype=args.subtype, plots=args.plot)
+    result.save(
+        outdir, subtype=args.subtype, plots=args.plot, components=args.keep_components or None
+    )
     if not args.quiet:
+        count = result.n_sources or result.n_components
+        what = "sources" if result.sources else "components"
         print(
-            f"wrote {result.n_components} components to {outdir}"
-            f" (KL divergence {result.losses[-1]:.6g} after {len(result.losses)} iterations)"
+            f"wrote {count} {what} to {outdir} (KL divergence {result.losses[-1]:.6g}"
+            f" after {len(result.losses)} iterations)"
         )
+
+
+def _check_separate_options(args: argparse.Namespace) -> None:
+    """Options that contradict each other are usage errors, found before any work."""
+    if args.templates:
+        taken = {"--sources": args.sources, "-k": args.components, "--n-fft": args.n_fft,
+                 "--hop": args.hop}  # fmt: skip
+        for option, value in taken.items():
+            if value is not None:
+                args.parser.error(
+                    f"{option} cannot be used with --templates (the templates"
+                    " fix the components and STFT settings; use --extra for free components)"
+                )  # fmt: skip
+    elif args.extra:
+        args.parser.error("--extra needs --templates")
+    elif args.keep_components and not args.sources:
+        args.parser.error("--keep-components needs --sources or --templates")
+    if args.sources and args.components and args.components < args.sources:
+        args.parser.error(f"-k {args.components} is fewer components than --sources {args.sources}")
+
+
+def _stft_options(args: argparse.Namespace) -> dict[str, int]:
+    """``--n-fft`` and ``--hop`` as keyword arguments, defaults filled in."""
+    default = STFTConfig()
+    return {"n_fft": args.n_fft or default.n_fft, "hop_length": args.hop or default.hop_length}
+
+
+def _run_learn(args: argparse.Namespace) -> None:
+    if args.output.suffix.lower() != ".npz":
+        raise NmfaudioError(f"{args.output}: templates are written as NPZ; give it a .npz name")
+    name = args.name if args.name is not None else args.output.stem
+    check_name(name)
+    y, sr = load(args.files[0], sr=args.sr)
+    signals = [y] + [load(path, sr=sr)[0] for path in args.files[1:]]
+    templates = learn(
+        signals, sr, args.components, name=name, **_stft_options(args),
+        n_iter=args.iterations, seed=args.seed, progress=not args.quiet,
+    )  # fmt: skip
+    templates.save(args.output)
+    if not args.quiet:
+        print(f"wrote {templates.n_components} templates {name!r} ({sr} Hz) to {args.output}")
 
 
 def _run_plot(args: argparse.Namespace) -> None:
@@ -227,7 +351,7 @@ def _run_plot(args: argparse.Namespace) -> None:
         raise NmfaudioError(f"{output}: the picture is written as PNG; give it a .png name")
     y, sr = load(args.input)
     figure = plot.spectrogram(
-        y, sr, n_fft=args.n_fft, hop_length=args.hop, max_freq=args.max_freq,
+        y, sr, **_stft_options(args), max_freq=args.max_freq,
         title=args.input.name,
     )  # fmt: skip
     write_file(output, lambda path: figure.savefig(path, dpi=100, format="png"))

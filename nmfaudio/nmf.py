@@ -79,7 +79,7 @@ def nmf(
     init: str = "random",
     W: np.ndarray | None = None,
     H: np.ndarray | None = None,
-    fix_W: bool = False,
+    fix_W: bool | np.ndarray = False,
     seed: int | np.random.Generator | None = None,
     dtype: type = np.float32,
     progress: bool = False,
@@ -104,9 +104,11 @@ def nmf(
         Starting templates (or, with ``fix_W``, the fixed templates).
     H : np.ndarray [shape=(n_components, n_frames)] or None
         Starting activations.
-    fix_W : bool
-        Keep ``W`` constant and learn only ``H`` (supervised separation).
-        The returned ``W`` is then the given one, unscaled.
+    fix_W : bool or np.ndarray [shape=(n_components,), dtype=bool]
+        Keep ``W`` constant and learn only ``H`` (supervised separation); or,
+        given a mask, keep the columns where it is True (learnt templates) and
+        learn the others (free components for the rest of the recording).
+        Kept columns are returned as given, unscaled.
     seed : int, np.random.Generator or None
         Seed of the random initialization, for reproducible results.
     dtype : np.float32 or np.float64
@@ -117,7 +119,7 @@ def nmf(
     Returns
     -------
     NMFResult
-        ``W`` with unit-sum columns (unless ``fix_W``), ``H`` rescaled so
+        ``W`` with unit-sum learnt columns, ``H`` rescaled so
         ``W @ H`` is unchanged, and the loss after each iteration.
 
     Raises
@@ -136,9 +138,10 @@ def nmf(
     tol = non_negative_float("tol", tol)
     if init not in INITS:
         raise ParameterError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-    if fix_W and W is None:
-        raise ParameterError("fix_W=True needs the templates W")
-    if not fix_W:
+    fixed = _check_fixed(fix_W, n_components)
+    if fixed.any() and W is None:
+        raise ParameterError("fix_W needs the templates W")
+    if not fixed.any():
         check_n_components(n_components, n_freq, n_frames)
     W = _check_factor("W", W, (n_freq, n_components), dtype)
     H = _check_factor("H", H, (n_components, n_frames), dtype)
@@ -149,12 +152,11 @@ def nmf(
 
     Vt = np.ascontiguousarray(V.T)  # frames as rows: each block of frames is contiguous
     del V  # one copy of the data during the iterations, not two (when the caller let go of it)
-    H, losses = _run(Vt, W, H, n_iter=n_iter, tol=tol, fix_W=fix_W, progress=progress)
-    if not fix_W:
-        scale = W.sum(axis=0)
-        scale[scale == 0] = 1
-        W /= scale
-        H *= scale[:, None]
+    H, losses = _run(Vt, W, H, n_iter=n_iter, tol=tol, fixed=fixed, progress=progress)
+    scale = np.where(fixed, 1, W.sum(axis=0))
+    scale[scale == 0] = 1
+    W /= scale
+    H *= scale[:, None]
     return NMFResult(W=W, H=H, losses=losses)
 
 
@@ -168,6 +170,19 @@ def check_n_components(n_components: int, n_freq: int, n_frames: int) -> None:
         )
 
 
+def _check_fixed(fix_W: object, n_components: int) -> np.ndarray:
+    """``fix_W`` as a boolean mask over the components."""
+    if isinstance(fix_W, bool | np.bool_):
+        return np.full(n_components, bool(fix_W))
+    fixed = np.asarray(fix_W)
+    if fixed.dtype != bool or fixed.shape != (n_components,):
+        raise ParameterError(
+            f"fix_W must be a bool or a boolean array of shape ({n_components},),"
+            f" got {fixed.dtype} array of shape {fixed.shape}"
+        )
+    return fixed
+
+
 def _run(
     Vt: np.ndarray,
     W: np.ndarray,
@@ -175,10 +190,10 @@ def _run(
     *,
     n_iter: int,
     tol: float,
-    fix_W: bool,
+    fixed: np.ndarray,
     progress: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Update W in place; return the new H and the loss after each iteration.
+    """Update W's free columns in place; return the new H and the loss after each iteration.
 
     ``Vt`` is the data transposed, shape ``(n_frames, n_freq)``, C-contiguous.
 
@@ -205,7 +220,7 @@ def _run(
 
         stopped = False
         for it in range(n_iter):
-            if fix_W:
+            if fixed.all():
                 loss = engine.h_pass(W, Ht, with_loss=True)
                 if it > 0 and converged(loss):
                     break
@@ -216,7 +231,7 @@ def _run(
                 break
             denominator = Ht.sum(axis=0)
             denominator[denominator == 0] = EPSILON
-            W *= numerator / denominator
+            W *= np.where(fixed, 1, numerator / denominator)
             engine.h_pass(W, Ht)
         if not stopped:
             converged(engine.w_pass(W, Ht, measure_only=True)[1])

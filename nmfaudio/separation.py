@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
-from ._checks import positive_float, positive_int
+from ._checks import non_negative_int, positive_float, positive_int
 from .audio_io import write_many
-from .exceptions import AudioFileError
+from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import check_n_components, nmf
+from .nmf import check_n_components, initialize, nmf
+from .templates import REST, Templates, check_compatible
 
 
 @dataclass
@@ -40,6 +41,9 @@ class Separation:
         Samples per channel of the input.
     config : STFTConfig
     mask_power : float
+    sources : dict of str to list of int, or None
+        Named groups of components, one output signal each (from :func:`group`
+        or from learnt templates); ``None`` until components are grouped.
     """
 
     X: np.ndarray
@@ -50,6 +54,7 @@ class Separation:
     length: int
     config: STFTConfig
     mask_power: float = 1.0
+    sources: dict[str, list[int]] | None = None
 
     @property
     def n_components(self) -> int:
@@ -59,13 +64,32 @@ class Separation:
     def n_channels(self) -> int:
         return self.X.shape[0]
 
+    @property
+    def n_sources(self) -> int:
+        """Number of sources (0 until components are grouped)."""
+        return len(self.sources or {})
+
     def iter_components(self) -> Iterator[np.ndarray]:
         """Yield each component's signal, shape ``(n_channels, length)``, one at a time."""
         if "components" in self.__dict__:  # already computed: reuse, don't redo the back end
             return iter(self.components)
+        return self._signals(None)
+
+    def iter_sources(self) -> Iterator[np.ndarray]:
+        """Yield each source's signal, shape ``(n_channels, length)``, in ``sources`` order.
+
+        A source's signal is the input under the sum of its components' soft
+        masks, so the sources, too, add up to the input.
+        """
+        if self.sources is None:
+            raise ParameterError("no sources: group the components first (nmfaudio.group)")
+        return self._signals(list(self.sources.values()))
+
+    def _signals(self, groups: list[list[int]] | None) -> Iterator[np.ndarray]:
         return backend.iter_components(
-            self.X, self.W, self.H, config=self.config, length=self.length, power=self.mask_power
-        )
+            self.X, self.W, self.H, config=self.config, length=self.length,
+            power=self.mask_power, groups=groups,
+        )  # fmt: skip
 
     @cached_property
     def magnitude(self) -> np.ndarray:
@@ -91,9 +115,14 @@ class Separation:
         return [f"component_{k:0{width}d}.wav" for k in range(self.n_components)]
 
     def save(
-        self, outdir: str | os.PathLike, *, subtype: str = "FLOAT", plots: bool = False
+        self,
+        outdir: str | os.PathLike,
+        *,
+        subtype: str = "FLOAT",
+        plots: bool = False,
+        components: bool | None = None,
     ) -> list[Path]:
-        """Write one WAV file per component into ``outdir``, all or nothing.
+        """Write one WAV file per source, or per component, into ``outdir``, all or nothing.
 
         Parameters
         ----------
@@ -104,16 +133,26 @@ class Separation:
         plots : bool
             Also write ``decomposition.png`` and ``components.png`` (see
             :mod:`nmfaudio.plot`).
+        components : bool or None
+            Write ``component_NN.wav`` files; ``None``: only when there are no
+            sources. Sources are written as ``<name>.wav``.
 
         Returns
         -------
         list of Path
-            The files written, components first.
+            The files written: sources, components, then pictures.
         """
-        items = zip(self.filenames(), self.iter_components(), strict=True)  # one at a time
+        if components is None:
+            components = self.sources is None
+        items = []  # generators: one signal at a time
+        if self.sources is not None:
+            names = [f"{name}.wav" for name in self.sources]
+            items.append(zip(names, self.iter_sources(), strict=True))
+        if components:
+            items.append(zip(self.filenames(), self.iter_components(), strict=True))
         figures = ["decomposition", "components"] if plots else []
         pictures = ((f"{kind}.png", self._figure_writer(kind)) for kind in figures)
-        return write_many(outdir, itertools.chain(items, pictures), self.sr, subtype=subtype)
+        return write_many(outdir, itertools.chain(*items, pictures), self.sr, subtype=subtype)
 
     def _figure_writer(self, kind: str):
         def write(path: Path) -> None:
@@ -161,9 +200,94 @@ def separate(
         ``.components`` has shape ``(n_components, n_channels, n_samples)``
         and sums over components to ``y``.
     """
-    sr = positive_int("sr", sr)
     mask_power = positive_float("mask_power", mask_power)
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
+    y, X = _analyse(y, sr, config, min_frames=n_components)
+    result = nmf(
+        magnitude(X), n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress
+    )
+    return _separation(X, result, sr, y.shape[1], config, mask_power)
+
+
+def separate_with_templates(
+    y: np.ndarray,
+    sr: int,
+    templates: Sequence[Templates],
+    *,
+    n_extra: int = 0,
+    n_iter: int = 200,
+    tol: float = 1e-4,
+    mask_power: float = 1.0,
+    seed: int | None = None,
+    progress: bool = False,
+) -> Separation:
+    """Separate the instruments of learnt templates (supervised NMF).
+
+    The templates stay fixed and only their activations are learnt, with
+    ``n_extra`` free components (templates and activations learnt) for
+    whatever the templates do not describe.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+        The recording, at the templates' sample rate.
+    sr : int > 0
+        Sample rate of ``y``; must equal the templates'.
+    templates : sequence of Templates
+        One set per instrument (see :func:`nmfaudio.learn`), with distinct
+        names, all learnt with the same sample rate and STFT settings.
+    n_extra : int >= 0
+        Free components, output together as the source ``"rest"``.
+    n_iter, tol, seed, progress
+        Passed to :func:`nmfaudio.nmf`.
+    mask_power : float > 0
+        Exponent of the soft masks.
+
+    Returns
+    -------
+    Separation
+        With one source per template set, named after it, plus ``"rest"``
+        when ``n_extra > 0``; the sources sum to ``y``.
+
+    Raises
+    ------
+    ParameterError
+        No templates; sets with the same name, or learnt at other rates or
+        STFT settings than each other or than ``sr``.
+    """
+    templates = check_compatible(templates, sr)
+    mask_power = positive_float("mask_power", mask_power)
+    n_extra = non_negative_int("n_extra", n_extra)
+    config = templates[0].config
+    y, X = _analyse(y, sr, config, min_frames=1)
+    V = magnitude(X)
+    fixed = np.concatenate([t.W for t in templates], axis=1)
+    n_fixed = fixed.shape[1]
+    W, H = initialize(V, n_fixed + n_extra, seed=seed)
+    W[:, :n_fixed] = fixed
+    keep = np.arange(n_fixed + n_extra) < n_fixed
+    result = nmf(
+        V, n_fixed + n_extra, n_iter=n_iter, tol=tol, W=W, H=H, fix_W=keep, progress=progress
+    )
+    bounds = np.cumsum([0] + [t.n_components for t in templates])
+    sources = {
+        t.name: list(range(a, b))
+        for t, a, b in zip(templates, bounds[:-1], bounds[1:], strict=True)
+    }
+    if n_extra:
+        sources[REST] = list(range(n_fixed, n_fixed + n_extra))
+    return _separation(X, result, sr, y.shape[1], config, mask_power, sources)
+
+
+def _analyse(
+    y: np.ndarray, sr: int, config: STFTConfig, *, min_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check a recording and return it as float32 ``(n_channels, n_samples)`` with its STFT.
+
+    ``min_frames`` is the number of components the NMF will learn, checked
+    against the spectrogram's size before any work.
+    """
+    positive_int("sr", sr)
     y = np.atleast_2d(np.asarray(y, dtype=np.float32))
     if y.ndim != 2:
         raise AudioFileError(f"y must have shape (n_channels, n_samples), got {y.shape}")
@@ -172,21 +296,14 @@ def separate(
     if not np.isfinite(y).all():
         raise AudioFileError("the audio contains NaN or infinite samples")
     n_frames = config.n_frames(check_length(y.shape[1], config))
-    check_n_components(n_components, config.n_freq, n_frames)
+    check_n_components(min_frames, config.n_freq, n_frames)
     if not y.any():
-        warnings.warn("the audio is silent: every component will be silent", stacklevel=2)
+        warnings.warn("the audio is silent: every component will be silent", stacklevel=3)
+    return y, stft(y, config)
 
-    X = stft(y, config)
-    result = nmf(
-        magnitude(X), n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress
-    )
+
+def _separation(X, result, sr, length, config, mask_power, sources=None) -> Separation:
     return Separation(
-        X=X,
-        W=result.W,
-        H=result.H,
-        losses=result.losses,
-        sr=sr,
-        length=y.shape[1],
-        config=config,
-        mask_power=mask_power,
-    )
+        X=X, W=result.W, H=result.H, losses=result.losses, sr=sr, length=length,
+        config=config, mask_power=mask_power, sources=sources,
+    )  # fmt: skip

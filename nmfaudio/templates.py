@@ -1,0 +1,201 @@
+"""Learnt spectral templates: one set per instrument, for supervised separation.
+
+A set is learnt by KL-NMF on the spectrograms of isolated recordings of one
+instrument and kept with the sample rate and STFT settings it was learnt
+with: templates only describe spectrograms computed the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import positive_int
+from .audio_io import write_file
+from .exceptions import AudioFileError, ParameterError
+from .frontend import STFTConfig, check_length, magnitude, stft
+from .nmf import nmf
+
+#: Name of the source made of the free components beside learnt templates.
+REST = "rest"
+
+_FORMAT = "nmfaudio-templates-1"
+
+
+@dataclass(frozen=True)
+class Templates:
+    """A named set of spectral templates and the analysis they belong to.
+
+    Attributes
+    ----------
+    name : str
+        The instrument; separated sources are named (and files written) after it.
+    W : np.ndarray [shape=(n_freq, n_components)]
+        Templates, each column summing to 1.
+    sr : int
+        Sample rate of the recordings they were learnt from.
+    config : STFTConfig
+        STFT settings they were learnt with.
+    """
+
+    name: str
+    W: np.ndarray
+    sr: int
+    config: STFTConfig
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        if self.W.ndim != 2 or self.W.shape[0] != self.config.n_freq or self.W.shape[1] == 0:
+            raise ParameterError(
+                f"templates {self.name!r}: W must have shape ({self.config.n_freq}, K) for"
+                f" n_fft={self.config.n_fft}, got {self.W.shape}"
+            )
+        if not np.isfinite(self.W).all() or self.W.min() < 0:
+            raise ParameterError(f"templates {self.name!r}: W must be finite and non-negative")
+
+    @property
+    def n_components(self) -> int:
+        return self.W.shape[1]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the set to a ``.npz`` file, atomically; return its path."""
+
+        def write(target: Path) -> None:
+            with open(target, "wb") as file:  # a file object: np.savez adds no suffix
+                np.savez(
+                    file, format=_FORMAT, name=self.name, W=self.W, sr=self.sr,
+                    n_fft=self.config.n_fft, hop_length=self.config.hop_length,
+                    window=self.config.window,
+                )  # fmt: skip
+
+        return write_file(path, write)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Templates:
+        """Read a set written by :meth:`save`.
+
+        Raises
+        ------
+        AudioFileError
+            The file is missing or is not an nmfaudio template file.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise AudioFileError(f"{path}: no such file")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["format"]) != _FORMAT:
+                    raise ValueError
+                config = STFTConfig(
+                    n_fft=int(data["n_fft"]),
+                    hop_length=int(data["hop_length"]),
+                    window=str(data["window"]),
+                )
+                return cls(str(data["name"]), data["W"], int(data["sr"]), config)
+        except (OSError, ValueError, KeyError, ParameterError):
+            raise AudioFileError(
+                f"{path}: not an nmfaudio template file (make one with 'nmfaudio learn')"
+            ) from None
+
+
+def learn(
+    signals: Sequence[np.ndarray],
+    sr: int,
+    n_components: int,
+    *,
+    name: str = "templates",
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_iter: int = 200,
+    tol: float = 1e-4,
+    seed: int | None = None,
+    progress: bool = False,
+) -> Templates:
+    """Learn spectral templates of one instrument from isolated recordings.
+
+    The magnitude spectrograms of all recordings are put side by side and
+    factorized with KL-NMF; the templates are the columns of W.
+
+    Parameters
+    ----------
+    signals : sequence of np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+        Recordings of the instrument alone, all at ``sr``.
+    sr : int > 0
+        Their sample rate.
+    n_components : int >= 1
+        Number of templates.
+    name : str
+        Name of the instrument, used for the separated files.
+    n_fft, hop_length : int
+        STFT settings, kept with the templates.
+    n_iter, tol, seed, progress
+        Passed to :func:`nmfaudio.nmf`.
+
+    Returns
+    -------
+    Templates
+    """
+    check_name(name)
+    sr = positive_int("sr", sr)
+    config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
+    if len(signals) == 0:
+        raise ParameterError("no recordings to learn from")
+    spectrograms = []
+    for y in signals:
+        y = np.atleast_2d(np.asarray(y, dtype=np.float32))
+        check_length(y.shape[-1], config)
+        spectrograms.append(magnitude(stft(y, config)))
+    V = np.concatenate(spectrograms, axis=1)
+    if not V.any():
+        raise ParameterError("the recordings are silent: there is nothing to learn")
+    result = nmf(V, n_components, n_iter=n_iter, tol=tol, seed=seed, progress=progress)
+    return Templates(name, result.W, sr, config)
+
+
+def check_name(name: object) -> str:
+    """A set's name must be usable as a file name."""
+    if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name:
+        raise ParameterError(f"a template name must be a plain file name, got {name!r}")
+    return name
+
+
+def check_compatible(templates: Sequence[Templates], sr: int) -> list[Templates]:
+    """Return the sets as a list if they can separate one recording at ``sr``.
+
+    Raises
+    ------
+    ParameterError
+        No sets, two sets with one name (or named "rest"), or sets learnt at
+        another sample rate or STFT setting than the first or than ``sr``.
+    """
+    templates = list(templates)
+    if not templates:
+        raise ParameterError("no templates given: pass one or more template sets")
+    first = templates[0]
+    names = set()
+    for t in templates:
+        if t.name in names or t.name == REST:
+            raise ParameterError(
+                f"template sets need distinct names other than {REST!r}; {t.name!r} is taken"
+            )
+        names.add(t.name)
+        if t.config != first.config:
+            raise ParameterError(
+                f"templates {t.name!r} were learnt with {t.config}, templates"
+                f" {first.name!r} with {first.config}: learn them with the same settings"
+            )
+        if t.sr != first.sr:
+            raise ParameterError(
+                f"templates {t.name!r} were learnt at {t.sr} Hz, templates {first.name!r}"
+                f" at {first.sr} Hz: learn them at one sample rate"
+            )
+    if sr != first.sr:
+        raise ParameterError(
+            f"the templates were learnt at {first.sr} Hz but the recording is at {sr} Hz:"
+            f" resample it to {first.sr} Hz first"
+        )
+    return templates
