@@ -1,0 +1,297 @@
+"""From components to sources: partly fixed W, blind grouping, learnt templates, their CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from test_cli import run
+
+import nmfaudio
+from nmfaudio import AudioFileError, ParameterError, Templates
+from nmfaudio.frontend import STFTConfig
+from nmfaudio.grouping import cluster_components
+from nmfaudio.nmf import EPSILON
+
+SR = 8000
+FAST = {"n_fft": 512, "hop_length": 128}
+
+
+def tones(notes, seconds=2.0, seed=0) -> np.ndarray:
+    """A harmonic instrument playing ``notes`` (Hz) one after another, mono."""
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = np.repeat(notes, -(-t.size // len(notes)))[: t.size]
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    envelope = np.exp(-(t % (seconds / len(notes))) * 3)
+    return (0.3 * envelope * sum(np.sin(h * phase) / h for h in range(1, 6))).astype(np.float32)
+
+
+def clicks(seconds=2.0, period=0.25, seed=0) -> np.ndarray:
+    """A percussive instrument: high-passed noise bursts, mono."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    noise = np.diff(rng.standard_normal(t.size + 1))
+    return (0.2 * noise * np.exp(-(t % period) / 0.01)).astype(np.float32)
+
+
+def snr(reference, estimate) -> float:
+    return 10 * np.log10(np.sum(reference**2) / np.sum((reference - estimate) ** 2))
+
+
+# -- nmf with some templates kept --------------------------------------------------------------
+
+
+def reference_update(V, W, H, fixed, n_iter):
+    """Plain float64 multiplicative updates, only the free columns of W learnt."""
+    W, H = W.copy(), H.copy()
+    for _ in range(n_iter):
+        R = V / np.maximum(W @ H, EPSILON)
+        W_new = W * (R @ H.T) / H.sum(axis=1)
+        W[:, ~fixed] = W_new[:, ~fixed]
+        R = V / np.maximum(W @ H, EPSILON)
+        H *= (W.T @ R) / W.sum(axis=0)[:, None]
+    return W, H
+
+
+def test_partly_fixed_W_keeps_those_columns_and_matches_the_reference_update():
+    rng = np.random.default_rng(0)
+    V = rng.random((40, 70)) ** 3
+    W0, H0 = rng.random((40, 5)) + 0.1, rng.random((5, 70)) + 0.1
+    fixed = np.array([True, False, True, False, False])
+    result = nmf_fixed(V, W0, H0, fixed, n_iter=15)
+    np.testing.assert_array_equal(result.W[:, fixed], W0[:, fixed])  # kept as given, unscaled
+    np.testing.assert_allclose(result.W[:, ~fixed].sum(axis=0), 1)  # learnt: unit sum
+    W, H = reference_update(V, W0, H0, fixed, 15)
+    np.testing.assert_allclose(result.W @ result.H, W @ H, rtol=1e-9)
+    assert np.all(np.diff(result.losses) <= 1e-12 * result.losses[0])  # MU never goes up
+
+
+def nmf_fixed(V, W0, H0, fixed, n_iter):
+    return nmfaudio.nmf(V, 5, W=W0, H=H0, fix_W=fixed, n_iter=n_iter, tol=0, dtype=np.float64)
+
+
+@pytest.mark.parametrize("mask", [np.ones(4, bool), np.array([1, 0, 1, 0, 1]), [True] * 3])
+def test_fix_W_mask_must_be_boolean_of_length_K(mask):
+    V = np.ones((10, 12))
+    with pytest.raises(ParameterError, match="fix_W must be a bool or a boolean array"):
+        nmfaudio.nmf(V, 5, W=np.ones((10, 5)), fix_W=mask)
+
+
+# -- blind grouping -----------------------------------------------------------------------------
+
+
+def test_clustering_finds_obvious_groups_numbered_by_first_component():
+    features = np.array([[5.0, 0], [0, 0], [5.1, 0], [0.1, 0], [0, 9], [0, 9.2]])
+    np.testing.assert_array_equal(cluster_components(features, 3), [0, 1, 0, 1, 2, 2])
+    np.testing.assert_array_equal(cluster_components(features, 6), np.arange(6))
+    np.testing.assert_array_equal(cluster_components(features, 1), np.zeros(6))
+
+
+def test_group_separates_a_tone_from_clicks_and_sources_sum_to_the_input():
+    harmonic, percussive = tones([220, 330, 262, 392]), clicks()
+    mix = np.stack([harmonic + percussive, 0.5 * harmonic + percussive])  # stereo
+    result = nmfaudio.separate(mix, SR, 8, seed=0, **FAST)
+    grouped = nmfaudio.group(result, 2)
+    assert list(grouped.sources) == ["source_00", "source_01"]
+    members = sorted(k for group in grouped.sources.values() for k in group)
+    assert members == list(range(8))  # a partition of the components
+    sources = np.stack(list(grouped.iter_sources()))
+    assert sources.shape == (2, 2, mix.shape[1])
+    np.testing.assert_allclose(sources.sum(axis=0), mix, atol=1e-5)
+    # Each reference is recovered by one source, well above chance.
+    references = [harmonic, percussive]
+    best = [max(snr(ref, src[0]) for src in sources) for ref in references]
+    assert min(best) > 8, best
+
+
+def test_grouping_is_deterministic_for_a_seed():
+    mix = tones([220, 330, 262]) + clicks()
+    first = nmfaudio.group(nmfaudio.separate(mix, SR, 6, seed=3, **FAST), 2)
+    again = nmfaudio.group(nmfaudio.separate(mix, SR, 6, seed=3, **FAST), 2)
+    assert first.sources == again.sources
+    np.testing.assert_array_equal(list(first.iter_sources()), list(again.iter_sources()))
+
+
+def test_group_needs_at_least_as_many_components_as_sources():
+    result = nmfaudio.separate(clicks(), SR, 2, **FAST)
+    with pytest.raises(ParameterError, match="cannot group 2 components into 3 sources"):
+        nmfaudio.group(result, 3)
+    with pytest.raises(ParameterError, match="n_sources must be a positive integer"):
+        nmfaudio.group(result, 0)
+    with pytest.raises(ParameterError, match="group the components first"):
+        result.iter_sources()
+
+
+def test_real_music_blind_grouping_scores(separation_case):
+    folder = separation_case("drums808")
+    y, sr = nmfaudio.load(folder / "mixture.wav")
+    names = ["hihat", "kick", "snare"]
+    references = np.stack([nmfaudio.load(folder / f"{n}.wav")[0][0] for n in names])
+    result = nmfaudio.group(nmfaudio.separate(y, sr, 24, seed=0), 3)
+    scores = nmfaudio.evaluate(references, np.stack([s[0] for s in result.iter_sources()]))
+    assert np.mean(scores.sdr) > 10, scores.table()  # 13.4 dB measured; K = S gives 3.6
+
+
+# -- learnt templates ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def drum_kit():
+    """Templates of a tone and of clicks, learnt from recordings other than the mix.
+
+    Harmonic templates are pitch-specific: the tone's are learnt on its notes.
+    """
+    notes = tones([220, 330, 262, 392], seconds=1.5)
+    tone = nmfaudio.learn([notes], SR, 4, name="tone", seed=0, **FAST)
+    click = nmfaudio.learn([clicks(period=0.3, seed=5)], SR, 2, name="click", seed=0, **FAST)
+    return tone, click
+
+
+def test_templates_round_trip_through_a_file(tmp_path, drum_kit):
+    tone, _ = drum_kit
+    path = tone.save(tmp_path / "tone.npz")
+    loaded = Templates.load(path)
+    assert (loaded.name, loaded.sr, loaded.config) == ("tone", SR, STFTConfig(512, 128))
+    np.testing.assert_array_equal(loaded.W, tone.W)
+    assert tone.W.shape == (257, 4)
+    np.testing.assert_allclose(tone.W.sum(axis=0), 1, rtol=1e-5)
+
+
+def test_separation_with_templates_recovers_each_instrument(drum_kit):
+    harmonic, percussive = tones([220, 330, 262, 392]), clicks(seed=9)
+    result = nmfaudio.separate_with_templates(harmonic + percussive, SR, drum_kit, seed=0)
+    assert list(result.sources) == ["tone", "click"]
+    assert result.sources == {"tone": [0, 1, 2, 3], "click": [4, 5]}
+    np.testing.assert_array_equal(result.W[:, :4], drum_kit[0].W)  # kept fixed
+    tone, click = (s[0] for s in result.iter_sources())
+    assert snr(harmonic, tone) > 15 and snr(percussive, click) > 8  # 24.5 and 14.0 measured
+    np.testing.assert_allclose(tone + click, harmonic + percussive, atol=1e-5)
+
+
+def test_extra_components_make_a_rest_source(drum_kit):
+    other = 0.2 * np.sin(2 * np.pi * 1500 * np.arange(2 * SR) / SR).astype(np.float32)
+    harmonic, percussive = tones([220, 330, 262, 392]), clicks(seed=9)
+    mix = harmonic + percussive + other
+    alone = nmfaudio.separate_with_templates(mix, SR, drum_kit, seed=0)
+    result = nmfaudio.separate_with_templates(mix, SR, drum_kit, n_extra=1, seed=0)
+    assert list(alone.sources) == ["tone", "click"]
+    assert list(result.sources) == ["tone", "click", "rest"]
+    _, click_alone = (s[0] for s in alone.iter_sources())
+    _, click, rest = (s[0] for s in result.iter_sources())
+    # The free component takes what no template describes, instead of the clicks' templates.
+    assert snr(other, rest) > 15 and snr(percussive, click) > snr(percussive, click_alone) + 10
+
+
+def test_templates_must_fit_the_recording_and_each_other(drum_kit):
+    tone, click = drum_kit
+    y = tones([220])
+    with pytest.raises(ParameterError, match="no templates given"):
+        nmfaudio.separate_with_templates(y, SR, [])
+    with pytest.raises(ParameterError, match="learnt at 8000 Hz but the recording is at 16000"):
+        nmfaudio.separate_with_templates(y, 16000, [tone])
+    other_rate = Templates("fast", click.W, 16000, click.config)
+    with pytest.raises(ParameterError, match="learn them at one sample rate"):
+        nmfaudio.separate_with_templates(y, SR, [tone, other_rate])
+    wide = nmfaudio.learn([clicks()], SR, 2, name="wide", n_fft=1024, hop_length=256)
+    with pytest.raises(ParameterError, match="learn them with the same settings"):
+        nmfaudio.separate_with_templates(y, SR, [tone, wide])
+    with pytest.raises(ParameterError, match="distinct names"):
+        nmfaudio.separate_with_templates(y, SR, [tone, tone])
+    with pytest.raises(ParameterError, match="distinct names other than 'rest'"):
+        nmfaudio.separate_with_templates(y, SR, [Templates("rest", tone.W, SR, tone.config)])
+    with pytest.raises(ParameterError, match="plain file name"):
+        Templates("../up", tone.W, SR, tone.config)
+    with pytest.raises(ParameterError, match=r"W must have shape \(1025, K\)"):
+        Templates("x", tone.W, SR, STFTConfig())
+
+
+def test_learn_refuses_nothing_and_silence():
+    with pytest.raises(ParameterError, match="no recordings"):
+        nmfaudio.learn([], SR, 2)
+    with pytest.raises(ParameterError, match="silent"):
+        nmfaudio.learn([np.zeros(SR)], SR, 2)
+
+
+def test_loading_what_is_not_a_template_file(tmp_path):
+    np.savez(tmp_path / "other.npz", W=np.ones((3, 3)))
+    (tmp_path / "text.npz").write_text("hello")
+    for name in ("other.npz", "text.npz"):
+        with pytest.raises(AudioFileError, match="not an nmfaudio template file"):
+            Templates.load(tmp_path / name)
+    with pytest.raises(AudioFileError, match="no such file"):
+        Templates.load(tmp_path / "missing.npz")
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+CLI_FAST = ["--iterations", "60", "-q"]
+
+
+def test_cli_sources_and_kept_components(capsys, tmp_path, write_wav):
+    source = write_wav("mix.wav", tones([220, 330, 262]) + clicks())
+    status, _, err = run(
+        capsys, "separate", source, "--sources", "2", "-k", "6", "-o", tmp_path / "o",
+        "--keep-components", "--n-fft", "512", "--hop", "128", *CLI_FAST,
+    )  # fmt: skip
+    assert status == 0, err
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert names == [f"component_{k:02d}.wav" for k in range(6)] + [
+        "source_00.wav",
+        "source_01.wav",
+    ]
+    total = sum(sf.read(tmp_path / "o" / f"source_0{s}.wav")[0] for s in range(2))
+    np.testing.assert_allclose(total, sf.read(source)[0], atol=1e-5)
+
+
+def test_cli_learn_then_separate_with_templates(capsys, tmp_path, write_wav):
+    tone_file = write_wav("tone.wav", tones([196, 294]))
+    click_file = write_wav("click.wav", clicks(period=0.3))
+    for name, file, k in (("kick", click_file, "2"), ("piano", tone_file, "3")):
+        status, _, err = run(
+            capsys, "learn", file, "-k", k, "-o", tmp_path / f"{name}.npz",
+            "--n-fft", "512", "--hop", "128", *CLI_FAST,
+        )  # fmt: skip
+        assert status == 0, err
+    mix = write_wav("mix.wav", tones([220, 330]) + clicks(), sr=16000)  # resampled to 8 kHz
+    status, out, err = run(
+        capsys, "separate", mix, "--templates", tmp_path / "kick.npz", tmp_path / "piano.npz",
+        "--extra", "1", "-o", tmp_path / "o", "--iterations", "60",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "wrote 3 sources" in out
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert names == ["kick.wav", "piano.wav", "rest.wav"]
+    assert sf.info(tmp_path / "o" / "kick.wav").samplerate == 8000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--extra", "2"], "--extra needs --templates"),
+        (["--keep-components"], "--keep-components needs --sources or --templates"),
+        (["--sources", "3", "-k", "2"], "-k 2 is fewer components than --sources 3"),
+        (["--templates", "t.npz", "-k", "4"], "-k cannot be used with --templates"),
+        (["--templates", "t.npz", "--n-fft", "1024"], "--n-fft cannot be used with --templates"),
+        (["--templates"], "expected at least one argument"),
+        (["--sources", "0"], "must be at least 1"),
+    ],
+)
+def test_cli_contradicting_options_are_usage_errors(
+    capsys, tmp_path, example_mixture, argv, message
+):
+    status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_bad_template_files(capsys, tmp_path, example_mixture, write_wav):
+    (tmp_path / "junk.npz").write_text("junk")
+    status, _, err = run(capsys, "separate", example_mixture, "--templates", tmp_path / "junk.npz",
+                         "-o", tmp_path / "o")  # fmt: skip
+    assert status == 1 and "not an nmfaudio template file" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+    source = write_wav("x.wav", clicks())
+    status, _, err = run(capsys, "learn", source, "-k", "2", "-o", tmp_path / "x.txt")
+    assert status == 1 and "give it a .npz name" in err
+    status, _, err = run(capsys, "learn", source, "-o", tmp_path / "x.npz")
+    assert status == 2 and "-k/--components" in err
