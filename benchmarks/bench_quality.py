@@ -29,7 +29,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import non_negative_factorization
 
 import nmfaudio
-from nmfaudio.grouping import COMPONENTS_PER_SOURCE, template_mfcc
+from nmfaudio.grouping import COMPONENTS_PER_SOURCE
 
 N_FFT, HOP = 2048, 512
 DRUMS = ("kick", "snare", "hihat")
@@ -50,6 +50,12 @@ def sklearn_nmf(V: np.ndarray, k: int, seed: int, W: np.ndarray | None = None):
             random_state=seed, beta_loss="kullback-leibler", solver="mu", max_iter=200,
         )  # fmt: skip
         return W, H_T.T
+
+
+def peer_features(W: np.ndarray, sr: int) -> np.ndarray:
+    """The MFCC peer's features: librosa's default MFCCs (128 mel bands) of each template."""
+    mel = librosa.feature.melspectrogram(S=W**2, sr=sr)
+    return librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13).T
 
 
 def masked_sources(y: np.ndarray, W: np.ndarray, H: np.ndarray, labels, n_sources: int):
@@ -86,7 +92,7 @@ def blind(folder: Path, seed: int) -> tuple[float, float, float, float]:
     W, H = sklearn_nmf(V, S, seed)
     recipe = mean_sdr(references, masked_sources(y, W, H, range(S), S))
     W, H = sklearn_nmf(V, 4 * S, seed)
-    labels = KMeans(S, n_init=10, random_state=seed).fit_predict(template_mfcc(W, sr, n_fft=N_FFT))
+    labels = KMeans(S, n_init=10, random_state=seed).fit_predict(peer_features(W, sr))
     peer = mean_sdr(references, masked_sources(y, W, H, labels, S))
     start = time.perf_counter()
     result = nmfaudio.group(nmfaudio.separate(y, sr, COMPONENTS_PER_SOURCE * S, seed=seed), S)
@@ -116,22 +122,34 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--data", type=Path, default=default)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
 
     print(f"Blind, mean SDR in dB (nmfaudio: {COMPONENTS_PER_SOURCE} components per source)")
-    print(f"{'case':<12} {'recipe':>8} {'MFCC peer':>10} {'nmfaudio':>9} {'time s':>7}")
+    print(f"{'case':<12} {'seed':>4} {'recipe':>8} {'MFCC peer':>10} {'nmfaudio':>9} {'time s':>7}")
     rows = []
     for folder in sorted((args.data / "separation").iterdir()):
-        rows.append(blind(folder, args.seed))
-        print(f"{folder.name:<12} " + "{:8.2f} {:10.2f} {:9.2f} {:7.1f}".format(*rows[-1]))
+        for seed in args.seeds:
+            rows.append(blind(folder, seed))
+            print(
+                f"{folder.name:<12} {seed:4d} "
+                + "{:8.2f} {:10.2f} {:9.2f} {:7.1f}".format(*rows[-1])
+            )
+    for seed, seed_rows in zip(
+        args.seeds, np.reshape(rows, (-1, len(args.seeds), 4)).transpose(1, 0, 2), strict=True
+    ):
+        recipe, peer, ours, _ = seed_rows.mean(axis=0)
+        print(f"{'mean':<12} {seed:4d} {recipe:8.2f} {peer:10.2f} {ours:9.2f}")
     recipe, peer, ours, _ = np.mean(rows, axis=0)
-    print(f"{'mean':<12} {recipe:8.2f} {peer:10.2f} {ours:9.2f}")
+    print(f"{'mean':<12} {'all':>4} {recipe:8.2f} {peer:10.2f} {ours:9.2f}")
     print(f"nmfaudio - recipe: {ours - recipe:+.2f} dB (target +6)")
     print(f"nmfaudio - MFCC peer: {ours - peer:+.2f} dB")
-    recipe, ours = supervised(args.data, args.seed)
     print("\nSupervised drums808, 4 learnt templates per drum, mean SDR in dB")
-    print(f"recipe (scikit-learn) {recipe:.2f}   nmfaudio {ours:.2f}   (target 15)")
+    for seed in args.seeds:
+        recipe, ours = supervised(args.data, seed)
+        print(
+            f"seed {seed}: recipe (scikit-learn) {recipe:.2f}   nmfaudio {ours:.2f}   (target 15)"
+        )
 
 
 if __name__ == "__main__":
