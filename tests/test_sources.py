@@ -295,3 +295,18 @@ def test_cli_bad_template_files(capsys, tmp_path, example_mixture, write_wav):
     assert status == 1 and "give it a .npz name" in err
     status, _, err = run(capsys, "learn", source, "-o", tmp_path / "x.npz")
     assert status == 2 and "-k/--components" in err
+
+
+def test_cli_refuses_a_rate_other_than_the_templates(capsys, tmp_path, write_wav):
+    source = write_wav("click.wav", clicks())
+    status, _, err = run(capsys, "learn", source, "-k", "2", "-o", tmp_path / "c.npz", "-q")
+    assert status == 0, err
+    mix = write_wav("mix.wav", clicks(seed=3))
+    before = mix.read_bytes()
+    status, _, err = run(
+        capsys, "separate", mix, "--templates", tmp_path / "c.npz", "--sr", "16000",
+        "-o", tmp_path / "o",
+    )  # fmt: skip
+    assert status == 1 and "learnt at 8000 Hz but the recording is at 16000 Hz" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+    assert mix.read_bytes() == before
