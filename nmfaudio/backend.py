@@ -22,14 +22,25 @@ from .exceptions import ParameterError
 from .frontend import FRAMES_PER_CHUNK, STFTConfig
 
 
-def mask_denominator(W: np.ndarray, H: np.ndarray, *, power: float = 1.0) -> np.ndarray:
-    """``sum_k (W[:, k] H[k])^power``, the normalizer of the soft masks.
+def mask_denominator(
+    W: np.ndarray,
+    H: np.ndarray,
+    *,
+    power: float = 1.0,
+    groups: Sequence[Sequence[int]] | None = None,
+) -> np.ndarray:
+    """``sum_g (W_g H_g)^power``, the normalizer of the soft masks.
+
+    ``W_g H_g`` is the model of group ``g``, the sum of its components'
+    ``W[:, k] H[k]``; without groups every component is its own group.
 
     Parameters
     ----------
     W : np.ndarray [shape=(n_freq, n_components)]
     H : np.ndarray [shape=(n_components, n_frames)]
     power : float > 0
+    groups : sequence of sequences of int, or None
+        Component indices of each group; ``None``: each component alone.
 
     Returns
     -------
@@ -40,8 +51,8 @@ def mask_denominator(W: np.ndarray, H: np.ndarray, *, power: float = 1.0) -> np.
     if power == 1:
         return (H.T @ W.T).T
     total = np.zeros((H.shape[1], W.shape[0]), dtype=np.result_type(W, H))
-    for k in range(W.shape[1]):
-        total += np.outer(H[k], W[:, k]) ** power
+    for members in check_groups(groups, W.shape[1]):
+        total += (H[members].T @ W[:, members].T) ** power
     return total.T
 
 
@@ -52,40 +63,68 @@ def soft_mask(
     *,
     power: float = 1.0,
     denominator: np.ndarray | None = None,
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> np.ndarray:
-    """Soft mask of component ``k``: ``(W_k H_k)^power / sum_j (W_j H_j)^power``.
+    """Soft (alpha-Wiener) mask of group ``k``: ``(W_k H_k)^power / sum_g (W_g H_g)^power``.
 
-    Where every component is zero the mask is ``1 / K``, so the masks still
-    sum to one there.
+    Without groups, group ``k`` is component ``k`` alone. Where every group's
+    model is zero the mask is ``1 / n_groups``, so the masks still sum to one.
 
     Parameters
     ----------
     W : np.ndarray [shape=(n_freq, n_components)]
     H : np.ndarray [shape=(n_components, n_frames)]
     k : int
-        Component index, ``0 <= k < n_components``.
+        Group (or component) index.
     power : float > 0
-        Mask exponent: 1 gives magnitude-ratio masks, 2 Wiener-like masks;
-        larger values approach binary masks.
+        Mask exponent: 1 gives magnitude-ratio masks, 2 Wiener masks (the
+        models taken as power spectra); larger values approach binary masks.
     denominator : np.ndarray [shape=(n_freq, n_frames)] or None
-        ``mask_denominator(W, H, power=power)``, to reuse across components.
+        ``mask_denominator(W, H, power=power, groups=groups)``, to reuse across groups.
+    groups : sequence of sequences of int, or None
+        Component indices of each group; ``None``: each component alone.
 
     Returns
     -------
     np.ndarray [shape=(n_freq, n_frames)], values in [0, 1]
     """
-    n_components = W.shape[1]
-    if not 0 <= k < n_components:
-        raise IndexError(f"component {k} out of range for {n_components} components")
+    groups = check_groups(groups, W.shape[1])
+    if not 0 <= k < len(groups):
+        raise IndexError(f"component {k} out of range for {len(groups)} components")
     if denominator is None:
-        denominator = mask_denominator(W, H, power=power)
-    numerator = np.outer(W[:, k], H[k])
+        denominator = mask_denominator(W, H, power=power, groups=groups)
+    numerator = W[:, groups[k]] @ H[groups[k]]
     if power != 1:
         numerator **= power
     empty = denominator <= 0
     mask = np.divide(numerator, denominator, out=numerator, where=~empty)
-    mask[empty] = 1.0 / n_components
+    mask[empty] = 1.0 / len(groups)
     return mask
+
+
+def check_groups(groups: Sequence[Sequence[int]] | None, n_components: int) -> list[np.ndarray]:
+    """Each group's component indices, checked; ``None`` gives every component alone.
+
+    The groups must partition the components (each in exactly one group), so
+    that their masks sum to one.
+    """
+    if groups is None:
+        return [np.array([k]) for k in range(n_components)]
+    checked = []
+    for group in groups:
+        members = np.asarray(group, dtype=np.int64)
+        if members.ndim != 1 or members.size == 0:
+            raise ParameterError(f"each group must list one or more components, got {group!r}")
+        if members.min() < 0 or members.max() >= n_components:
+            raise ParameterError(f"group {group!r} is out of range for {n_components} components")
+        checked.append(members)
+    counts = np.bincount(np.concatenate(checked or [np.zeros(0, np.int64)]), minlength=n_components)
+    if np.any(counts != 1):
+        raise ParameterError(
+            f"groups must hold each of the {n_components} components exactly once;"
+            f" component {int(np.flatnonzero(counts != 1)[0])} is in {int(counts[counts != 1][0])}"
+        )
+    return checked
 
 
 def istft(X: np.ndarray, *, config: STFTConfig, length: int) -> np.ndarray:
@@ -161,24 +200,24 @@ def _overlap_add(frames, window, hop, first_frame, out):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _masked_frames(Xt, W, H, members, power, denominator_t, t0, out, part):
+def _masked_frames(Xt, W, H, members, power, denominator_t, uniform, t0, out, part):
     """Frames ``t0..`` of one channel under the soft mask of a group of components.
 
     ``Xt`` and ``denominator_t`` are frames-as-rows, ``(n_frames, n_freq)``;
-    ``out[t, f] = Xt[t0 + t, f] * sum_{k in members} soft_mask(W, H, k)[f, t0 + t]``,
-    with no mask array; ``part`` is scratch of length ``n_freq``.
+    ``out[t, f] = Xt[t0 + t, f] * soft_mask(...)[f, t0 + t]`` for the group of
+    ``members``, with no mask array; ``uniform`` is the mask where the
+    denominator is 0, ``part`` scratch of length ``n_freq``.
     """
-    uniform = len(members) / W.shape[1]
     for t in range(out.shape[0]):
         part[:] = 0
         for k in members:
             h = H[k, t0 + t]
             for f in range(part.shape[0]):
-                value = W[f, k] * h
-                part[f] += value if power == 1 else value**power
+                part[f] += W[f, k] * h
         for f in range(out.shape[1]):
             d = denominator_t[t0 + t, f]
-            out[t, f] = Xt[t0 + t, f] * (part[f] / d if d > 0 else uniform)
+            model = part[f] if power == 1 else part[f] ** power
+            out[t, f] = Xt[t0 + t, f] * (model / d if d > 0 else uniform)
 
 
 def iter_components(
@@ -193,8 +232,9 @@ def iter_components(
 ) -> Iterator[np.ndarray]:
     """Yield each component's signal in turn, or each group of components'.
 
-    A group's signal is the input under the sum of its members' soft masks:
-    the sum of their signals, computed in one go. Memory beyond ``X``: the mask
+    A group's signal is the input under the group's soft mask (see
+    :func:`soft_mask`), whose model is the sum of its components' models; with
+    ``power=1`` it is the sum of their signals. Memory beyond ``X``: the mask
     denominator, chunk-sized buffers and one signal, whatever the number of
     components.
 
@@ -219,11 +259,10 @@ def iter_components(
     np.ndarray [shape=(n_channels, length)]
     """
     real = X.real.dtype
-    n_components = W.shape[1]
-    groups = [[k] for k in range(n_components)] if groups is None else groups
-    members = [_group_members(group, n_components) for group in groups]
+    members = check_groups(groups, W.shape[1])
+    uniform = real.type(1 / len(members))
     W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
-    denominator = mask_denominator(W, H, power=power).astype(real, copy=False)
+    denominator = mask_denominator(W, H, power=power, groups=members).astype(real, copy=False)
     synthesis = _Synthesis(config, X.shape[-1], real)
     denominator_t = np.ascontiguousarray(denominator.T)  # no copy: already frame-major
     channels_t = [np.ascontiguousarray(channel.T) for channel in X]  # no copies for stft()
@@ -240,8 +279,8 @@ def iter_components(
         def spectra(t0, t1):
             masked = scratch.masked[: t1 - t0]
             _masked_frames(
-                channels_t[c], W, H, members[g], real.type(power), denominator_t, t0, masked,
-                scratch.part,
+                channels_t[c], W, H, members[g], real.type(power), denominator_t, uniform, t0,
+                masked, scratch.part,
             )  # fmt: skip
             return masked
 
@@ -255,13 +294,3 @@ def iter_components(
             for job in jobs:
                 job.result()
             yield signal
-
-
-def _group_members(group: Sequence[int], n_components: int) -> np.ndarray:
-    """A group's component indices, checked, as the kernel takes them."""
-    members = np.asarray(group, dtype=np.int64)
-    if members.ndim != 1 or members.size == 0:
-        raise ParameterError(f"each group must list one or more components, got {group!r}")
-    if members.min() < 0 or members.max() >= n_components:
-        raise ParameterError(f"group {group!r} is out of range for {n_components} components")
-    return members

@@ -153,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument(
         "--mask-power",
         type=_positive_number,
-        default=1.0,
+        default=2.0,
         metavar="P",
-        help="soft-mask exponent: 1 magnitude ratio, 2 Wiener (default: 1)",
+        help="soft-mask exponent: 2 Wiener, 1 magnitude ratio (default: 2)",
     )
     sep.add_argument(
         "--sr",

@@ -53,7 +53,7 @@ class Separation:
     sr: int
     length: int
     config: STFTConfig
-    mask_power: float = 1.0
+    mask_power: float = 2.0
     sources: dict[str, list[int]] | None = None
 
     @property
@@ -172,7 +172,7 @@ def separate(
     tol: float = 1e-4,
     n_fft: int = 2048,
     hop_length: int = 512,
-    mask_power: float = 1.0,
+    mask_power: float = 2.0,
     init: str = "random",
     seed: int | None = None,
     progress: bool = False,
@@ -192,7 +192,8 @@ def separate(
     n_fft, hop_length : int
         STFT frame length and hop in samples (Hann window, centred frames).
     mask_power : float > 0
-        Exponent of the soft masks (see :func:`nmfaudio.backend.soft_mask`).
+        Exponent of the soft masks (see :func:`nmfaudio.backend.soft_mask`):
+        2, Wiener masks, by default; 1 for magnitude-ratio masks.
 
     Returns
     -------
@@ -217,7 +218,7 @@ def separate_with_templates(
     n_extra: int = 0,
     n_iter: int = 200,
     tol: float = 1e-4,
-    mask_power: float = 1.0,
+    mask_power: float = 2.0,
     seed: int | None = None,
     progress: bool = False,
 ) -> Separation:

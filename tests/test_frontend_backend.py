@@ -74,6 +74,68 @@ def test_masks_lie_in_unit_interval_and_sum_to_one(
     np.testing.assert_allclose(masks.sum(axis=0), 1, rtol=1e-10)
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    n_components=st.integers(1, 7),
+    n_groups=st.integers(1, 7),
+    power=st.sampled_from([0.5, 1.0, 2.0, 3.5]),
+    zero_fraction=st.floats(0, 1),
+    seed=st.integers(0, 1000),
+)
+def test_group_masks_sum_to_one_and_power_applies_to_the_group_model(
+    n_components, n_groups, power, zero_fraction, seed
+):
+    rng = np.random.default_rng(seed)
+    n_groups = min(n_groups, n_components)
+    labels = np.concatenate([np.arange(n_groups), rng.integers(0, n_groups, n_components)])
+    labels = (
+        rng.permutation(labels[:n_components]) if n_groups < n_components else labels[:n_groups]
+    )
+    groups = [np.flatnonzero(labels == g) for g in range(n_groups)]
+    W = rng.random((9, n_components)) * (rng.random((9, n_components)) > zero_fraction)
+    H = rng.random((n_components, 11))
+    masks = np.stack([soft_mask(W, H, g, power=power, groups=groups) for g in range(n_groups)])
+    assert masks.min() >= 0 and masks.max() <= 1 + 1e-12
+    np.testing.assert_allclose(masks.sum(axis=0), 1, rtol=1e-10)
+    models = np.stack([W[:, g] @ H[g] for g in groups])
+    full = models.sum(axis=0) > 0
+    expected = models[:, full] ** power / np.sum(models[:, full] ** power, axis=0)
+    np.testing.assert_allclose(masks[:, full], expected, rtol=1e-10)
+    np.testing.assert_allclose(masks[:, ~full], 1 / n_groups)
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ([[0, 1]], "exactly once; component 2 is in 0"),
+        ([[0, 1], [1, 2]], "exactly once; component 1 is in 2"),
+        ([[0], [1], [2], [3]], "out of range for 3 components"),
+        ([[0, 1, 2], []], "one or more components"),
+    ],
+)
+def test_groups_must_partition_the_components(groups, message):
+    with pytest.raises(ParameterError, match=message):
+        soft_mask(np.ones((3, 3)), np.ones((3, 4)), 0, groups=groups)
+
+
+def test_group_signals_match_the_reference_masks():
+    y = music_like(2)
+    config = STFTConfig(n_fft=512, hop_length=128)
+    X = stft(y, config)
+    rng = np.random.default_rng(1)
+    W, H = rng.random((config.n_freq, 5)), rng.random((5, X.shape[-1]))
+    groups = [[0, 3], [1], [2, 4]]
+    for power in (1.0, 2.0):
+        signals = list(
+            iter_components(X, W, H, config=config, length=y.shape[1], power=power, groups=groups)
+        )
+        for g, signal in enumerate(signals):
+            mask = soft_mask(W, H, g, power=power, groups=groups)
+            expected = istft(X * mask, config=config, length=y.shape[1])
+            np.testing.assert_allclose(signal, expected, atol=1e-5)
+        np.testing.assert_allclose(np.sum(signals, axis=0), y, atol=1e-4)
+
+
 def test_higher_mask_power_is_more_selective():
     W = np.array([[3.0, 1.0]])
     H = np.ones((2, 1))
