@@ -222,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", help="instrument name, used for the separated files (default: the NPZ's stem)"
     )
     learn.add_argument(
+        "--context",
+        type=_at_least_one,
+        default=2,
+        metavar="C",
+        help="frames each template spans (default: 2)",
+    )
+    learn.add_argument(
         "--sr",
         type=_at_least_one,
         metavar="HZ",
@@ -335,7 +342,7 @@ def _run_learn(args: argparse.Namespace) -> None:
     y, sr = load(args.files[0], sr=args.sr)
     signals = [y] + [load(path, sr=sr)[0] for path in args.files[1:]]
     templates = learn(
-        signals, sr, args.components, name=name, **_stft_options(args),
+        signals, sr, args.components, name=name, context=args.context, **_stft_options(args),
         n_iter=args.iterations, seed=args.seed, progress=not args.quiet,
     )  # fmt: skip
     templates.save(args.output)

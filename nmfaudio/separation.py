@@ -17,8 +17,8 @@ from ._checks import non_negative_int, positive_float, positive_int
 from .audio_io import write_many
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import check_n_components, initialize, nmf
-from .templates import REST, Templates, check_compatible
+from .nmf import NMFResult, check_n_components, initialize, nmf
+from .templates import REST, Templates, check_compatible, stack_frames, unstack_components
 
 
 @dataclass
@@ -225,8 +225,8 @@ def separate_with_templates(
     """Separate the instruments of learnt templates (supervised NMF).
 
     The templates stay fixed and only their activations are learnt, with
-    ``n_extra`` free components (templates and activations learnt) for
-    whatever the templates do not describe.
+    ``n_extra`` free components (templates and activations learnt, spanning
+    as many frames as the given ones) for whatever the templates do not describe.
 
     Parameters
     ----------
@@ -248,7 +248,9 @@ def separate_with_templates(
     -------
     Separation
         With one source per template set, named after it, plus ``"rest"``
-        when ``n_extra > 0``; the sources sum to ``y``.
+        when ``n_extra > 0``; the sources sum to ``y``. With templates that
+        span several frames, each template appears as ``context`` components
+        (see :func:`nmfaudio.templates.unstack_components`).
 
     Raises
     ------
@@ -259,24 +261,25 @@ def separate_with_templates(
     templates = check_compatible(templates, sr)
     mask_power = positive_float("mask_power", mask_power)
     n_extra = non_negative_int("n_extra", n_extra)
-    config = templates[0].config
+    config, context = templates[0].config, templates[0].context
     y, X = _analyse(y, sr, config, min_frames=1)
-    V = magnitude(X)
+    V = stack_frames(magnitude(X), context)
     fixed = np.concatenate([t.W for t in templates], axis=1)
     n_fixed = fixed.shape[1]
-    W, H = initialize(V, n_fixed + n_extra, seed=seed)
+    n_components = n_fixed + n_extra
+    W, H = initialize(V, n_components, seed=seed)
     W[:, :n_fixed] = fixed
-    keep = np.arange(n_fixed + n_extra) < n_fixed
-    result = nmf(
-        V, n_fixed + n_extra, n_iter=n_iter, tol=tol, W=W, H=H, fix_W=keep, progress=progress
-    )
-    bounds = np.cumsum([0] + [t.n_components for t in templates])
+    keep = np.arange(n_components) < n_fixed
+    result = nmf(V, n_components, n_iter=n_iter, tol=tol, W=W, H=H, fix_W=keep, progress=progress)
+    result = NMFResult(*unstack_components(result.W, result.H, context), result.losses)
+    # Set s holds templates a..b, and each template k became components j * K + k.
+    bounds = np.cumsum([0] + [t.n_components for t in templates] + [n_extra])
+    names = [t.name for t in templates] + [REST]
     sources = {
-        t.name: list(range(a, b))
-        for t, a, b in zip(templates, bounds[:-1], bounds[1:], strict=True)
+        name: [j * n_components + k for j in range(context) for k in range(a, b)]
+        for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
+        if b > a
     }
-    if n_extra:
-        sources[REST] = list(range(n_fixed, n_fixed + n_extra))
     return _separation(X, result, sr, y.shape[1], config, mask_power, sources)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -12,6 +14,7 @@ from nmfaudio import AudioFileError, ParameterError, Templates
 from nmfaudio.frontend import STFTConfig
 from nmfaudio.grouping import cluster_components
 from nmfaudio.nmf import EPSILON
+from nmfaudio.templates import stack_frames, unstack_components
 
 SR = 8000
 FAST = {"n_fft": 512, "hop_length": 128}
@@ -135,6 +138,33 @@ def test_real_music_blind_grouping_scores(separation_case):
 # -- learnt templates ---------------------------------------------------------------------------
 
 
+def test_stacked_frames_unstack_into_the_convolutive_model():
+    rng = np.random.default_rng(0)
+    V = rng.random((5, 7))
+    stacked = stack_frames(V, 3)
+    assert stacked.shape == (15, 7)
+    np.testing.assert_array_equal(stacked[5:10, :6], V[:, 1:])
+    np.testing.assert_array_equal(stacked[10:, 5:], 0)
+    W, H = rng.random((15, 2)), rng.random((2, 7))
+    W_flat, H_flat = unstack_components(W, H, 3)
+    assert W_flat.shape == (5, 6) and H_flat.shape == (6, 7)
+    # Frame t is the sum of each template's frame j, started at t - j (NMFD's model).
+    expected = np.zeros((5, 7))
+    for t in range(7):
+        for j in range(3):
+            if t - j >= 0:
+                expected[:, t] += W[5 * j : 5 * (j + 1)] @ H[:, t - j]
+    np.testing.assert_allclose(W_flat @ H_flat, expected)
+
+
+def test_one_frame_templates_are_plain_nmf_templates():
+    y = clicks()
+    one = nmfaudio.learn([y], SR, 2, context=1, seed=0, **FAST)
+    plain = nmfaudio.separate(y, SR, 2, seed=0, **FAST)
+    assert one.W.shape == (257, 2)
+    np.testing.assert_allclose(one.W, plain.W)
+
+
 @pytest.fixture
 def drum_kit():
     """Templates of a tone and of clicks, learnt from recordings other than the mix.
@@ -152,8 +182,9 @@ def test_templates_round_trip_through_a_file(tmp_path, drum_kit):
     path = tone.save(tmp_path / "tone.npz")
     loaded = Templates.load(path)
     assert (loaded.name, loaded.sr, loaded.config) == ("tone", SR, STFTConfig(512, 128))
+    assert loaded.context == tone.context == 2
     np.testing.assert_array_equal(loaded.W, tone.W)
-    assert tone.W.shape == (257, 4)
+    assert tone.W.shape == (2 * 257, 4)  # two frames per template, stacked
     np.testing.assert_allclose(tone.W.sum(axis=0), 1, rtol=1e-5)
 
 
@@ -161,8 +192,10 @@ def test_separation_with_templates_recovers_each_instrument(drum_kit):
     harmonic, percussive = tones([220, 330, 262, 392]), clicks(seed=9)
     result = nmfaudio.separate_with_templates(harmonic + percussive, SR, drum_kit, seed=0)
     assert list(result.sources) == ["tone", "click"]
-    assert result.sources == {"tone": [0, 1, 2, 3], "click": [4, 5]}
-    np.testing.assert_array_equal(result.W[:, :4], drum_kit[0].W)  # kept fixed
+    # Each two-frame template became two components: frame 0 at k, frame 1 at 6 + k.
+    assert result.sources == {"tone": [0, 1, 2, 3, 6, 7, 8, 9], "click": [4, 5, 10, 11]}
+    np.testing.assert_array_equal(result.W[:, :4], drum_kit[0].W[:257])  # kept fixed
+    np.testing.assert_array_equal(result.W[:, 6:10], drum_kit[0].W[257:])
     tone, click = (s[0] for s in result.iter_sources())
     assert snr(harmonic, tone) > 15 and snr(percussive, click) > 8  # 24.5 and 14.0 measured
     np.testing.assert_allclose(tone + click, harmonic + percussive, atol=1e-5)
@@ -189,7 +222,7 @@ def test_templates_must_fit_the_recording_and_each_other(drum_kit):
         nmfaudio.separate_with_templates(y, SR, [])
     with pytest.raises(ParameterError, match="learnt at 8000 Hz but the recording is at 16000"):
         nmfaudio.separate_with_templates(y, 16000, [tone])
-    other_rate = Templates("fast", click.W, 16000, click.config)
+    other_rate = dataclasses.replace(click, name="fast", sr=16000)
     with pytest.raises(ParameterError, match="learn them at one sample rate"):
         nmfaudio.separate_with_templates(y, SR, [tone, other_rate])
     wide = nmfaudio.learn([clicks()], SR, 2, name="wide", n_fft=1024, hop_length=256)
@@ -198,11 +231,14 @@ def test_templates_must_fit_the_recording_and_each_other(drum_kit):
     with pytest.raises(ParameterError, match="distinct names"):
         nmfaudio.separate_with_templates(y, SR, [tone, tone])
     with pytest.raises(ParameterError, match="distinct names other than 'rest'"):
-        nmfaudio.separate_with_templates(y, SR, [Templates("rest", tone.W, SR, tone.config)])
+        nmfaudio.separate_with_templates(y, SR, [dataclasses.replace(tone, name="rest")])
     with pytest.raises(ParameterError, match="plain file name"):
-        Templates("../up", tone.W, SR, tone.config)
-    with pytest.raises(ParameterError, match=r"W must have shape \(1025, K\)"):
-        Templates("x", tone.W, SR, STFTConfig())
+        dataclasses.replace(tone, name="../up")
+    with pytest.raises(ParameterError, match=r"W must have shape \(2050, K\)"):
+        Templates("x", tone.W, SR, STFTConfig(), context=2)
+    one_frame = nmfaudio.learn([clicks()], SR, 2, name="one", context=1, **FAST)
+    with pytest.raises(ParameterError, match="learn them with the same context"):
+        nmfaudio.separate_with_templates(y, SR, [tone, one_frame])
 
 
 def test_learn_refuses_nothing_and_silence():
