@@ -7,6 +7,7 @@ Components are produced one at a time: never K complex spectrograms at once.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,10 +51,53 @@ def mask_denominator(
     # Computed frames-as-rows, (n_frames, n_freq) in memory, like the STFT.
     if power == 1:
         return (H.T @ W.T).T
-    total = np.zeros((H.shape[1], W.shape[0]), dtype=np.result_type(W, H))
-    for members in check_groups(groups, W.shape[1]):
-        total += (H[members].T @ W[:, members].T) ** power
+    dtype = np.result_type(W, H)
+    W, H = np.ascontiguousarray(W, dtype=dtype), np.ascontiguousarray(H, dtype=dtype)
+    members = check_groups(groups, W.shape[1])
+    flat = np.concatenate(members)
+    offsets = np.cumsum([0] + [len(m) for m in members])
+    total = np.empty((H.shape[1], W.shape[0]), dtype=dtype)
+    cuts = np.linspace(0, H.shape[1], usable_cores() + 1).astype(int)
+    with ThreadPoolExecutor(len(cuts) - 1) as pool:  # the kernel releases the GIL
+        jobs = [
+            pool.submit(_power_sum, W, H, flat, offsets, dtype.type(power), t0, t1, total)
+            for t0, t1 in itertools.pairwise(cuts)
+        ]
+        for job in jobs:
+            job.result()
     return total.T
+
+
+@numba.njit(inline="always")
+def _raise(values, p):
+    """``values **= p`` in place; a loop per case, so that each one vectorizes."""
+    if p == 2:  # x ** p is a slow library call; the usual exponents are cheap
+        for i in range(values.shape[0]):
+            values[i] *= values[i]
+    elif p != 1:
+        for i in range(values.shape[0]):
+            values[i] = values[i] ** p
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _power_sum(W, H, members, offsets, power, t0, t1, out_t):
+    """``out_t[t] = sum_g (W_g H_g[:, t])^power`` for frames ``t0 <= t < t1``.
+
+    Group ``g`` is ``members[offsets[g]:offsets[g + 1]]``.
+    """
+    part = np.empty(W.shape[0], W.dtype)
+    for t in range(t0, t1):
+        out_t[t, :] = 0
+        for g in range(len(offsets) - 1):
+            part[:] = 0
+            for i in range(offsets[g], offsets[g + 1]):
+                k = members[i]
+                h = H[k, t]
+                for f in range(part.shape[0]):
+                    part[f] += W[f, k] * h
+            _raise(part, power)
+            for f in range(part.shape[0]):
+                out_t[t, f] += part[f]
 
 
 def soft_mask(
@@ -214,10 +258,10 @@ def _masked_frames(Xt, W, H, members, power, denominator_t, uniform, t0, out, pa
             h = H[k, t0 + t]
             for f in range(part.shape[0]):
                 part[f] += W[f, k] * h
+        _raise(part, power)
         for f in range(out.shape[1]):
             d = denominator_t[t0 + t, f]
-            model = part[f] if power == 1 else part[f] ** power
-            out[t, f] = Xt[t0 + t, f] * (model / d if d > 0 else uniform)
+            out[t, f] = Xt[t0 + t, f] * (part[f] / d if d > 0 else uniform)
 
 
 def iter_components(
