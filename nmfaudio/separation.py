@@ -203,7 +203,7 @@ def separate(
     """
     mask_power = positive_float("mask_power", mask_power)
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
-    y, X = _analyse(y, sr, config, min_frames=n_components)
+    y, X = _analyse(y, sr, config, n_components=n_components)
     result = nmf(
         magnitude(X), n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress
     )
@@ -262,7 +262,7 @@ def separate_with_templates(
     mask_power = positive_float("mask_power", mask_power)
     n_extra = non_negative_int("n_extra", n_extra)
     config, context = templates[0].config, templates[0].context
-    y, X = _analyse(y, sr, config, min_frames=1)
+    y, X = _analyse(y, sr, config, n_components=1)
     V = stack_frames(magnitude(X), context)
     fixed = np.concatenate([t.W for t in templates], axis=1)
     n_fixed = fixed.shape[1]
@@ -284,11 +284,11 @@ def separate_with_templates(
 
 
 def _analyse(
-    y: np.ndarray, sr: int, config: STFTConfig, *, min_frames: int
+    y: np.ndarray, sr: int, config: STFTConfig, *, n_components: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check a recording and return it as float32 ``(n_channels, n_samples)`` with its STFT.
 
-    ``min_frames`` is the number of components the NMF will learn, checked
+    ``n_components`` is the number of components the NMF will learn, checked
     against the spectrogram's size before any work.
     """
     positive_int("sr", sr)
@@ -300,7 +300,7 @@ def _analyse(
     if not np.isfinite(y).all():
         raise AudioFileError("the audio contains NaN or infinite samples")
     n_frames = config.n_frames(check_length(y.shape[1], config))
-    check_n_components(min_frames, config.n_freq, n_frames)
+    check_n_components(n_components, config.n_freq, n_frames)
     if not y.any():
         warnings.warn("the audio is silent: every component will be silent", stacklevel=3)
     return y, stft(y, config)
