@@ -30,21 +30,22 @@ def main() -> None:
 
     blind = nmfaudio.group(nmfaudio.separate(y, sr, 8 * len(PARTS), seed=0), len(PARTS))
     blind.save(outdir / "blind")
-    scores = nmfaudio.evaluate(
-        truth, np.stack(list(blind.iter_sources())), reference_names=list(PARTS)
-    )
-    print(f"Blind grouping -> {outdir / 'blind'}/\n{scores.table()}\n")
+    print(f"Blind grouping -> {outdir / 'blind'}/\n{score(blind, truth)}\n")
 
     templates = [
         nmfaudio.learn([truth[i]], sr, 4, name=part, seed=0) for i, part in enumerate(PARTS)
     ]
     supervised = nmfaudio.separate_with_templates(y, sr, templates, seed=0)
     supervised.save(outdir / "templates")
-    estimates = np.stack(list(supervised.iter_sources()))
-    scores = nmfaudio.evaluate(
-        truth, estimates, reference_names=list(PARTS), estimate_names=list(supervised.sources)
-    )
-    print(f"Learnt templates -> {outdir / 'templates'}/\n{scores.table()}")
+    print(f"Learnt templates -> {outdir / 'templates'}/\n{score(supervised, truth)}")
+
+
+def score(result: nmfaudio.Separation, truth: np.ndarray) -> str:
+    """BSS Eval table of the sources against the true parts (matched by name, else permutation)."""
+    estimates = np.stack(list(result.iter_sources()))
+    return nmfaudio.evaluate(
+        truth, estimates, reference_names=list(PARTS), estimate_names=list(result.sources)
+    ).table()
 
 
 if __name__ == "__main__":
