@@ -48,12 +48,12 @@ def mask_denominator(
     np.ndarray [shape=(n_freq, n_frames)]
     """
     power = positive_float("power", power)
+    members = check_groups(groups, W.shape[1])
     # Computed frames-as-rows, (n_frames, n_freq) in memory, like the STFT.
-    if power == 1:
+    if power == 1:  # the groups partition the components: their sum is W H
         return (H.T @ W.T).T
     dtype = np.result_type(W, H)
     W, H = np.ascontiguousarray(W, dtype=dtype), np.ascontiguousarray(H, dtype=dtype)
-    members = check_groups(groups, W.shape[1])
     flat = np.concatenate(members)
     offsets = np.cumsum([0] + [len(m) for m in members])
     total = np.empty((H.shape[1], W.shape[0]), dtype=dtype)
@@ -69,14 +69,20 @@ def mask_denominator(
 
 
 @numba.njit(inline="always")
-def _raise(values, p):
-    """``values **= p`` in place; a loop per case, so that each one vectorizes."""
-    if p == 2:  # x ** p is a slow library call; the usual exponents are cheap
-        for i in range(values.shape[0]):
-            values[i] *= values[i]
-    elif p != 1:
-        for i in range(values.shape[0]):
-            values[i] = values[i] ** p
+def _group_model(W, H, members, t, power, part):
+    """``part = (sum_{k in members} W[:, k] H[k, t]) ** power``, in place."""
+    part[:] = 0
+    for k in members:
+        h = H[k, t]
+        for f in range(part.shape[0]):
+            part[f] += W[f, k] * h
+    # A loop per exponent, so that each one vectorizes; x ** p is a slow library call.
+    if power == 2:
+        for f in range(part.shape[0]):
+            part[f] *= part[f]
+    elif power != 1:
+        for f in range(part.shape[0]):
+            part[f] = part[f] ** power
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -89,13 +95,7 @@ def _power_sum(W, H, members, offsets, power, t0, t1, out_t):
     for t in range(t0, t1):
         out_t[t, :] = 0
         for g in range(len(offsets) - 1):
-            part[:] = 0
-            for i in range(offsets[g], offsets[g + 1]):
-                k = members[i]
-                h = H[k, t]
-                for f in range(part.shape[0]):
-                    part[f] += W[f, k] * h
-            _raise(part, power)
+            _group_model(W, H, members[offsets[g] : offsets[g + 1]], t, power, part)
             for f in range(part.shape[0]):
                 out_t[t, f] += part[f]
 
@@ -253,12 +253,7 @@ def _masked_frames(Xt, W, H, members, power, denominator_t, uniform, t0, out, pa
     denominator is 0, ``part`` scratch of length ``n_freq``.
     """
     for t in range(out.shape[0]):
-        part[:] = 0
-        for k in members:
-            h = H[k, t0 + t]
-            for f in range(part.shape[0]):
-                part[f] += W[f, k] * h
-        _raise(part, power)
+        _group_model(W, H, members, t0 + t, power, part)
         for f in range(out.shape[1]):
             d = denominator_t[t0 + t, f]
             out[t, f] = Xt[t0 + t, f] * (part[f] / d if d > 0 else uniform)

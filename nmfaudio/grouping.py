@@ -11,7 +11,7 @@ The mel bands are few and wide (40, as in the classic MFCC front ends):
 narrow low bands would resolve single harmonics, and the coefficients would
 then tell notes apart rather than instruments. Measured on the four real
 recordings beside the project, over three seeds: 6.9 dB mean SDR with 40
-bands against 4.8 dB with librosa's default of 128.
+bands against 5.0 dB with librosa's default of 128.
 """
 
 from __future__ import annotations

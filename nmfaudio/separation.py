@@ -78,8 +78,9 @@ class Separation:
     def iter_sources(self) -> Iterator[np.ndarray]:
         """Yield each source's signal, shape ``(n_channels, length)``, in ``sources`` order.
 
-        A source's signal is the input under the sum of its components' soft
-        masks, so the sources, too, add up to the input.
+        A source's signal is the input under the source's soft mask, whose
+        model is the sum of its components' (see :func:`nmfaudio.backend.soft_mask`);
+        the masks sum to one, so the sources, too, add up to the input.
         """
         if self.sources is None:
             raise ParameterError("no sources: group the components first (nmfaudio.group)")

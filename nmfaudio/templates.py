@@ -150,7 +150,7 @@ def learn(
     context : int >= 1
         Frames each template spans. Two (about 46 ms at 44.1 kHz and the
         default hop) by default: measured on drums808 with templates of
-        another kit, 17.1 dB mean SDR against 15.0 dB with one frame.
+        another kit, 17.0 dB mean SDR against 15.0 dB with one frame.
     n_fft, hop_length : int
         STFT settings, kept with the templates.
     n_iter, tol, seed, progress
