@@ -1,26 +1,45 @@
-"""Separation quality on real music: nmfaudio beside the scikit-learn recipe, in one run.
+"""Separation quality on the development cases: nmfaudio beside its peers, cross-validated.
 
-    python benchmarks/bench_quality.py [--data ../shared/data] [--seed 0]
+    python benchmarks/bench_quality.py [--data ../shared/data] [--seeds 0 1 2 3 4] [--jobs 2]
 
-Blind, per case of ``<data>/separation`` (mixture.wav + one WAV per source):
+Cases: every folder of ``<data>/separation`` (real recordings) and
+``<data>/rendered`` (pieces rendered from MIDI parts), each a ``mixture.wav``
+and one WAV per part; 20 cases today. Each method runs on every case with
+every seed, all in one run:
+
 - recipe: scikit-learn KL-NMF (solver "mu") with K = number of sources,
   magnitude-ratio masks, best permutation of components to sources;
 - MFCC peer: scikit-learn KL-NMF with 4 components per source, clustered by
-  the MFCCs of their templates with k-means (nussl's TimbreClustering approach);
-- nmfaudio: ``separate`` with ``COMPONENTS_PER_SOURCE`` components per source,
-  then ``group`` (what ``nmfaudio separate --sources S`` does).
+  librosa's default MFCCs of their templates with k-means (nussl's
+  TimbreClustering approach);
+- nmfaudio: ``separate_sources`` (what ``nmfaudio separate --sources S``
+  runs) with each candidate number of restarts.
+
+The candidates are cross-validated: the cases are split in two halves
+(alternate cases in sorted order, so that each half holds real recordings
+and rendered ones); the candidate with the best mean SDR on one half is
+reported on the other, and the other way round. Every score is BSS Eval SDR
+(mir_eval) or SI-SDR, the mean over a case's sources, in dB; per case, the
+mean over seeds, with the worst seed and the seed spread (max - min).
+
 Supervised, on drums808 with 4 templates per drum learnt from
-``<data>/templates/drums/{kick,snare,hihat}``: the recipe with scikit-learn
-(templates by KL-NMF, then activations with W fixed) beside ``nmfaudio learn``
-+ ``separate --templates``. Every score is BSS Eval SDR (mir_eval), mean over
-the sources, in dB. Needs scikit-learn (pip install '.[test]').
+``<data>/templates/drums/{kick,snare,hihat}`` (another kit): the recipe with
+scikit-learn beside ``nmfaudio learn`` + ``separate --templates`` (fixed and
+``--adapt``); and across rendered pieces: templates learnt from the parts of
+one piece, applied to another piece with the same instruments (the parts
+the two pieces do not share go to ``--extra`` components, scored against
+the sum of the other parts).
+
+Needs scikit-learn (pip install '.[test]').
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
+from multiprocessing import Pool
 from pathlib import Path
 
 import librosa
@@ -29,10 +48,11 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import non_negative_factorization
 
 import nmfaudio
-from nmfaudio.grouping import COMPONENTS_PER_SOURCE
 
 N_FFT, HOP = 2048, 512
 DRUMS = ("kick", "snare", "hihat")
+RESTARTS = (1, 3, 5)  # candidates for nmfaudio.grouping.N_RESTARTS
+CROSS_PAIRS = (("case_003", "case_014"), ("case_005", "case_015"))  # pieces sharing parts
 
 
 def sklearn_nmf(V: np.ndarray, k: int, seed: int, W: np.ndarray | None = None):
@@ -70,11 +90,12 @@ def masked_sources(y: np.ndarray, W: np.ndarray, H: np.ndarray, labels, n_source
     return np.stack(out)
 
 
-def mean_sdr(references, estimates, names=None, estimate_names=None) -> float:
-    scores = nmfaudio.evaluate(
+def scores(references, estimates, names=None, estimate_names=None) -> tuple[float, float]:
+    """Mean SDR and mean SI-SDR over the sources."""
+    result = nmfaudio.evaluate(
         references, estimates, reference_names=names, estimate_names=estimate_names
-    )
-    return float(np.mean(scores.sdr))
+    ).mean()
+    return result["sdr"], result["si_sdr"]
 
 
 def load_case(folder: Path):
@@ -85,22 +106,31 @@ def load_case(folder: Path):
     return y, sr, names, references
 
 
-def blind(folder: Path, seed: int) -> tuple[float, float, float, float]:
+def blind_case(job: tuple[Path, list[int]]) -> dict:
+    """Every blind method on one case, every seed: {method: [(sdr, si_sdr) per seed]}."""
+    folder, seeds = job
     y, sr, names, references = load_case(folder)
     S = len(names)
     V = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
-    W, H = sklearn_nmf(V, S, seed)
-    recipe = mean_sdr(references, masked_sources(y, W, H, range(S), S))
-    W, H = sklearn_nmf(V, 4 * S, seed)
-    labels = KMeans(S, n_init=10, random_state=seed).fit_predict(peer_features(W, sr))
-    peer = mean_sdr(references, masked_sources(y, W, H, labels, S))
-    start = time.perf_counter()
-    result = nmfaudio.group(nmfaudio.separate(y, sr, COMPONENTS_PER_SOURCE * S, seed=seed), S)
-    ours = mean_sdr(references, np.stack([s[0] for s in result.iter_sources()]))
-    return recipe, peer, ours, time.perf_counter() - start
+    out: dict[str, list] = {"recipe": [], "peer": []} | {f"R={r}": [] for r in RESTARTS}
+    seconds = {f"R={r}": 0.0 for r in RESTARTS}
+    for seed in seeds:
+        W, H = sklearn_nmf(V, S, seed)
+        out["recipe"].append(scores(references, masked_sources(y, W, H, range(S), S)))
+        W, H = sklearn_nmf(V, 4 * S, seed)
+        labels = KMeans(S, n_init=10, random_state=seed).fit_predict(peer_features(W, sr))
+        out["peer"].append(scores(references, masked_sources(y, W, H, labels, S)))
+        for r in RESTARTS:
+            start = time.perf_counter()
+            result = nmfaudio.separate_sources(y, sr, S, n_restarts=r, seed=seed)
+            estimates = np.stack([s[0] for s in result.iter_sources()])
+            seconds[f"R={r}"] += time.perf_counter() - start
+            out[f"R={r}"].append(scores(references, estimates))
+    print(f"  done {folder.name}", flush=True)
+    return {"case": folder.name, "sources": S, "scores": out, "seconds": seconds}
 
 
-def supervised(data: Path, seed: int) -> tuple[float, float]:
+def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]:
     y, sr, names, references = load_case(data / "separation" / "drums808")
     recipe_W, ours = [], []
     for drum in DRUMS:
@@ -112,43 +142,137 @@ def supervised(data: Path, seed: int) -> tuple[float, float]:
     W = np.concatenate(recipe_W, axis=1)
     W, H = sklearn_nmf(np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)), W.shape[1], seed, W)
     labels = np.repeat(np.arange(len(DRUMS)), 4)
-    recipe = mean_sdr(references, masked_sources(y, W, H, labels, len(DRUMS)), names, list(DRUMS))
-    result = nmfaudio.separate_with_templates(y, sr, ours, seed=seed)
-    estimates = np.stack([s[0] for s in result.iter_sources()])
-    return recipe, mean_sdr(references, estimates, names, list(result.sources))
+    estimates = masked_sources(y, W, H, labels, len(DRUMS))
+    out = {"recipe": scores(references, estimates, names, list(DRUMS))}
+    for adapt in (False, True):
+        result = nmfaudio.separate_with_templates(y, sr, ours, adapt=adapt, seed=seed)
+        estimates = np.stack([s[0] for s in result.iter_sources()])
+        out["adapt" if adapt else "fixed"] = scores(
+            references, estimates, names, list(result.sources)
+        )
+    return out
+
+
+def supervised_cross(data: Path, train: str, test: str, seed: int) -> dict:
+    """Templates from the parts of ``train`` applied to ``test``; parts not shared -> rest."""
+    _, train_sr, train_names, train_refs = load_case(data / "rendered" / train)
+    y, sr, names, references = load_case(data / "rendered" / test)
+    shared = [n for n in names if n in train_names]
+    others = [i for i, n in enumerate(names) if n not in shared]
+    sets = [
+        nmfaudio.learn([train_refs[train_names.index(n)]], train_sr, 4, name=n, seed=seed)
+        for n in shared
+    ]
+    targets = references[[names.index(n) for n in shared]]
+    target_names = list(shared)
+    if others:
+        targets = np.concatenate([targets, references[others].sum(axis=0, keepdims=True)])
+        target_names.append("rest")
+    out = {}
+    for adapt in (False, True):
+        result = nmfaudio.separate_with_templates(
+            y, sr, sets, n_extra=4 * len(others), adapt=adapt, seed=seed
+        )
+        estimates = np.stack([s[0] for s in result.iter_sources()])
+        out["adapt" if adapt else "fixed"] = scores(
+            targets, estimates, target_names, list(result.sources)
+        )
+    return out
+
+
+def summarise(cases: list[dict], method: str) -> np.ndarray:
+    """Per case: mean SDR, mean SI-SDR, worst-seed SDR, seed spread of SDR."""
+    rows = []
+    for case in cases:
+        runs = np.array(case["scores"][method])
+        rows.append((runs[:, 0].mean(), runs[:, 1].mean(), runs[:, 0].min(), np.ptp(runs[:, 0])))
+    return np.array(rows)
+
+
+def report(cases: list[dict], method: str, label: str) -> dict:
+    ours, recipe, peer = (summarise(cases, m) for m in (method, "recipe", "peer"))
+    gain = ours[:, 0] - recipe[:, 0]
+    line = {
+        "label": label, "n_cases": len(cases),
+        "sdr": ours[:, 0].mean(), "si_sdr": ours[:, 1].mean(), "median_sdr": np.median(ours[:, 0]),
+        "recipe_sdr": recipe[:, 0].mean(), "recipe_si_sdr": recipe[:, 1].mean(),
+        "peer_sdr": peer[:, 0].mean(), "peer_si_sdr": peer[:, 1].mean(),
+        "gain_mean": gain.mean(), "gain_worst": gain.min(),
+        "at_least_recipe": int((gain >= 0).sum()), "median_seed_spread": np.median(ours[:, 3]),
+    }  # fmt: skip
+    print(
+        f"{label:<34} {line['sdr']:6.2f} {line['si_sdr']:7.2f} {line['median_sdr']:7.2f}"
+        f" {line['recipe_sdr']:7.2f} {line['peer_sdr']:6.2f} {line['gain_mean']:+6.2f}"
+        f" {line['gain_worst']:+6.2f} {line['at_least_recipe']:3d}/{len(cases):<3d}"
+        f" {line['median_seed_spread']:6.2f}"
+    )
+    return {k: (round(float(v), 3) if not isinstance(v, str) else v) for k, v in line.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--data", type=Path, default=default)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--jobs", type=int, default=2, help="cases run in parallel")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
 
-    print(f"Blind, mean SDR in dB (nmfaudio: {COMPONENTS_PER_SOURCE} components per source)")
-    print(f"{'case':<12} {'seed':>4} {'recipe':>8} {'MFCC peer':>10} {'nmfaudio':>9} {'time s':>7}")
-    rows = []
-    for folder in sorted((args.data / "separation").iterdir()):
-        for seed in args.seeds:
-            rows.append(blind(folder, seed))
-            print(
-                f"{folder.name:<12} {seed:4d} "
-                + "{:8.2f} {:10.2f} {:9.2f} {:7.1f}".format(*rows[-1])
-            )
-    for seed, seed_rows in zip(
-        args.seeds, np.reshape(rows, (-1, len(args.seeds), 4)).transpose(1, 0, 2), strict=True
-    ):
-        recipe, peer, ours, _ = seed_rows.mean(axis=0)
-        print(f"{'mean':<12} {seed:4d} {recipe:8.2f} {peer:10.2f} {ours:9.2f}")
-    recipe, peer, ours, _ = np.mean(rows, axis=0)
-    print(f"{'mean':<12} {'all':>4} {recipe:8.2f} {peer:10.2f} {ours:9.2f}")
-    print(f"nmfaudio - recipe: {ours - recipe:+.2f} dB (target +6)")
-    print(f"nmfaudio - MFCC peer: {ours - peer:+.2f} dB")
-    print("\nSupervised drums808, 4 learnt templates per drum, mean SDR in dB")
+    folders = sorted(p for p in (args.data / "separation").iterdir() if p.is_dir())
+    folders += sorted(p for p in (args.data / "rendered").iterdir() if p.is_dir())
+    print(f"Blind: {len(folders)} cases, seeds {args.seeds}")
+    with Pool(args.jobs) as pool:
+        cases = pool.map(blind_case, [(f, args.seeds) for f in folders], chunksize=1)
+
+    print("\nPer case, mean over seeds (worst seed, seed spread), SDR / SI-SDR in dB")
+    head = f"{'case':<12} {'S':>1} {'recipe':>13} {'MFCC peer':>13}"
+    print(head + "".join(f" {m:>27}" for m in [f"R={r}" for r in RESTARTS]))
+    table = {m: summarise(cases, m) for m in ["recipe", "peer"] + [f"R={r}" for r in RESTARTS]}
+    for i, case in enumerate(cases):
+        cells = [f"{table[m][i, 0]:6.2f}/{table[m][i, 1]:6.2f}" for m in ("recipe", "peer")]
+        cells += [
+            f"{table[m][i, 0]:6.2f}/{table[m][i, 1]:6.2f}"
+            f" ({table[m][i, 2]:5.1f},{table[m][i, 3]:4.1f})"
+            for m in [f"R={r}" for r in RESTARTS]
+        ]
+        print(f"{case['case']:<12} {case['sources']:>1} " + " ".join(cells))
+
+    print(
+        f"\n{'':<34} {'SDR':>6} {'SI-SDR':>7} {'median':>7} {'recipe':>7} {'peer':>6}"
+        f" {'gain':>6} {'worst':>6} {'>=recipe':>7} {'spread':>6}"
+    )
+    halves = {"A": cases[0::2], "B": cases[1::2]}
+    summary = {"all": [report(cases, f"R={r}", f"all {len(cases)}, R={r}") for r in RESTARTS]}
+    summary["cross_validation"] = []
+    for select, held in (("A", "B"), ("B", "A")):
+        sdr = {r: summarise(halves[select], f"R={r}")[:, 0].mean() for r in RESTARTS}
+        chosen = max(RESTARTS, key=sdr.get)
+        summary["cross_validation"].append(
+            report(halves[held], f"R={chosen}", f"chosen on {select} (R={chosen}), on {held}")
+            | {"chosen": chosen, "selection_sdr": {r: round(float(v), 3) for r, v in sdr.items()}}
+        )
+    seconds = {m: sum(c["seconds"][m] for c in cases) for m in cases[0]["seconds"]}
+    print("nmfaudio time over all cases and seeds:", {m: round(s, 1) for m, s in seconds.items()})
+
+    print("\nSupervised drums808, 4 learnt templates per drum (another kit), SDR / SI-SDR")
+    supervised = {"drums808": [], "cross": []}
     for seed in args.seeds:
-        recipe, ours = supervised(args.data, seed)
-        print(
-            f"seed {seed}: recipe (scikit-learn) {recipe:.2f}   nmfaudio {ours:.2f}   (target 15)"
+        row = supervised_drums808(args.data, seed)
+        supervised["drums808"].append(row)
+        print(f"seed {seed}: " + "   ".join(f"{k} {v[0]:6.2f}/{v[1]:6.2f}" for k, v in row.items()))
+    print("\nSupervised across pieces: templates from one piece's parts, SDR / SI-SDR")
+    for a, b in CROSS_PAIRS:
+        for train, test in ((a, b), (b, a)):
+            for seed in args.seeds[:3]:
+                row = supervised_cross(args.data, train, test, seed)
+                supervised["cross"].append({"train": train, "test": test, "seed": seed} | row)
+                print(
+                    f"{train} -> {test} seed {seed}: "
+                    + "   ".join(f"{k} {v[0]:6.2f}/{v[1]:6.2f}" for k, v in row.items())
+                )
+    if args.json:
+        args.json.write_text(
+            json.dumps({"cases": cases, "summary": summary, "supervised": supervised}, indent=1)
         )
 
 

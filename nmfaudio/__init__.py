@@ -6,8 +6,9 @@ The pipeline has three stages, each a module you can use on its own:
 2. :mod:`nmfaudio.nmf` -- V ~ W H under the generalized KL divergence.
 3. :mod:`nmfaudio.backend` -- soft masks, inverse STFT, one signal per component.
 
-:func:`separate` runs all three; :func:`group` gathers the components into
-sources blindly, :func:`learn` and :func:`separate_with_templates` separate
+:func:`separate` runs all three; :func:`separate_sources` separates sources
+blindly (the consensus of several factorizations, each grouped by
+:func:`group`), :func:`learn` and :func:`separate_with_templates` separate
 instruments with templates learnt from isolated recordings, and
 :func:`evaluate` scores sources against references. :func:`load` reads audio
 files.
@@ -19,10 +20,21 @@ from .audio_io import load, write_audio
 from .evaluation import Evaluation, evaluate
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
 from .frontend import STFTConfig
-from .grouping import group
+from .grouping import group, separate_sources
 from .nmf import NMFResult, kl_divergence, nmf
 from .separation import Separation, separate, separate_with_templates
 from .templates import Templates, learn
+
+
+def __getattr__(name: str):
+    # The figures need matplotlib, slow to import: load them on first use, so that
+    # ``nmfaudio.plot`` works after ``import nmfaudio`` without slowing every start.
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AudioFileError",
@@ -41,6 +53,7 @@ __all__ = [
     "load",
     "nmf",
     "separate",
+    "separate_sources",
     "separate_with_templates",
     "write_audio",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +20,12 @@ from .exceptions import AudioFileError, ParameterError
 
 #: Sample encodings ``save`` accepts, as soundfile subtype names.
 SUBTYPES = ("FLOAT", "PCM_16", "PCM_24")
+
+#: What a run writes beside its outputs: the settings and the list of its files.
+MANIFEST = "nmfaudio.json"
+
+#: Formats libsndfile does not read; librosa decodes them through ffmpeg (audioread).
+NEEDS_FFMPEG = (".m4a", ".mp4", ".aac", ".wma", ".opus", ".webm", ".alac")
 
 
 def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, int]:
@@ -74,6 +82,12 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
             warnings.simplefilter("ignore")
             data, sr = librosa.load(path, sr=None, mono=False)
     except Exception as exc:
+        suffix = path.suffix.lower()
+        if suffix in NEEDS_FFMPEG and shutil.which("ffmpeg") is None:
+            raise AudioFileError(
+                f"{path}: reading {suffix} files needs ffmpeg, which is not installed"
+                " (e.g. apt-get install ffmpeg); or convert the file to WAV or FLAC"
+            ) from exc
         raise AudioFileError(
             f"{path}: not an audio file, or a format nmfaudio cannot read"
         ) from exc
@@ -114,19 +128,44 @@ def staged_directory(outdir: str | os.PathLike) -> Iterator[Path]:
 
     Files are written under a hidden temporary name first, so a failure part-way
     leaves nothing half-written in ``outdir``. On success each file is moved into
-    ``outdir`` (created if missing) with an atomic rename.
+    ``outdir`` (created if missing) with an atomic rename. When the stage holds a
+    :data:`MANIFEST`, the set it publishes replaces an earlier one as a whole:
+    the files that ``outdir``'s earlier manifest lists and this set lacks are
+    removed (no other file is touched), and the manifest is moved in last.
     """
     outdir = check_output_dir(outdir)
     stage = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".partial", dir=outdir.parent))
     try:
         yield stage
         outdir.mkdir(exist_ok=True)
-        for item in sorted(stage.iterdir()):
+        new = sorted(stage.iterdir(), key=lambda item: (item.name == MANIFEST, item.name))
+        earlier = manifest_files(outdir) if (stage / MANIFEST).exists() else []
+        for item in new:
             os.replace(item, outdir / item.name)
+        for name in set(earlier) - {item.name for item in new}:
+            (outdir / name).unlink(missing_ok=True)
     finally:
         for item in stage.iterdir():
             item.unlink()
         stage.rmdir()
+
+
+def manifest_files(outdir: str | os.PathLike) -> list[str]:
+    """The files an earlier run wrote into ``outdir``, as its :data:`MANIFEST` lists them.
+
+    Only plain file names count; a missing or unreadable manifest lists nothing.
+    """
+    try:
+        files = json.loads((Path(outdir) / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(files, list):
+        return []
+    return [
+        name for name in files
+        if isinstance(name, str) and name not in ("", ".", "..", MANIFEST)
+        and Path(name).name == name and "\\" not in name
+    ]  # fmt: skip
 
 
 def write_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
@@ -184,13 +223,17 @@ def write_many(
     sr: int,
     *,
     subtype: str = "FLOAT",
+    manifest: dict | None = None,
 ) -> list[Path]:
     """Write each ``(file name, content)`` of ``items`` into ``outdir``, all or nothing.
 
     A content is a signal, shape ``(n_channels, n_samples)``, written as WAV, or a
     function that writes the file at the path it is given (a figure, say).
     ``items`` may be a generator, so contents are produced and written one at a
-    time. Returns the final paths.
+    time. With a ``manifest``, it is written as ``outdir/nmfaudio.json`` with
+    the list of files added, and the set replaces the one an earlier manifest
+    there lists (see :func:`staged_directory`). Returns the final paths, the
+    manifest last.
     """
     subtype = check_subtype(subtype)
     outdir = Path(outdir)
@@ -216,4 +259,8 @@ def write_many(
             names.append(name)
         if pending is not None:
             pending.result()
+        if manifest is not None:
+            text = json.dumps(manifest | {"files": names}, indent=2)
+            (stage / MANIFEST).write_text(text + "\n", encoding="utf-8")
+            names.append(MANIFEST)
     return [outdir / name for name in names]

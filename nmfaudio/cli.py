@@ -18,7 +18,7 @@ from . import __version__
 from .audio_io import SUBTYPES, check_output_dir, load, write_file
 from .exceptions import NmfaudioError
 from .frontend import STFTConfig
-from .grouping import COMPONENTS_PER_SOURCE, group
+from .grouping import COMPONENTS_PER_SOURCE, N_RESTARTS, separate_sources
 from .separation import separate, separate_with_templates
 from .templates import Templates, check_compatible, check_name, learn
 
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Separate a music recording into parts with KL-divergence NMF.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     sep = commands.add_parser(
         "separate",
@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="group the components into S sources by the timbre of their templates",
     )
     sep.add_argument(
+        "--restarts",
+        type=_at_least_one,
+        metavar="R",
+        help=f"with --sources: average the sources of R random starts (default: {N_RESTARTS})",
+    )
+    sep.add_argument(
         "--templates",
         nargs="+",
         type=Path,
@@ -119,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="K0",
         help="with --templates: free components for the rest, written as rest.wav (default: 0)",
+    )
+    sep.add_argument(
+        "--adapt",
+        action="store_true",
+        help="with --templates: adapt the templates to the recording instead of keeping them fixed",
     )
     sep.add_argument(
         "--keep-components",
@@ -288,16 +299,23 @@ def _run_separate(args: argparse.Namespace) -> None:
         progress=not args.quiet,
     )  # fmt: skip
     if templates:
-        result = separate_with_templates(y, sr, templates, n_extra=args.extra, **options)
+        result = separate_with_templates(
+            y, sr, templates, n_extra=args.extra, adapt=args.adapt, **options
+        )
+    elif args.sources:
+        result = separate_sources(
+            y, sr, args.sources, n_components=args.components,
+            n_restarts=args.restarts or N_RESTARTS,
+            **_stft_options(args), **options,
+        )  # fmt: skip
     else:
-        n_components = args.components or COMPONENTS_PER_SOURCE * (args.sources or 1)
+        n_components = args.components or COMPONENTS_PER_SOURCE
         result = separate(y, sr, n_components, **_stft_options(args), **options)
-        if args.sources:
-            result = group(result, args.sources)
     del y  # the back end needs only the STFT: free the samples for long recordings
     result.save(
-        outdir, subtype=args.subtype, plots=args.plot, components=args.keep_components or None
-    )
+        outdir, subtype=args.subtype, plots=args.plot, components=args.keep_components or None,
+        about={"input": str(args.input.resolve()), "command": _command_line(args)},
+    )  # fmt: skip
     if not args.quiet:
         count = result.n_sources or result.n_components
         what = "sources" if result.sources else "components"
@@ -305,6 +323,11 @@ def _run_separate(args: argparse.Namespace) -> None:
             f"wrote {count} {what} to {outdir} (KL divergence {result.losses[-1]:.6g}"
             f" after {len(result.losses)} iterations)"
         )
+
+
+def _command_line(args: argparse.Namespace) -> list[str]:
+    """What was run, for the manifest."""
+    return [PROG, *(sys.argv[1:] if args.argv is None else args.argv)]
 
 
 def _check_separate_options(args: argparse.Namespace) -> None:
@@ -318,10 +341,12 @@ def _check_separate_options(args: argparse.Namespace) -> None:
                     f"{option} cannot be used with --templates (the templates"
                     " fix the components and STFT settings; use --extra for free components)"
                 )  # fmt: skip
-    elif args.extra:
-        args.parser.error("--extra needs --templates")
+    elif args.extra or args.adapt:
+        args.parser.error(f"{'--extra' if args.extra else '--adapt'} needs --templates")
     elif args.keep_components and not args.sources:
         args.parser.error("--keep-components needs --sources or --templates")
+    if args.restarts and not args.sources:
+        args.parser.error("--restarts needs --sources")
     if args.sources and args.components and args.components < args.sources:
         args.parser.error(f"-k {args.components} is fewer components than --sources {args.sources}")
 
@@ -377,7 +402,12 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = None if argv is None else [str(a) for a in argv]
+    if args.command is None:  # plain `nmfaudio`: show what there is to do
+        parser.print_help(sys.stderr)
+        return 2
     warnings.showwarning = _one_line_warning
     try:
         args.run(args)

@@ -80,7 +80,7 @@ def nmf(
     W: np.ndarray | None = None,
     H: np.ndarray | None = None,
     fix_W: bool | np.ndarray = False,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = 0,
     dtype: type = np.float32,
     progress: bool = False,
 ) -> NMFResult:
@@ -110,7 +110,8 @@ def nmf(
         learn the others (free components for the rest of the recording).
         Kept columns are returned as given, unscaled.
     seed : int, np.random.Generator or None
-        Seed of the random initialization, for reproducible results.
+        Seed of the random initialization: the same seed gives the same
+        result (0 by default, as the command line); ``None`` draws a fresh one.
     dtype : np.float32 or np.float64
         Precision of the computation.
     progress : bool
@@ -249,7 +250,7 @@ def initialize(
     n_components: int,
     *,
     init: str = "random",
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Starting factors for :func:`nmf`.
 
@@ -263,6 +264,7 @@ def initialize(
         Gallopoulos, 2008) with zeros replaced by ``mean(V)``; the seed then
         only fixes the start vector of the sparse SVD solver.
     seed : int, np.random.Generator or None
+        As in :func:`nmf`.
 
     Returns
     -------

@@ -17,7 +17,7 @@ from ._checks import non_negative_int, positive_float, positive_int
 from .audio_io import write_many
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import NMFResult, check_n_components, initialize, nmf
+from .nmf import NMFResult, initialize, nmf
 from .templates import REST, Templates, check_compatible, stack_frames, unstack_components
 
 
@@ -122,6 +122,7 @@ class Separation:
         subtype: str = "FLOAT",
         plots: bool = False,
         components: bool | None = None,
+        about: dict | None = None,
     ) -> list[Path]:
         """Write one WAV file per source, or per component, into ``outdir``, all or nothing.
 
@@ -137,11 +138,19 @@ class Separation:
         components : bool or None
             Write ``component_NN.wav`` files; ``None``: only when there are no
             sources. Sources are written as ``<name>.wav``.
+        about : dict or None
+            More to record in the manifest (the input and settings, say).
+
+        Every run writes ``outdir/nmfaudio.json``: the version, the analysis
+        settings, the final loss, ``about`` and the files written. A later
+        run into the same folder replaces that set as a whole (files the
+        manifest does not list are never touched), so a folder never mixes
+        two runs' outputs.
 
         Returns
         -------
         list of Path
-            The files written: sources, components, then pictures.
+            The files written: sources, components, pictures, then the manifest.
         """
         if components is None:
             components = self.sources is None
@@ -153,7 +162,27 @@ class Separation:
             items.append(zip(self.filenames(), self.iter_components(), strict=True))
         figures = ["decomposition", "components"] if plots else []
         pictures = ((f"{kind}.png", self._figure_writer(kind)) for kind in figures)
-        return write_many(outdir, itertools.chain(*items, pictures), self.sr, subtype=subtype)
+        return write_many(
+            outdir, itertools.chain(*items, pictures), self.sr, subtype=subtype,
+            manifest=self._manifest() | (about or {}),
+        )  # fmt: skip
+
+    def _manifest(self) -> dict:
+        from . import __version__
+
+        return {
+            "nmfaudio": __version__,
+            "sample_rate": self.sr,
+            "channels": self.n_channels,
+            "samples": self.length,
+            "n_fft": self.config.n_fft,
+            "hop_length": self.config.hop_length,
+            "mask_power": self.mask_power,
+            "n_components": self.n_components,
+            "iterations": len(self.losses),
+            "final_loss": float(self.losses[-1]) if len(self.losses) else None,
+            "sources": self.sources,
+        }
 
     def _figure_writer(self, kind: str):
         def write(path: Path) -> None:
@@ -175,7 +204,7 @@ def separate(
     hop_length: int = 512,
     mask_power: float = 2.0,
     init: str = "random",
-    seed: int | None = None,
+    seed: int | np.random.Generator | None = 0,
     progress: bool = False,
 ) -> Separation:
     """Split a recording into ``n_components`` parts with KL-NMF and soft masks.
@@ -204,11 +233,11 @@ def separate(
     """
     mask_power = positive_float("mask_power", mask_power)
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
-    y, X = _analyse(y, sr, config, n_components=n_components)
+    y, X = analyse(y, sr, config, n_components=n_components)
     result = nmf(
         magnitude(X), n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress
     )
-    return _separation(X, result, sr, y.shape[1], config, mask_power)
+    return assemble(X, result, sr, y.shape[1], config, mask_power)
 
 
 def separate_with_templates(
@@ -217,10 +246,11 @@ def separate_with_templates(
     templates: Sequence[Templates],
     *,
     n_extra: int = 0,
+    adapt: bool = False,
     n_iter: int = 200,
     tol: float = 1e-4,
     mask_power: float = 2.0,
-    seed: int | None = None,
+    seed: int | np.random.Generator | None = 0,
     progress: bool = False,
 ) -> Separation:
     """Separate the instruments of learnt templates (supervised NMF).
@@ -240,6 +270,11 @@ def separate_with_templates(
         names, all learnt with the same sample rate and STFT settings.
     n_extra : int >= 0
         Free components, output together as the source ``"rest"``.
+    adapt : bool
+        Start from the learnt templates and adapt them to the recording
+        (learn W too) instead of keeping them fixed: for another kit or
+        instrument than the templates were learnt from. Each source is still
+        the components that started from its set's templates.
     n_iter, tol, seed, progress
         Passed to :func:`nmfaudio.nmf`.
     mask_power : float > 0
@@ -263,14 +298,14 @@ def separate_with_templates(
     mask_power = positive_float("mask_power", mask_power)
     n_extra = non_negative_int("n_extra", n_extra)
     config, context = templates[0].config, templates[0].context
-    y, X = _analyse(y, sr, config, n_components=1)
+    y, X = analyse(y, sr, config, n_components=1)
     V = stack_frames(magnitude(X), context)
     fixed = np.concatenate([t.W for t in templates], axis=1)
     n_fixed = fixed.shape[1]
     n_components = n_fixed + n_extra
     W, H = initialize(V, n_components, seed=seed)
     W[:, :n_fixed] = fixed
-    keep = np.arange(n_components) < n_fixed
+    keep = (np.arange(n_components) < n_fixed) & (not adapt)
     result = nmf(V, n_components, n_iter=n_iter, tol=tol, W=W, H=H, fix_W=keep, progress=progress)
     result = NMFResult(*unstack_components(result.W, result.H, context), result.losses)
     # Set s holds templates a..b, and each template k became components j * K + k.
@@ -281,16 +316,17 @@ def separate_with_templates(
         for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
         if b > a
     }
-    return _separation(X, result, sr, y.shape[1], config, mask_power, sources)
+    return assemble(X, result, sr, y.shape[1], config, mask_power, sources)
 
 
-def _analyse(
-    y: np.ndarray, sr: int, config: STFTConfig, *, n_components: int
+def analyse(
+    y: np.ndarray, sr: int, config: STFTConfig, *, n_components: int, what: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check a recording and return it as float32 ``(n_channels, n_samples)`` with its STFT.
 
     ``n_components`` is the number of components the NMF will learn, checked
-    against the spectrogram's size before any work.
+    against the spectrogram's size before any work; ``what`` says what asked
+    for them, in the caller's terms, for the error message.
     """
     positive_int("sr", sr)
     y = np.atleast_2d(np.asarray(y, dtype=np.float32))
@@ -301,13 +337,32 @@ def _analyse(
     if not np.isfinite(y).all():
         raise AudioFileError("the audio contains NaN or infinite samples")
     n_frames = config.n_frames(check_length(y.shape[1], config))
-    check_n_components(n_components, config.n_freq, n_frames)
+    _check_enough_spectrogram(n_components, what, n_frames, y.shape[1] / sr, config)
     if not y.any():
         warnings.warn("the audio is silent: every component will be silent", stacklevel=3)
     return y, stft(y, config)
 
 
-def _separation(X, result, sr, length, config, mask_power, sources=None) -> Separation:
+def _check_enough_spectrogram(n_components, what, n_frames, seconds, config) -> None:
+    """Each component needs a frame and a frequency bin of its own: say so in the user's terms."""
+    positive_int("n_components", n_components)
+    what = what or f"{n_components} components"
+    if n_components > n_frames:
+        raise ParameterError(
+            f"{what} need a recording of at least {n_components} STFT frames, but this one"
+            f" ({seconds:.2f} s) has {n_frames} frames of {config.hop_length} samples:"
+            f" ask for at most {n_frames} components, or give a longer recording"
+        )
+    if n_components > config.n_freq:
+        raise ParameterError(
+            f"{what} are more than the {config.n_freq} frequency bins of an"
+            f" n_fft={config.n_fft} spectrogram: ask for at most {config.n_freq} components,"
+            " or a larger n_fft"
+        )
+
+
+def assemble(X, result, sr, length, config, mask_power, sources=None) -> Separation:
+    """A :class:`Separation` of the STFT ``X`` from an :class:`NMFResult`."""
     return Separation(
         X=X, W=result.W, H=result.H, losses=result.losses, sr=sr, length=length,
         config=config, mask_power=mask_power, sources=sources,

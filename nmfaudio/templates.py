@@ -128,7 +128,7 @@ def learn(
     hop_length: int = 512,
     n_iter: int = 200,
     tol: float = 1e-4,
-    seed: int | None = None,
+    seed: int | np.random.Generator | None = 0,
     progress: bool = False,
 ) -> Templates:
     """Learn spectral templates of one instrument from isolated recordings.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import soundfile as sf
 from conftest import music_like
 
 from nmfaudio import __version__
+from nmfaudio.audio_io import MANIFEST
 from nmfaudio.cli import main
 
 FAST = ["--n-fft", "512", "--hop", "128", "--iterations", "30", "-q"]
@@ -37,13 +39,41 @@ def test_separates_the_example_into_files_that_sum_to_it(capsys, tmp_path, examp
     status, out, err = run(capsys, "separate", example_mixture, "-k", "6", "-o", tmp_path / "o")
     assert status == 0, err
     assert "wrote 6 components" in out
-    files = sorted((tmp_path / "o").iterdir())
+    files = sorted((tmp_path / "o").glob("*.wav"))
     assert [f.name for f in files] == [f"component_{k:02d}.wav" for k in range(6)]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir() if p.suffix != ".wav") == [MANIFEST]
     mixture, sr = sf.read(example_mixture, always_2d=True)
     total = sum(sf.read(f, always_2d=True)[0] for f in files)
     assert all(sf.info(f).samplerate == sr and sf.info(f).channels == 2 for f in files)
     assert sf.info(files[0]).subtype == "FLOAT"
     assert np.abs(total - mixture).max() <= 1e-4 * np.abs(mixture).max()
+
+
+def test_a_reused_outdir_holds_only_the_latest_run(capsys, tmp_path, example_mixture):
+    outdir = tmp_path / "o"
+    outdir.mkdir()
+    (outdir / "notes.txt").write_text("mine")  # not the tool's: never touched
+    for argv in (["-k", "6"], ["-k", "3"], ["--sources", "2", "--restarts", "1"]):
+        status, _, err = run(capsys, "separate", example_mixture, "-o", outdir, *argv, *FAST)
+        assert status == 0, err
+    names = sorted(p.name for p in outdir.iterdir())
+    assert names == [MANIFEST, "notes.txt", "source_00.wav", "source_01.wav"]
+    manifest = json.loads((outdir / MANIFEST).read_text())
+    assert manifest["files"] == ["source_00.wav", "source_01.wav"]
+    assert manifest["input"] == str(example_mixture.resolve())
+    assert (
+        manifest["command"][:2] == ["nmfaudio", "separate"] and "--sources" in manifest["command"]
+    )
+    assert manifest["nmfaudio"] == __version__ and manifest["n_fft"] == 512
+    assert manifest["final_loss"] > 0 and manifest["sources"].keys() == {"source_00", "source_01"}
+    total = sum(sf.read(outdir / name, always_2d=True)[0] for name in manifest["files"])
+    np.testing.assert_allclose(total, sf.read(example_mixture, always_2d=True)[0], atol=1e-4)
+    # A manifest that lists paths outside the folder removes nothing there.
+    (outdir / MANIFEST).write_text(json.dumps({"files": ["../x.wav", "/etc/passwd", "notes.txt"]}))
+    (tmp_path / "x.wav").write_text("x")
+    status, _, err = run(capsys, "separate", example_mixture, "-o", outdir, "-k", "2", *FAST)
+    assert status == 0, err
+    assert (tmp_path / "x.wav").exists() and not (outdir / "notes.txt").exists()
 
 
 def test_default_outdir_is_beside_the_input(capsys, tmp_path, example_mixture):
@@ -114,6 +144,12 @@ def _not_audio(tmp_path):
     return path
 
 
+def _m4a_header(tmp_path):
+    path = tmp_path / "song.m4a"
+    path.write_bytes(b"\0\0\0\x20ftypM4A " + bytes(200))  # an MP4 box header, no audio
+    return path
+
+
 def _samples(name, samples):
     def make(tmp_path):
         path = tmp_path / name
@@ -141,7 +177,8 @@ BAD_INPUTS = {
         _samples("ok.wav", music_like(1).T),
         ["-k", "5000"],
         1,
-        "larger than the spectrogram allows",
+        "5000 components need a recording of at least 5000 STFT frames, but this one (1.00 s)"
+        " has 16 frames of 512 samples: ask for at most 16 components",
     ),
     "bad mask power": (
         _samples("ok.wav", music_like(1).T),
@@ -150,6 +187,19 @@ BAD_INPUTS = {
         "non-negative",
     ),
     "bad subtype": (_samples("ok.wav", music_like(1).T), ["--subtype", "MP3"], 2, "choose from"),
+    "too short for its sources": (
+        _samples("short.wav", music_like(1, seconds=0.3).T),
+        ["--sources", "2"],
+        1,
+        "2 sources of 8 components (16 in all) need a recording of at least 16 STFT frames,"
+        " but this one (0.30 s) has 5 frames of 512 samples",
+    ),
+    "m4a without ffmpeg": (
+        _m4a_header,
+        [],
+        1,
+        "reading .m4a files needs ffmpeg",
+    ),
     "hop larger than frame": (
         _samples("ok.wav", music_like(1).T),
         ["--hop", "4096"],
@@ -160,7 +210,8 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
-def test_bad_input_gets_one_line_and_no_output(capsys, tmp_path, case):
+def test_bad_input_gets_one_line_and_no_output(capsys, tmp_path, monkeypatch, case):
+    monkeypatch.setenv("PATH", "")  # no ffmpeg, whatever this machine has
     make, extra, expected_status, message = BAD_INPUTS[case]
     source = make(tmp_path)
     before = digest(source) if source.exists() else None
@@ -173,6 +224,14 @@ def test_bad_input_gets_one_line_and_no_output(capsys, tmp_path, case):
     assert sorted(p.name for p in tmp_path.iterdir()) == ([source.name] if before else [])
     if before:
         assert digest(source) == before
+
+
+def test_no_command_prints_the_usage_and_the_commands(capsys):
+    status, out, err = run(capsys)
+    assert status == 2 and out == ""
+    assert err.startswith("usage: nmfaudio") and "required" not in err
+    for command in ("separate", "learn", "evaluate", "plot"):
+        assert command in err
 
 
 def test_outdir_that_is_a_file(capsys, tmp_path, example_mixture):
@@ -203,8 +262,6 @@ def test_version_and_help(capsys):
     for argv in (["--help"], ["separate", "--help"]):
         status, out, _ = run(capsys, *argv)
         assert status == 0 and "usage: nmfaudio" in out
-    status, _, err = run(capsys)
-    assert status == 2 and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -220,7 +277,7 @@ def test_real_console_script(tmp_path, command, example_mixture):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "o").iterdir())) == 3
+    assert len(list((tmp_path / "o").glob("component_*.wav"))) == 3
     missing = subprocess.run(
         [*command, "separate", str(tmp_path / "nope.wav")],
         capture_output=True,
@@ -237,6 +294,6 @@ def test_cli_on_real_music_writes_four_files_summing_to_mixture(capsys, tmp_path
     status, _, err = run(capsys, "separate", mixture, "-k", "4", "-o", tmp_path / "o", "-q")
     assert status == 0, err
     y, _ = sf.read(mixture, always_2d=True)
-    total = sum(sf.read(f, always_2d=True)[0] for f in (tmp_path / "o").iterdir())
+    total = sum(sf.read(f, always_2d=True)[0] for f in (tmp_path / "o").glob("*.wav"))
     assert np.abs(total - y).max() <= 1e-4 * np.abs(y).max()
     assert digest(mixture) == before

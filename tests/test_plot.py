@@ -138,6 +138,6 @@ def test_cli_separate_plot_writes_both_pictures(capsys, tmp_path, example_mixtur
     assert status == 0, capsys.readouterr().err
     names = sorted(p.name for p in outdir.iterdir())
     assert names == ["component_00.wav", "component_01.wav", "component_02.wav",
-                     "components.png", "decomposition.png"]  # fmt: skip
+                     "components.png", "decomposition.png", "nmfaudio.json"]  # fmt: skip
     for name in ("components.png", "decomposition.png"):
         assert matplotlib.image.imread(outdir / name)[..., :3].std() > 0.05
