@@ -16,6 +16,10 @@ from .frontend import STFTConfig, magnitude, stft
 
 #: Longest time axis drawn; longer spectrograms are averaged over groups of frames.
 MAX_COLUMNS = 2000
+#: The same for the small panels of :func:`components`: about their width in pixels.
+#: Every column drawn is a row of mesh cells to render and hold (at 2000 columns,
+#: 24 panels of a 3-minute file took two minutes and 2.6 GB).
+THUMBNAIL_COLUMNS = 400
 #: Dynamic range of the dB colour scales.
 TOP_DB = 80.0
 
@@ -65,11 +69,15 @@ def spectrogram(
 
 
 def decomposition(result, *, max_freq: float | None = None, title: str | None = None):
-    """The mixture spectrogram, the K templates W as spectra, the K activations H over time.
+    """The mixture spectrogram, and the spectrum and activation of each part written.
 
-    Templates share the spectrogram's log-frequency axis (one column each);
-    activations are curves on the spectrogram's time axis, one row each. Both
-    are labelled with the number of the component's audio file.
+    The parts are the sources when the components were grouped (blindly or by
+    learnt templates), else the components. A part's spectrum is its
+    templates ``W`` weighted by their activations' totals (for a component,
+    its template); its activation is the summed activation of its components
+    (``H``, scaled by each template's level). Spectra share the spectrogram's
+    log-frequency axis (one column each); activations are curves on the
+    spectrogram's time axis, one row each. Both are labelled like the files.
 
     Parameters
     ----------
@@ -85,7 +93,8 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     from matplotlib.figure import Figure
 
     config, sr = result.config, result.sr
-    K = result.n_components
+    names, spectra, activations = _parts(result)
+    K = len(names)
     width_templates = 1.5 + 0.12 * K
     fig = Figure(figsize=(11 + width_templates, 5 + 0.28 * K), layout="constrained")
     grid = fig.add_gridspec(
@@ -104,17 +113,31 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     ax_spec.tick_params(labelbottom=False, labelleft=False)
     ax_spec.set_ylabel("")
 
-    _draw_templates(ax_w, result.W, sr, config)
+    what = "source" if result.sources is not None else "component"
+    _draw_templates(ax_w, spectra, names, sr, what)
     _limit_frequency(ax_spec, max_freq, sr)
-    _draw_activations(ax_h, result.H, sr, config.hop_length)
+    _draw_activations(ax_h, activations, names, sr, config.hop_length, what)
+    if result.sources is not None:
+        fig.supxlabel(_membership(result.sources), fontsize=8)
     return fig
 
 
-def components(result, *, max_freq: float | None = None, title: str | None = None):
-    """A grid of the K component spectrograms on one shared dB scale.
+def _membership(sources: dict[str, list[int]]) -> str:
+    """Which components make each source: listed when few, else counted."""
+    total = sum(len(members) for members in sources.values())
+    return "   ".join(
+        f"{name}: " + (" ".join(map(str, members)) if total <= 64 else f"{len(members)} components")
+        for name, members in sources.items()
+    )
 
-    Component k's spectrogram is the channel mix's magnitude under its soft
-    mask, the magnitude of what ``component_k.wav`` holds.
+
+def components(result, *, max_freq: float | None = None, title: str | None = None):
+    """A grid of the spectrograms of the parts written, on one shared dB scale.
+
+    The parts are the sources when the components were grouped, else the
+    components (see :func:`decomposition`). A part's spectrogram is the
+    channel mix's magnitude under its soft mask: the magnitude of what its
+    file holds.
 
     Parameters
     ----------
@@ -129,28 +152,49 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
     """
     from matplotlib.figure import Figure
 
-    K = result.n_components
+    names = _part_names(result)
+    groups = None if result.sources is None else list(result.sources.values())
+    K = len(names)
     n_cols = int(np.ceil(np.sqrt(K * 1.5)))
     n_rows = int(np.ceil(K / n_cols))
     fig = Figure(figsize=(3.2 * n_cols + 1, 2.4 * n_rows + 0.6), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False).ravel()
     V = result.magnitude
-    W, H = result.W, result.H
-    denominator = mask_denominator(W, H, power=result.mask_power)
+    W, H, power = result.W, result.H, result.mask_power
+    denominator = mask_denominator(W, H, power=power, groups=groups)
     ref = float(V.max(initial=0))  # one scale for all: the loudest point of the mixture
-    names = result.filenames()
     for k, ax in enumerate(axes):
         if k >= K:
             ax.set_axis_off()
             continue
-        part = V * soft_mask(W, H, k, power=result.mask_power, denominator=denominator)
-        image = _show_db(part, result.sr, result.config.hop_length, ax, ref=ref)
-        ax.set_title(names[k].removesuffix(".wav"), fontsize=9)
+        mask = soft_mask(W, H, k, power=power, denominator=denominator, groups=groups)
+        image = _show_db(V * mask, result.sr, result.config.hop_length, ax, ref=ref,
+                         max_columns=THUMBNAIL_COLUMNS)  # fmt: skip
+        ax.set_title(names[k], fontsize=9)
         ax.label_outer()
     _limit_frequency(axes[0], max_freq, result.sr)
     _db_colorbar(fig, image, ax=axes.tolist(), shrink=0.8)
-    fig.suptitle(title or f"{K} components")
+    fig.suptitle(title or f"{K} {'sources' if groups else 'components'}")
     return fig
+
+
+def _part_names(result) -> list[str]:
+    """Names of the files written: the sources', else the components' (without .wav)."""
+    if result.sources is not None:
+        return list(result.sources)
+    return [name.removesuffix(".wav") for name in result.filenames()]
+
+
+def _parts(result) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Each part's name, spectrum (unit sum, a column each) and activation (a row each)."""
+    W, H = np.asarray(result.W, np.float64), np.asarray(result.H, np.float64)
+    groups = [[k] for k in range(W.shape[1])] if result.sources is None else result.sources.values()
+    spectra = np.stack([W[:, g] @ H[g].sum(axis=1) for g in groups], axis=1)
+    totals = spectra.sum(axis=0)
+    spectra /= np.where(totals > 0, totals, 1)
+    level = W.sum(axis=0)  # 1 for learnt templates; each frame's share for multi-frame ones
+    activations = np.stack([level[g] @ H[g] for g in groups])
+    return _part_names(result), spectra, activations
 
 
 def _magnitude_of(data: np.ndarray, config: STFTConfig) -> np.ndarray:
@@ -175,9 +219,11 @@ def _figure_and_axes(ax, *, figsize):
     return fig, fig.add_subplot()
 
 
-def _pool_frames(S: np.ndarray, hop_length: int) -> tuple[np.ndarray, int]:
-    """Average groups of frames so at most MAX_COLUMNS remain; return them and the new hop."""
-    factor = int(np.ceil(S.shape[-1] / MAX_COLUMNS))
+def _pool_frames(
+    S: np.ndarray, hop_length: int, max_columns: int = MAX_COLUMNS
+) -> tuple[np.ndarray, int]:
+    """Average groups of frames so at most ``max_columns`` remain; return them and the new hop."""
+    factor = int(np.ceil(S.shape[-1] / max_columns))
     if factor <= 1:
         return S, hop_length
     n = S.shape[-1] // factor * factor
@@ -185,17 +231,17 @@ def _pool_frames(S: np.ndarray, hop_length: int) -> tuple[np.ndarray, int]:
     return pooled, hop_length * factor
 
 
-def _show_db(V, sr, hop_length, ax, *, ref):
+def _show_db(V, sr, hop_length, ax, *, ref, max_columns=MAX_COLUMNS):
     import librosa
     import librosa.display
 
-    V, hop_length = _pool_frames(np.asarray(V), hop_length)
+    V, hop_length = _pool_frames(np.asarray(V), hop_length, max_columns)
     db = librosa.amplitude_to_db(V, ref=ref if ref > 0 else 1.0, top_db=None)
     image = librosa.display.specshow(
-        db, sr=sr, hop_length=hop_length, x_axis="time", y_axis="log", ax=ax,
+        db, sr=sr, hop_length=hop_length, x_axis="s", y_axis="log", ax=ax,
         cmap="magma", vmin=-TOP_DB, vmax=0,
     )  # fmt: skip
-    ax.set_xlabel("Time (s)")
+    ax.set_xlabel("Time (s)")  # ticks in seconds ("s"), whatever the length
     return image
 
 
@@ -211,41 +257,50 @@ def _limit_frequency(ax, max_freq, sr):
 
 
 def _label_step(K: int) -> int:
-    """Label every component up to 16, then every second, ... so labels never collide."""
+    """Label every part up to 16, then every second, ... so labels never collide."""
     return max(1, int(np.ceil(K / 16)))
 
 
-def _draw_templates(ax, W, sr, config):
+def _short(name: str) -> str:
+    """``component_07`` -> ``07``: the number is what tells components apart."""
+    return name.removeprefix("component_")
+
+
+def _draw_templates(ax, spectra, names, sr, what):
     import librosa
     import librosa.display
 
-    K = W.shape[1]
-    db = librosa.amplitude_to_db(W, ref=float(W.max(initial=0)) or 1.0, top_db=None)
+    K = spectra.shape[1]
+    db = librosa.amplitude_to_db(spectra, ref=float(spectra.max(initial=0)) or 1.0, top_db=None)
     librosa.display.specshow(
         db, sr=sr, y_axis="log", x_coords=np.arange(K), ax=ax, cmap="magma",
         vmin=-TOP_DB, vmax=0,
     )  # fmt: skip
     step = _label_step(K)
-    ax.set_xticks(np.arange(0, K, step), [f"{k:02d}" for k in range(0, K, step)], fontsize=8)
-    ax.set_xlabel("template (component)")
+    ax.set_xticks(
+        np.arange(0, K, step), [_short(names[k]) for k in range(0, K, step)],
+        fontsize=8, rotation=90 if what == "source" else 0,
+    )  # fmt: skip
+    ax.set_xlabel(f"spectrum ({what})")
     ax.set_title("W")
 
 
-def _draw_activations(ax, H, sr, hop_length):
+def _draw_activations(ax, activations, names, sr, hop_length, what):
     import librosa
 
-    K = H.shape[0]
-    H, hop_length = _pool_frames(H, hop_length)
-    times = librosa.frames_to_time(np.arange(H.shape[1]), sr=sr, hop_length=hop_length)
-    peak = H.max(axis=1, keepdims=True)
-    scaled = H / np.where(peak > 0, peak, 1)  # each row on its own scale, 0..1
+    K = activations.shape[0]
+    activations, hop_length = _pool_frames(activations, hop_length)
+    times = librosa.frames_to_time(np.arange(activations.shape[1]), sr=sr, hop_length=hop_length)
+    peak = activations.max(axis=1, keepdims=True)
+    scaled = activations / np.where(peak > 0, peak, 1)  # each row on its own scale, 0..1
     for k in range(K):
         ax.plot(times, K - 1 - k + 0.9 * scaled[k], linewidth=0.8)
     step = _label_step(K)
     ax.set_yticks(
-        [K - 1 - k for k in range(0, K, step)], [f"{k:02d}" for k in range(0, K, step)], fontsize=8
-    )
+        [K - 1 - k for k in range(0, K, step)], [_short(names[k]) for k in range(0, K, step)],
+        fontsize=8,
+    )  # fmt: skip
     ax.set_ylim(-0.2, K)
-    ax.set_ylabel("activation (component)")
+    ax.set_ylabel(f"activation ({what})")
     ax.set_xlabel("Time (s)")
     ax.set_title("H", loc="left")

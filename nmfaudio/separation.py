@@ -17,7 +17,7 @@ from ._checks import non_negative_int, positive_float, positive_int
 from .audio_io import write_many
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import NMFResult, initialize, nmf
+from .nmf import NMFResult, kl_divergence, nmf
 from .templates import REST, Templates, check_compatible, stack_frames, unstack_components
 
 
@@ -255,9 +255,12 @@ def separate_with_templates(
 ) -> Separation:
     """Separate the instruments of learnt templates (supervised NMF).
 
-    The templates stay fixed and only their activations are learnt, with
-    ``n_extra`` free components (templates and activations learnt, spanning
-    as many frames as the given ones) for whatever the templates do not describe.
+    The templates stay fixed (or, with ``adapt``, start from the learnt ones)
+    and their activations are learnt. Then ``n_extra`` free components
+    (templates and activations learnt, spanning as many frames as the given
+    ones) are fitted to what the templates leave unexplained, the positive
+    part of ``V - W H``, so that they cannot take over an instrument the
+    templates describe.
 
     Parameters
     ----------
@@ -284,7 +287,9 @@ def separate_with_templates(
     -------
     Separation
         With one source per template set, named after it, plus ``"rest"``
-        when ``n_extra > 0``; the sources sum to ``y``. With templates that
+        when ``n_extra > 0``; the sources sum to ``y``. ``losses`` are those
+        of the templates' fit, then, with free components, the divergence of
+        the whole model. With templates that
         span several frames, each template appears as ``context`` components
         (see :func:`nmfaudio.templates.unstack_components`).
 
@@ -300,14 +305,22 @@ def separate_with_templates(
     config, context = templates[0].config, templates[0].context
     y, X = analyse(y, sr, config, n_components=1)
     V = stack_frames(magnitude(X), context)
-    fixed = np.concatenate([t.W for t in templates], axis=1)
-    n_fixed = fixed.shape[1]
-    n_components = n_fixed + n_extra
-    W, H = initialize(V, n_components, seed=seed)
-    W[:, :n_fixed] = fixed
-    keep = (np.arange(n_components) < n_fixed) & (not adapt)
-    result = nmf(V, n_components, n_iter=n_iter, tol=tol, W=W, H=H, fix_W=keep, progress=progress)
-    result = NMFResult(*unstack_components(result.W, result.H, context), result.losses)
+    learnt = np.concatenate([t.W for t in templates], axis=1)
+    rng = np.random.default_rng(seed)
+    options = dict(n_iter=n_iter, tol=tol, seed=rng, progress=progress)
+    # The templates first, alone: their activations explain what they can...
+    fit = nmf(V, learnt.shape[1], W=learnt, fix_W=not adapt, **options)
+    W, H, losses = fit.W, fit.H, fit.losses
+    if n_extra:
+        # ...then the free components explain what the templates leave. Fitted
+        # jointly, they took over instruments the templates describe less well
+        # (drums808, another kit's templates, 2 free components: hi-hat -16.8 dB,
+        # mean 7.1 dB; fitted to the residual: 6.1 and 11.5 dB).
+        rest = nmf(np.maximum(V - W @ H, 0), n_extra, **options)
+        W, H = np.concatenate([W, rest.W], axis=1), np.concatenate([H, rest.H], axis=0)
+        losses = np.append(losses, kl_divergence(V, W, H))
+    n_components = W.shape[1]
+    result = NMFResult(*unstack_components(W, H, context), losses)
     # Set s holds templates a..b, and each template k became components j * K + k.
     bounds = np.cumsum([0] + [t.n_components for t in templates] + [n_extra])
     names = [t.name for t in templates] + [REST]

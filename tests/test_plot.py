@@ -6,6 +6,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 from conftest import music_like
+from matplotlib.collections import QuadMesh
 
 import nmfaudio
 from nmfaudio import ParameterError
@@ -141,3 +142,52 @@ def test_cli_separate_plot_writes_both_pictures(capsys, tmp_path, example_mixtur
                      "components.png", "decomposition.png", "nmfaudio.json"]  # fmt: skip
     for name in ("components.png", "decomposition.png"):
         assert matplotlib.image.imread(outdir / name)[..., :3].std() > 0.05
+
+
+def test_figures_of_sources_show_the_sources_and_their_components(tmp_path):
+    y = music_like(1, seconds=3.0)
+    result = nmfaudio.separate_sources(y, 8000, 2, n_components=6, n_restarts=1, n_fft=512,
+                                       hop_length=128, n_iter=10)  # fmt: skip
+    figure = nplot.decomposition(result)
+    assert_picture(*rendered(figure, tmp_path / "d.png"))
+    assert [t.get_text() for t in figure.axes[1].get_xticklabels()] == ["source_00", "source_01"]
+    assert [t.get_text() for t in figure.axes[2].get_yticklabels()] == ["source_00", "source_01"]
+    caption = figure.get_supxlabel()
+    for name, members in result.sources.items():
+        assert f"{name}: {' '.join(map(str, members))}" in caption
+    grid = nplot.components(result)
+    assert_picture(*rendered(grid, tmp_path / "c.png"))
+    assert [ax.get_title() for ax in grid.axes if ax.get_title()] == ["source_00", "source_01"]
+    assert grid.get_suptitle() == "2 sources"
+
+
+def test_figures_of_templates_name_each_set_once(tmp_path):
+    t = np.arange(8000 * 2) / 8000
+    tone = (np.sin(2 * np.pi * 440 * t) * (t % 0.5 < 0.25)).astype(np.float32)
+    noise = np.random.default_rng(0).standard_normal(t.size) * (t % 0.5 >= 0.25) * 0.1
+    options = dict(n_fft=512, hop_length=128, n_iter=10)
+    sets = [nmfaudio.learn([tone], 8000, 2, name="tone", **options),
+            nmfaudio.learn([noise], 8000, 2, name="noise", **options)]  # fmt: skip
+    result = nmfaudio.separate_with_templates(tone + noise, 8000, sets, n_iter=10)
+    figure = nplot.decomposition(result)
+    assert [t.get_text() for t in figure.axes[1].get_xticklabels()] == ["tone", "noise"]
+
+
+def test_time_axes_tick_in_seconds_as_labelled(tmp_path):
+    y = music_like(1, seconds=70.0, sr=1000)  # over a minute: m:ss ticks before
+    figure = nplot.spectrogram(y, 1000, n_fft=256, hop_length=128)
+    figure.savefig(tmp_path / "s.png")
+    ax = figure.axes[0]
+    assert ax.get_xlabel() == "Time (s)"
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert ticks and all(":" not in tick for tick in ticks), ticks
+
+
+def test_component_panels_draw_at_most_a_thumbnail_of_columns():
+    y = music_like(1, seconds=60.0, sr=4000)  # 1876 frames at hop 128
+    result = nmfaudio.separate(y, 4000, 3, n_fft=512, hop_length=128, n_iter=2)
+    grid = nplot.components(result)
+    panels = [ax for ax in grid.axes if ax.get_title()]  # not the colour bar
+    meshes = [c for ax in panels for c in ax.collections if isinstance(c, QuadMesh)]
+    assert len(meshes) == 3
+    assert all(mesh.get_array().shape[-1] <= nplot.THUMBNAIL_COLUMNS for mesh in meshes)
