@@ -33,9 +33,8 @@ def main() -> None:
         pictures = measure([*command, "-o", f"{tmp}/plot", "--plot"])
     print(f"  without --plot  {plain[0]:7.1f} s   peak RSS {plain[1]:5.2f} GB")
     print(f"  with --plot     {pictures[0]:7.1f} s   peak RSS {pictures[1]:5.2f} GB")
-    print(
-        f"  ratio           {pictures[0] / plain[0]:7.2f} x time, {pictures[1] / plain[1]:.2f} x memory"
-    )
+    time_ratio, memory_ratio = pictures[0] / plain[0], pictures[1] / plain[1]
+    print(f"  ratio           {time_ratio:7.2f} x time, {memory_ratio:.2f} x memory")
 
 
 if __name__ == "__main__":
