@@ -16,24 +16,52 @@ files.
 
 __version__ = "0.1.0"
 
-from .audio_io import load, write_audio
-from .evaluation import Evaluation, evaluate
+import importlib
+from typing import TYPE_CHECKING
+
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
-from .frontend import STFTConfig
-from .grouping import group, separate_sources
-from .nmf import NMFResult, kl_divergence, nmf
-from .separation import Separation, separate, separate_with_templates
-from .templates import Templates, learn
+
+# Each name is imported from its module on first use: the pipeline pulls in
+# numpy, librosa, numba and scipy, which take a second or more to load, and
+# `import nmfaudio` (or `nmfaudio --version`) should not wait for what it does
+# not use. `nmfaudio.plot` (matplotlib) loads only when drawn with.
+_WHERE = {
+    "load": "audio_io", "write_audio": "audio_io",
+    "Evaluation": "evaluation", "evaluate": "evaluation",
+    "STFTConfig": "frontend",
+    "group": "grouping", "separate_sources": "grouping",
+    "NMFResult": "nmf", "kl_divergence": "nmf", "nmf": "nmf",
+    "Separation": "separation", "separate": "separation",
+    "separate_with_templates": "separation",
+    "Templates": "templates", "learn": "templates",
+}  # fmt: skip
+_SUBMODULES = ("audio_io", "backend", "evaluation", "frontend", "grouping", "nmf", "plot",
+               "separation", "templates")  # fmt: skip
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from . import plot as plot
+    from .audio_io import load, write_audio
+    from .evaluation import Evaluation, evaluate
+    from .frontend import STFTConfig
+    from .grouping import group, separate_sources
+    from .nmf import NMFResult, kl_divergence, nmf
+    from .separation import Separation, separate, separate_with_templates
+    from .templates import Templates, learn
 
 
 def __getattr__(name: str):
-    # The figures need matplotlib, slow to import: load them on first use, so that
-    # ``nmfaudio.plot`` works after ``import nmfaudio`` without slowing every start.
-    if name == "plot":
-        import importlib
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # found once, then an ordinary attribute
+    return value
 
-        return importlib.import_module(".plot", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE, *_SUBMODULES})
 
 
 __all__ = [

@@ -16,10 +16,10 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from .defaults import SUBTYPES
 from .exceptions import AudioFileError, ParameterError
 
 #: Sample encodings ``save`` accepts, as soundfile subtype names.
-SUBTYPES = ("FLOAT", "PCM_16", "PCM_24")
 
 #: What a run writes beside its outputs: the settings and the list of its files.
 MANIFEST = "nmfaudio.json"

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .audio_io import SUBTYPES, check_output_dir, load, write_file
+from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS, SUBTYPES
 from .exceptions import NmfaudioError
-from .frontend import STFTConfig
-from .grouping import COMPONENTS_PER_SOURCE, N_RESTARTS, separate_sources
-from .separation import separate, separate_with_templates
-from .templates import Templates, check_compatible, check_name, learn
+
+# The pipeline's modules (numpy, librosa, numba) are imported by the commands
+# that use them, not here: `nmfaudio --version`, `--help` and usage errors answer
+# at once.
 
 PROG = "nmfaudio"
 
@@ -274,17 +274,22 @@ def _add_stft_options(parser: argparse.ArgumentParser) -> None:
         "--n-fft",
         type=_at_least_one,
         metavar="N",
-        help="STFT frame length in samples (default: 2048)",
+        help=f"STFT frame length in samples (default: {N_FFT})",
     )
     parser.add_argument(
         "--hop",
         type=_at_least_one,
         metavar="N",
-        help="STFT hop in samples (default: 512)",
+        help=f"STFT hop in samples (default: {HOP_LENGTH})",
     )
 
 
 def _run_separate(args: argparse.Namespace) -> None:
+    from .audio_io import check_output_dir, load
+    from .grouping import separate_sources
+    from .separation import separate, separate_with_templates
+    from .templates import Templates, check_compatible
+
     _check_separate_options(args)
     outdir = args.outdir or args.input.with_name(f"{args.input.stem}_separated")
     templates = [Templates.load(path) for path in args.templates or []]
@@ -315,6 +320,7 @@ def _run_separate(args: argparse.Namespace) -> None:
     result.save(
         outdir, subtype=args.subtype, plots=args.plot, components=args.keep_components or None,
         about={"input": str(args.input.resolve()), "command": _command_line(args)},
+        progress=not args.quiet,
     )  # fmt: skip
     if not args.quiet:
         count = result.n_sources or result.n_components
@@ -353,11 +359,13 @@ def _check_separate_options(args: argparse.Namespace) -> None:
 
 def _stft_options(args: argparse.Namespace) -> dict[str, int]:
     """``--n-fft`` and ``--hop`` as keyword arguments, defaults filled in."""
-    default = STFTConfig()
-    return {"n_fft": args.n_fft or default.n_fft, "hop_length": args.hop or default.hop_length}
+    return {"n_fft": args.n_fft or N_FFT, "hop_length": args.hop or HOP_LENGTH}
 
 
 def _run_learn(args: argparse.Namespace) -> None:
+    from .audio_io import load
+    from .templates import check_name, learn
+
     if args.output.suffix.lower() != ".npz":
         raise NmfaudioError(f"{args.output}: templates are written as NPZ; give it a .npz name")
     name = args.name if args.name is not None else args.output.stem
@@ -375,6 +383,7 @@ def _run_learn(args: argparse.Namespace) -> None:
 
 def _run_plot(args: argparse.Namespace) -> None:
     from . import plot
+    from .audio_io import load, write_file
 
     output = args.output or args.input.with_name(f"{args.input.stem}_spectrogram.png")
     if output.suffix.lower() != ".png":

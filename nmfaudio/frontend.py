@@ -9,6 +9,7 @@ import numpy as np
 import scipy.fft
 
 from ._checks import positive_int
+from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 
 #: Frames transformed at once by the forward and inverse STFT: bounded buffers,
@@ -24,8 +25,8 @@ class STFTConfig:
     so frame ``t`` is centred on sample ``t * hop_length``.
     """
 
-    n_fft: int = 2048
-    hop_length: int = 512
+    n_fft: int = N_FFT
+    hop_length: int = HOP_LENGTH
     window: str = "hann"
 
     def __post_init__(self) -> None:

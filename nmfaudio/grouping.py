@@ -24,18 +24,11 @@ import scipy.cluster.hierarchy
 import scipy.optimize
 
 from ._checks import positive_float, positive_int
+from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import ParameterError
 from .frontend import STFTConfig, magnitude
 from .nmf import NMFResult, nmf
 from .separation import Separation, analyse, assemble
-
-#: Components per source when only the number of sources is given.
-COMPONENTS_PER_SOURCE = 8
-
-#: Random starts whose sources are averaged by :func:`separate_sources`. Chosen
-#: by cross-validation among 1, 3 and 5 on the 20 development cases
-#: (benchmarks/bench_quality.py): see the README's "Separation quality".
-N_RESTARTS = 5
 
 N_MELS = 40
 N_MFCC = 13
@@ -121,8 +114,8 @@ def separate_sources(
     n_restarts: int = N_RESTARTS,
     n_iter: int = 200,
     tol: float = 1e-4,
-    n_fft: int = 2048,
-    hop_length: int = 512,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
     mask_power: float = 2.0,
     seed: int | np.random.Generator | None = 0,
     progress: bool = False,
@@ -186,7 +179,7 @@ def separate_sources(
             " ask for at least one component per source"
         )
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
-    y, X = analyse(y, sr, config, n_components=n_components, what=what)
+    y, X = analyse(y, sr, config, n_components=n_components, what=what, progress=progress)
     V = magnitude(X)
     rng = np.random.default_rng(seed)
     runs = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import mask_denominator, soft_mask
+from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import ParameterError
 from .frontend import STFTConfig, magnitude, stft
 
@@ -29,8 +30,8 @@ def spectrogram(
     sr: int,
     *,
     ax=None,
-    n_fft: int = 2048,
-    hop_length: int = 512,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
     max_freq: float | None = None,
     title: str | None = None,
 ):

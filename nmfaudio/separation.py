@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -11,10 +12,12 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import backend
 from ._checks import non_negative_int, positive_float, positive_int
 from .audio_io import write_many
+from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
 from .nmf import NMFResult, kl_divergence, nmf
@@ -123,6 +126,7 @@ class Separation:
         plots: bool = False,
         components: bool | None = None,
         about: dict | None = None,
+        progress: bool = False,
     ) -> list[Path]:
         """Write one WAV file per source, or per component, into ``outdir``, all or nothing.
 
@@ -140,6 +144,8 @@ class Separation:
             sources. Sources are written as ``<name>.wav``.
         about : dict or None
             More to record in the manifest (the input and settings, say).
+        progress : bool
+            Show a progress bar over the files.
 
         Every run writes ``outdir/nmfaudio.json``: the version, the analysis
         settings, the final loss, ``about`` and the files written. A later
@@ -162,10 +168,14 @@ class Separation:
             items.append(zip(self.filenames(), self.iter_components(), strict=True))
         figures = ["decomposition", "components"] if plots else []
         pictures = ((f"{kind}.png", self._figure_writer(kind)) for kind in figures)
-        return write_many(
-            outdir, itertools.chain(*items, pictures), self.sr, subtype=subtype,
-            manifest=self._manifest() | (about or {}),
+        count = (self.n_sources + (self.n_components if components else 0)) + len(figures)
+        files = tqdm(
+            itertools.chain(*items, pictures), total=count, desc="writing", unit="file",
+            disable=not progress, leave=False,
         )  # fmt: skip
+        return write_many(
+            outdir, files, self.sr, subtype=subtype, manifest=self._manifest() | (about or {})
+        )
 
     def _manifest(self) -> dict:
         from . import __version__
@@ -200,8 +210,8 @@ def separate(
     *,
     n_iter: int = 200,
     tol: float = 1e-4,
-    n_fft: int = 2048,
-    hop_length: int = 512,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
     mask_power: float = 2.0,
     init: str = "random",
     seed: int | np.random.Generator | None = 0,
@@ -233,7 +243,7 @@ def separate(
     """
     mask_power = positive_float("mask_power", mask_power)
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
-    y, X = analyse(y, sr, config, n_components=n_components)
+    y, X = analyse(y, sr, config, n_components=n_components, progress=progress)
     result = nmf(
         magnitude(X), n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress
     )
@@ -303,7 +313,7 @@ def separate_with_templates(
     mask_power = positive_float("mask_power", mask_power)
     n_extra = non_negative_int("n_extra", n_extra)
     config, context = templates[0].config, templates[0].context
-    y, X = analyse(y, sr, config, n_components=1)
+    y, X = analyse(y, sr, config, n_components=1, progress=progress)
     V = stack_frames(magnitude(X), context)
     learnt = np.concatenate([t.W for t in templates], axis=1)
     rng = np.random.default_rng(seed)
@@ -333,13 +343,20 @@ def separate_with_templates(
 
 
 def analyse(
-    y: np.ndarray, sr: int, config: STFTConfig, *, n_components: int, what: str | None = None
+    y: np.ndarray,
+    sr: int,
+    config: STFTConfig,
+    *,
+    n_components: int,
+    what: str | None = None,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check a recording and return it as float32 ``(n_channels, n_samples)`` with its STFT.
 
     ``n_components`` is the number of components the NMF will learn, checked
     against the spectrogram's size before any work; ``what`` says what asked
-    for them, in the caller's terms, for the error message.
+    for them, in the caller's terms, for the error message. With ``progress``,
+    a line on stderr says that the work begins, once every check has passed.
     """
     positive_int("sr", sr)
     y = np.atleast_2d(np.asarray(y, dtype=np.float32))
@@ -353,6 +370,12 @@ def analyse(
     _check_enough_spectrogram(n_components, what, n_frames, y.shape[1] / sr, config)
     if not y.any():
         warnings.warn("the audio is silent: every component will be silent", stacklevel=3)
+    if progress:
+        tqdm.write(
+            f"nmfaudio: {y.shape[1] / sr:.1f} s, {len(y)} channel(s) at {sr} Hz:"
+            f" STFT, NMF, then masks and inverse STFT",
+            file=sys.stderr,
+        )
     return y, stft(y, config)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ._checks import positive_int
 from .audio_io import write_file
+from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
 from .nmf import nmf
@@ -124,8 +125,8 @@ def learn(
     *,
     name: str = "templates",
     context: int = 2,
-    n_fft: int = 2048,
-    hop_length: int = 512,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
     n_iter: int = 200,
     tol: float = 1e-4,
     seed: int | np.random.Generator | None = 0,

@@ -226,6 +226,30 @@ def test_bad_input_gets_one_line_and_no_output(capsys, tmp_path, monkeypatch, ca
         assert digest(source) == before
 
 
+def test_stages_are_shown_unless_quiet(capsys, tmp_path, example_mixture):
+    fast = FAST[:-1]  # without -q
+    status, out, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *fast)
+    assert status == 0, err
+    for stage in ("nmfaudio: 4.0 s, 2 channel(s) at 22050 Hz: STFT, NMF, then masks", "writing"):
+        assert stage in err
+    assert "wrote 8 components" in out
+    status, out, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "q", *FAST)
+    assert status == 0 and out == "" and err == ""
+
+
+def test_start_up_loads_no_heavy_module():
+    heavy = ("numpy", "numba", "librosa", "scipy", "matplotlib", "mir_eval", "soundfile")
+    check = (
+        "import sys, nmfaudio.cli, nmfaudio; nmfaudio.NmfaudioError;"
+        f" print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+    done = subprocess.run([sys.executable, "-c", "import nmfaudio; print(nmfaudio.plot.TOP_DB)"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.stdout.strip() == "80.0", done.stderr  # the lazy attributes still work
+
+
 def test_no_command_prints_the_usage_and_the_commands(capsys):
     status, out, err = run(capsys)
     assert status == 2 and out == ""
