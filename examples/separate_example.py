@@ -23,7 +23,7 @@ def main() -> None:
     y, sr = nmfaudio.load(EXAMPLE / "mixture.wav")
     result = nmfaudio.separate(y, sr, n_components=6, seed=0, progress=True)
     paths = result.save(outdir)
-    print(f"{len(paths)} components in {outdir}/, KL divergence {result.losses[-1]:.1f}")
+    print(f"{result.n_components} components in {outdir}/, KL divergence {result.losses[-1]:.1f}")
 
     components = result.components
     for part in ("melody", "bass", "drums"):

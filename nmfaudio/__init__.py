@@ -17,6 +17,8 @@ files.
 __version__ = "0.1.0"
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING
 
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
@@ -62,6 +64,18 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_WHERE, *_SUBMODULES})
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: object) -> None:
+        # Importing a submodule binds it on the package: `nmfaudio.nmf`, the
+        # function, must not turn into the module `nmfaudio.nmf` on the way.
+        if name in _WHERE and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
