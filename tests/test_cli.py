@@ -245,7 +245,8 @@ def test_start_up_loads_no_heavy_module():
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
-    use = "import nmfaudio, nmfaudio.nmf; nmfaudio.separate; print(nmfaudio.plot.TOP_DB, nmfaudio.nmf)"
+    use = "import nmfaudio, nmfaudio.nmf; nmfaudio.separate;"
+    use += " print(nmfaudio.plot.TOP_DB, nmfaudio.nmf)"
     done = subprocess.run([sys.executable, "-c", use], capture_output=True, text=True)
     # The lazy attributes work, and the function nmf is not replaced by its module.
     assert done.stdout.startswith("80.0 <function nmf at"), done.stdout + done.stderr
