@@ -80,6 +80,7 @@ def nmf(
     W: np.ndarray | None = None,
     H: np.ndarray | None = None,
     fix_W: bool | np.ndarray = False,
+    fix_H: bool | np.ndarray = False,
     seed: int | np.random.Generator | None = 0,
     dtype: type = np.float32,
     progress: bool = False,
@@ -109,6 +110,12 @@ def nmf(
         given a mask, keep the columns where it is True (learnt templates) and
         learn the others (free components for the rest of the recording).
         Kept columns are returned as given, unscaled.
+    fix_H : bool or np.ndarray [shape=(n_components,), dtype=bool]
+        Keep ``H`` constant, or the rows where the mask is True, as given;
+        components whose activations are kept are returned unscaled. With
+        both masks True for some components, those are a fixed part of the
+        model that the others fit around (free components beside learnt
+        templates, for one).
     seed : int, np.random.Generator or None
         Seed of the random initialization: the same seed gives the same
         result (0 by default, as the command line); ``None`` draws a fresh one.
@@ -139,9 +146,12 @@ def nmf(
     tol = non_negative_float("tol", tol)
     if init not in INITS:
         raise ParameterError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-    fixed = _check_fixed(fix_W, n_components)
+    fixed = _check_fixed("fix_W", fix_W, n_components)
     if fixed.any() and W is None:
         raise ParameterError("fix_W needs the templates W")
+    frozen = _check_fixed("fix_H", fix_H, n_components)
+    if frozen.any() and H is None:
+        raise ParameterError("fix_H needs the activations H")
     if not fixed.any():
         check_n_components(n_components, n_freq, n_frames)
     W = _check_factor("W", W, (n_freq, n_components), dtype)
@@ -153,8 +163,10 @@ def nmf(
 
     Vt = np.ascontiguousarray(V.T)  # frames as rows: each block of frames is contiguous
     del V  # one copy of the data during the iterations, not two (when the caller let go of it)
-    H, losses = _run(Vt, W, H, n_iter=n_iter, tol=tol, fixed=fixed, progress=progress)
-    scale = np.where(fixed, 1, W.sum(axis=0))
+    H, losses = _run(
+        Vt, W, H, n_iter=n_iter, tol=tol, fixed=fixed, frozen=frozen, progress=progress
+    )
+    scale = np.where(fixed | frozen, 1, W.sum(axis=0))
     scale[scale == 0] = 1
     W /= scale
     H *= scale[:, None]
@@ -171,14 +183,14 @@ def check_n_components(n_components: int, n_freq: int, n_frames: int) -> None:
         )
 
 
-def _check_fixed(fix_W: object, n_components: int) -> np.ndarray:
-    """``fix_W`` as a boolean mask over the components."""
-    if isinstance(fix_W, bool | np.bool_):
-        return np.full(n_components, bool(fix_W))
-    fixed = np.asarray(fix_W)
+def _check_fixed(name: str, fix: object, n_components: int) -> np.ndarray:
+    """``fix_W`` or ``fix_H`` as a boolean mask over the components."""
+    if isinstance(fix, bool | np.bool_):
+        return np.full(n_components, bool(fix))
+    fixed = np.asarray(fix)
     if fixed.dtype != bool or fixed.shape != (n_components,):
         raise ParameterError(
-            f"fix_W must be a bool or a boolean array of shape ({n_components},),"
+            f"{name} must be a bool or a boolean array of shape ({n_components},),"
             f" got {fixed.dtype} array of shape {fixed.shape}"
         )
     return fixed
@@ -192,9 +204,14 @@ def _run(
     n_iter: int,
     tol: float,
     fixed: np.ndarray,
+    frozen: np.ndarray,
     progress: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Update W's free columns in place; return the new H and the loss after each iteration.
+
+    The rows of H where ``frozen`` is True are put back after every H pass:
+    each block of frames forms its ratio before updating its own activations,
+    so that is the same as never updating them.
 
     ``Vt`` is the data transposed, shape ``(n_frames, n_freq)``, C-contiguous.
 
@@ -207,6 +224,14 @@ def _run(
     """
     engine = Engine(Vt, EPSILON)
     Ht = np.ascontiguousarray(H.T)
+    kept = Ht[:, frozen].copy()
+
+    def h_pass(**options) -> float:
+        loss = engine.h_pass(W, Ht, **options)
+        if frozen.any():
+            Ht[:, frozen] = kept
+        return loss
+
     w_floor = np.finfo(W.dtype).tiny / H_FLOOR  # so that W * H, with H >= H_FLOOR, stays normal
     losses: list[float] = []
     with (
@@ -223,7 +248,7 @@ def _run(
         stopped = False
         for it in range(n_iter):
             if fixed.all():
-                loss = engine.h_pass(W, Ht, with_loss=True)
+                loss = h_pass(with_loss=True)
                 if it > 0 and converged(loss):
                     break
                 continue
@@ -239,7 +264,7 @@ def _run(
             # flush them. Such an entry adds less than 1e-14 to W H wherever H is
             # below 1e8: far under the EPSILON floor of W H, so the fit cannot tell.
             W[(W < w_floor) & ~fixed] = 0
-            engine.h_pass(W, Ht)
+            h_pass()
         if not stopped:
             converged(engine.w_pass(W, Ht, measure_only=True)[1])
     return np.ascontiguousarray(Ht.T), np.asarray(losses, dtype=np.float64)

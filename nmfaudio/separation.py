@@ -20,7 +20,7 @@ from .audio_io import write_many
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import NMFResult, kl_divergence, nmf
+from .nmf import NMFResult, initialize, nmf
 from .templates import REST, Templates, check_compatible, stack_frames, unstack_components
 
 
@@ -268,9 +268,9 @@ def separate_with_templates(
     The templates stay fixed (or, with ``adapt``, start from the learnt ones)
     and their activations are learnt. Then ``n_extra`` free components
     (templates and activations learnt, spanning as many frames as the given
-    ones) are fitted to what the templates leave unexplained, the positive
-    part of ``V - W H``, so that they cannot take over an instrument the
-    templates describe.
+    ones) fit the recording around the templates' part of the model, which
+    stays as it is: they explain what the templates leave and cannot take
+    over an instrument the templates describe.
 
     Parameters
     ----------
@@ -298,8 +298,8 @@ def separate_with_templates(
     Separation
         With one source per template set, named after it, plus ``"rest"``
         when ``n_extra > 0``; the sources sum to ``y``. ``losses`` are those
-        of the templates' fit, then, with free components, the divergence of
-        the whole model. With templates that
+        of the templates' fit, then, with free components, those of the fit
+        around it. With templates that
         span several frames, each template appears as ``context`` components
         (see :func:`nmfaudio.templates.unstack_components`).
 
@@ -322,13 +322,17 @@ def separate_with_templates(
     fit = nmf(V, learnt.shape[1], W=learnt, fix_W=not adapt, **options)
     W, H, losses = fit.W, fit.H, fit.losses
     if n_extra:
-        # ...then the free components explain what the templates leave. Fitted
-        # jointly, they took over instruments the templates describe less well
-        # (drums808, another kit's templates, 2 free components: hi-hat -16.8 dB,
-        # mean 7.1 dB; fitted to the residual: 6.1 and 11.5 dB).
-        rest = nmf(np.maximum(V - W @ H, 0), n_extra, **options)
-        W, H = np.concatenate([W, rest.W], axis=1), np.concatenate([H, rest.H], axis=0)
-        losses = np.append(losses, kl_divergence(V, W, H))
+        # ...then the free components fit the recording around them, the
+        # templates' part of the model kept as it is. Fitted jointly, they took
+        # over instruments the templates describe less well (drums808, another
+        # kit's templates, 2 free components: hi-hat -16.8 dB, mean 7.1 dB).
+        W0, H0 = initialize(V, n_extra, seed=rng)
+        kept = np.arange(W.shape[1] + n_extra) < W.shape[1]
+        fit = nmf(
+            V, len(kept), W=np.concatenate([W, W0], axis=1), H=np.concatenate([H, H0]),
+            fix_W=kept, fix_H=kept, **options,
+        )  # fmt: skip
+        W, H, losses = fit.W, fit.H, np.concatenate([losses, fit.losses])
     n_components = W.shape[1]
     result = NMFResult(*unstack_components(W, H, context), losses)
     # Set s holds templates a..b, and each template k became components j * K + k.
