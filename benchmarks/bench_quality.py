@@ -25,11 +25,11 @@ mean over seeds, with the worst seed and the seed spread (max - min).
 
 Supervised, on drums808 with 4 templates per drum learnt from
 ``<data>/templates/drums/{kick,snare,hihat}`` (another kit): the recipe with
-scikit-learn beside ``nmfaudio learn`` + ``separate --templates`` (fixed and
-``--adapt``, and with ``--extra 2``, scored on the drums); and across rendered pieces: templates learnt from the parts of
-one piece, applied to another piece with the same instruments (the parts
-the two pieces do not share go to ``--extra`` components, scored against
-the sum of the other parts).
+scikit-learn beside ``nmfaudio learn`` + ``separate --templates`` (fixed,
+``--adapt``, and ``--extra 2`` scored on the drums); and across rendered
+pieces: templates learnt from the parts of one piece, applied to another
+piece with the same instruments (the parts the two pieces do not share go to
+``--extra`` components, scored against the sum of the other parts).
 
 Needs scikit-learn (pip install '.[test]').
 """
