@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sources",
         type=_at_least_one,
         metavar="S",
-        help="group the components into S sources by the timbre of their templates",
+        help="split into S sources blindly: components grouped by timbre, averaged over restarts",
     )
     sep.add_argument(
         "--restarts",

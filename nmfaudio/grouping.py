@@ -125,8 +125,9 @@ def separate_sources(
     The recording is factorized ``n_restarts`` times from different random
     starts; each factorization's components are grouped into sources by
     timbre (:func:`group`); the sources of every restart are matched to
-    those of the first (by the overlap of their models) and each source's
-    model is the mean of its matches. Which components one random start
+    those of the restart that agrees most with the others (by the overlap
+    of their models, see :func:`consensus`) and each source's model is the
+    mean of its matches. Which components one random start
     finds, and so how they group, varies a lot; the mean of several is both
     better and steadier (measured in the README's "Separation quality").
 
@@ -154,7 +155,7 @@ def separate_sources(
     Separation
         Sources ``source_00``, ``source_01``, ..., which sum to ``y``; its
         components are those of every restart, activations divided by
-        ``n_restarts``, and ``losses`` are those of the first restart.
+        ``n_restarts``, and ``losses`` are those of the reference restart.
 
     Examples
     --------
@@ -195,10 +196,13 @@ def separate_sources(
 def consensus(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> tuple[NMFResult, list[list[int]]]:
     """The mean of several groupings' source models, as one factorization with groups.
 
-    Each run's sources are matched one to one to the first run's by the
-    cosine similarity of their models ``W_g H_g`` (Hungarian algorithm); the
-    factorizations are then put side by side, activations divided by the
-    number of runs, so that the model of a group is the mean of its matches.
+    Sources of two runs are compared by the cosine similarity of their models
+    ``W_g H_g`` and matched one to one (Hungarian algorithm). The reference is
+    the run whose sources agree most with the others' (the medoid, so that no
+    single unlucky start decides what the sources are); every run's sources
+    are matched to it. The factorizations are then put side by side,
+    activations divided by the number of runs, so that the model of a source
+    is the mean of its matches.
 
     Parameters
     ----------
@@ -210,26 +214,32 @@ def consensus(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> tuple[NMFResult
     -------
     NMFResult
         ``W`` of shape ``(n_freq, sum of K)``, ``H`` of shape ``(sum of K, n_frames)``
-        and the first run's losses.
+        and the reference run's losses.
     list of list of int
-        Each source's components in that factorization.
+        Each source's components in that factorization, in the reference's order.
     """
-    first, first_groups = runs[0]
-    norms = np.sqrt(np.diag(_model_overlap(first, first_groups, first, first_groups)))
-    groups = [list(g) for g in first_groups]
-    offset = first.W.shape[1]
-    for fit, fit_groups in runs[1:]:
-        own = np.sqrt(np.diag(_model_overlap(fit, fit_groups, fit, fit_groups)))
-        similarity = _model_overlap(first, first_groups, fit, fit_groups) / np.maximum(
-            np.outer(norms, own), np.finfo(np.float64).tiny
+    overlaps = [[_model_overlap(*a, *b) for b in runs] for a in runs]
+    norms = [np.sqrt(np.diag(overlaps[i][i])) for i in range(len(runs))]
+
+    def match(i: int, j: int) -> tuple[np.ndarray, float]:
+        """Run j's group for each source of run i, and the summed similarity of the pairs."""
+        similarity = overlaps[i][j] / np.maximum(
+            np.outer(norms[i], norms[j]), np.finfo(np.float64).tiny
         )
-        _, match = scipy.optimize.linear_sum_assignment(similarity, maximize=True)
-        for s, g in enumerate(match):
+        rows, columns = scipy.optimize.linear_sum_assignment(similarity, maximize=True)
+        return columns, float(similarity[rows, columns].sum())
+
+    agreement = [sum(match(i, j)[1] for j in range(len(runs)) if j != i) for i in range(len(runs))]
+    reference = int(np.argmax(agreement))
+    groups: list[list[int]] = [[] for _ in runs[reference][1]]
+    offset = 0
+    for j, (fit, fit_groups) in enumerate(runs):
+        for s, g in enumerate(match(reference, j)[0]):
             groups[s] += (offset + fit_groups[g]).tolist()
         offset += fit.W.shape[1]
     W = np.concatenate([fit.W for fit, _ in runs], axis=1)
     H = np.concatenate([fit.H for fit, _ in runs], axis=0) / len(runs)
-    return NMFResult(W=W, H=H, losses=first.losses), groups
+    return NMFResult(W=W, H=H, losses=runs[reference][0].losses), groups
 
 
 def _model_overlap(a: NMFResult, groups_a, b: NMFResult, groups_b) -> np.ndarray:

@@ -172,10 +172,25 @@ def test_consensus_matches_sources_across_restarts_and_averages_their_models():
     groups2 = [5 - g for g in groups[::-1]]
     merged, merged_groups = consensus([(fit, groups), (fit2, groups2)])
     assert merged.W.shape == (30, 12) and merged.H.shape == (12, 40)
-    for s, g in enumerate(groups):
-        assert sorted(merged_groups[s]) == sorted([*g, *(6 + groups2[2 - s])])
-        model = merged.W[:, merged_groups[s]] @ merged.H[merged_groups[s]]
+    # Either run may be the reference (they agree equally): the pairs are what counts.
+    expected = {frozenset([*g, *(6 + groups2[2 - s])]) for s, g in enumerate(groups)}
+    assert {frozenset(g) for g in merged_groups} == expected
+    for merged_group in merged_groups:
+        g = [k for k in merged_group if k < 6]
+        model = merged.W[:, merged_group] @ merged.H[merged_group]
         np.testing.assert_allclose(model, fit.W[:, g] @ fit.H[g])  # mean of two equal models
+
+
+def test_consensus_takes_the_restart_that_agrees_most_as_reference():
+    rng = np.random.default_rng(2)
+    W, H = rng.random((30, 4)), rng.random((4, 40))
+    split, other = [np.array([0, 1]), np.array([2, 3])], [np.array([0, 2]), np.array([1, 3])]
+    runs = [(NMFResult(W, H, np.full(1, i)), g) for i, g in enumerate((other, split, split))]
+    merged, groups = consensus(runs)
+    assert merged.losses[0] == 1  # the reference's
+    # Run 1 leads (first of the two that agree): its first source is source 0.
+    assert sorted(k for k in groups[0] if k >= 4) == [4, 5, 8, 9]
+    assert sorted(k for k in groups[1] if k >= 4) == [6, 7, 10, 11]
 
 
 def test_separate_sources_sum_to_the_input_and_find_the_tone_and_the_clicks():
