@@ -150,6 +150,25 @@ def staged_directory(outdir: str | os.PathLike) -> Iterator[Path]:
         stage.rmdir()
 
 
+def check_input_kept(source: str | os.PathLike, outdir: str | os.PathLike, names) -> None:
+    """Refuse a run whose files, or the earlier set they replace, would take the input's place.
+
+    ``names`` are the files the run will write into ``outdir``; the files an
+    earlier manifest there lists are replaced or removed too. Compared as
+    files (``os.path.samefile``), so another spelling or a hard link is caught.
+    """
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        return
+    for name in sorted({*names, *manifest_files(outdir)}):
+        target = outdir / name
+        if target.exists() and os.path.samefile(target, source):
+            raise AudioFileError(
+                f"{source}: the outputs would replace this input ({target}): write them to"
+                " another folder with -o"
+            )
+
+
 def manifest_files(outdir: str | os.PathLike) -> list[str]:
     """The files an earlier run wrote into ``outdir``, as its :data:`MANIFEST` lists them.
 

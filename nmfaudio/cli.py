@@ -285,7 +285,7 @@ def _add_stft_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_separate(args: argparse.Namespace) -> None:
-    from .audio_io import check_output_dir, load
+    from .audio_io import check_input_kept, check_output_dir, load
     from .grouping import separate_sources
     from .separation import separate, separate_with_templates
     from .templates import Templates, check_compatible
@@ -297,6 +297,7 @@ def _run_separate(args: argparse.Namespace) -> None:
     if templates:
         check_compatible(templates, templates[0].sr)  # among themselves, before reading audio
         sr = sr or templates[0].sr
+    check_input_kept(args.input, outdir, _planned_files(args, templates))
     y, sr = load(args.input, sr=sr)
     check_output_dir(outdir)  # fail before the long part, not after it
     options = dict(
@@ -329,6 +330,28 @@ def _run_separate(args: argparse.Namespace) -> None:
             f"wrote {count} {what} to {outdir} (KL divergence {result.losses[-1]:.6g}"
             f" after {len(result.losses)} iterations)"
         )
+
+
+def _planned_files(args: argparse.Namespace, templates) -> list[str]:
+    """The names `separate` will write into OUTDIR, known before any work."""
+    from .audio_io import MANIFEST
+    from .separation import numbered
+    from .templates import REST
+
+    if templates:
+        names = [f"{t.name}.wav" for t in templates] + ([f"{REST}.wav"] if args.extra else [])
+        n_components = templates[0].context * (sum(t.n_components for t in templates) + args.extra)
+    elif args.sources:
+        names = numbered("source", args.sources)
+        per_restart = args.components or COMPONENTS_PER_SOURCE * args.sources
+        n_components = (args.restarts or N_RESTARTS) * per_restart
+    else:
+        names, n_components = [], args.components or COMPONENTS_PER_SOURCE
+    if args.keep_components or not (templates or args.sources):
+        names += numbered("component", n_components)
+    if args.plot:
+        names += ["decomposition.png", "components.png"]
+    return [*names, MANIFEST]
 
 
 def _command_line(args: argparse.Namespace) -> list[str]:

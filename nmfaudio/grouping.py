@@ -28,7 +28,7 @@ from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import ParameterError
 from .frontend import STFTConfig, magnitude
 from .nmf import NMFResult, nmf
-from .separation import Separation, analyse, assemble
+from .separation import Separation, analyse, assemble, numbered
 
 N_MELS = 40
 N_MFCC = 13
@@ -249,5 +249,5 @@ def _model_overlap(a: NMFResult, groups_a, b: NMFResult, groups_b) -> np.ndarray
 
 
 def _source_names(groups) -> dict[str, list[int]]:
-    width = max(2, len(str(len(groups) - 1)))
-    return {f"source_{s:0{width}d}": list(map(int, g)) for s, g in enumerate(groups)}
+    names = (name.removesuffix(".wav") for name in numbered("source", len(groups)))
+    return {name: list(map(int, g)) for name, g in zip(names, groups, strict=True)}

@@ -115,8 +115,7 @@ class Separation:
 
     def filenames(self) -> list[str]:
         """``component_00.wav``, ``component_01.wav``, ... (wider numbers past 100)."""
-        width = max(2, len(str(self.n_components - 1)))
-        return [f"component_{k:0{width}d}.wav" for k in range(self.n_components)]
+        return numbered("component", self.n_components)
 
     def save(
         self,
@@ -201,6 +200,12 @@ class Separation:
             getattr(plot, kind)(self).savefig(path, dpi=100, format="png")
 
         return write
+
+
+def numbered(prefix: str, count: int) -> list[str]:
+    """``prefix_00``, ``prefix_01``, ... with wider numbers past 100, as ``.wav`` names."""
+    width = max(2, len(str(count - 1)))
+    return [f"{prefix}_{k:0{width}d}.wav" for k in range(count)]
 
 
 def separate(

@@ -323,3 +323,72 @@ def test_cli_on_real_music_writes_four_files_summing_to_mixture(capsys, tmp_path
     total = sum(sf.read(f, always_2d=True)[0] for f in (tmp_path / "o").glob("*.wav"))
     assert np.abs(total - y).max() <= 1e-4 * np.abs(y).max()
     assert digest(mixture) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("component_00.wav", ["-k", "2"]),
+        ("source_01.wav", ["--sources", "2", "--restarts", "1"]),
+        ("component_03.wav", ["--sources", "2", "-k", "4", "--restarts", "1", "--keep-components"]),
+        ("good.wav", ["--templates", "{tmp}/good.npz"]),
+    ],
+)
+def test_outputs_never_replace_the_input(capsys, tmp_path, example_mixture, name, argv):
+    status, _, err = run(capsys, "learn", example_mixture, "-k", "2", "-o", tmp_path / "good.npz",
+                         "--iterations", "5", "-q")  # fmt: skip
+    assert status == 0, err
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    source = folder / name
+    shutil.copy(example_mixture, source)
+    before = digest(source)
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    fast = FAST[4:] if "--templates" in argv[0] else FAST  # templates bring their STFT settings
+    status, _, err = run(capsys, "separate", source, "-o", folder, *argv, *fast)
+    assert status == 1 and err.count("\n") == 1, err
+    assert "the outputs would replace this input" in err and "-o" in err
+    assert digest(source) == before and sorted(p.name for p in folder.iterdir()) == [name]
+
+
+def test_the_earlier_set_an_outdir_holds_is_checked_too(capsys, tmp_path, example_mixture):
+    folder = tmp_path / "dir"
+    status, _, err = run(capsys, "separate", example_mixture, "-k", "4", "-o", folder, *FAST)
+    assert status == 0, err
+    source = folder / "component_03.wav"  # written by the first run, listed in its manifest
+    before = digest(source)
+    status, _, err = run(capsys, "separate", source, "-k", "2", "-o", folder, *FAST)
+    assert status == 1 and "the outputs would replace this input" in err
+    assert digest(source) == before
+    status, _, err = run(capsys, "separate", source, "-k", "2", "-o", tmp_path / "new", *FAST)
+    assert status == 0, err  # elsewhere, fine
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-k", "3", "--plot"],
+        ["--sources", "2", "--restarts", "2", "--keep-components"],
+        ["--templates", "{tmp}/good.npz", "{tmp}/bad.npz", "--extra", "1", "--keep-components"],
+    ],
+)
+def test_the_files_planned_before_the_work_are_the_files_written(
+    capsys, tmp_path, example_mixture, argv
+):
+    from nmfaudio.cli import _planned_files, build_parser
+    from nmfaudio.templates import Templates
+
+    for name in ("good", "bad"):
+        status, _, err = run(capsys, "learn", example_mixture, "-k", "2", "-o",
+                             tmp_path / f"{name}.npz", "--iterations", "5", "-q")  # fmt: skip
+        assert status == 0, err
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    if "--templates" not in argv:
+        argv += FAST[:4]  # STFT settings; the templates bring their own
+    argv = ["separate", str(example_mixture), "-o", str(tmp_path / "o"), *argv, "-q"]
+    status, _, err = run(capsys, *argv, "--iterations", "5")
+    assert status == 0, err
+    args = build_parser().parse_args(argv)
+    templates = [Templates.load(p) for p in args.templates or []]
+    written = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert sorted(_planned_files(args, templates)) == written
