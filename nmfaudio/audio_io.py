@@ -59,11 +59,12 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, in
         raise AudioFileError(f"{path}: no such file")
     if path.is_dir():
         raise AudioFileError(f"{path}: is a directory, not an audio file")
+    if not path.is_file():  # a FIFO or a device would block, or never end
+        raise AudioFileError(f"{path}: not a regular file; give an audio file")
     y, native_sr = _read(path)
-    if y.shape[1] == 0:
-        raise AudioFileError(f"{path}: contains no samples")
-    if not np.isfinite(y).all():
-        raise AudioFileError(f"{path}: contains NaN or infinite samples")
+    if not 0 < native_sr <= MAX_SAMPLE_RATE:
+        raise AudioFileError(f"{path}: its header gives a sample rate of {native_sr} Hz")
+    check_samples(y, f"{path}:")
     if sr is not None and sr != native_sr:
         y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, axis=-1)
         native_sr = sr
@@ -92,6 +93,31 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
             f"{path}: not an audio file, or a format nmfaudio cannot read"
         ) from exc
     return np.atleast_2d(data), int(sr)
+
+
+#: Highest sample rate accepted from a file's header (libsndfile's own limit).
+MAX_SAMPLE_RATE = 655_350
+
+#: Largest sample magnitude analysed. Audio holds about +-1 (PCM read as float),
+#: floats of a few hundred at most; far beyond, the spectrogram's products and
+#: squared masks leave float32's range.
+MAX_SAMPLE = 1e9
+
+
+def check_samples(y: np.ndarray, what: str) -> None:
+    """Raise AudioFileError unless ``y`` has samples, all finite and of audio magnitude.
+
+    ``what`` starts the message: the file, or "the audio".
+    """
+    if y.shape[-1] == 0:
+        raise AudioFileError(f"{what} contains no samples")
+    peak = max(float(y.max()), -float(y.min()))  # NaN and inf carry through; no temporary
+    if not np.isfinite(peak):
+        raise AudioFileError(f"{what} contains NaN or infinite samples")
+    if peak > MAX_SAMPLE:
+        raise AudioFileError(
+            f"{what} samples reach {peak:.3g}, far beyond audio levels (about 1): scale them down"
+        )
 
 
 def check_subtype(subtype: str) -> str:

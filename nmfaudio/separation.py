@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from . import backend
 from ._checks import non_negative_int, positive_float, positive_int
-from .audio_io import write_many
+from .audio_io import check_samples, write_many
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
@@ -371,10 +371,7 @@ def analyse(
     y = np.atleast_2d(np.asarray(y, dtype=np.float32))
     if y.ndim != 2:
         raise AudioFileError(f"y must have shape (n_channels, n_samples), got {y.shape}")
-    if y.shape[1] == 0:
-        raise AudioFileError("the audio contains no samples")
-    if not np.isfinite(y).all():
-        raise AudioFileError("the audio contains NaN or infinite samples")
+    check_samples(y, "the audio")
     n_frames = config.n_frames(check_length(y.shape[1], config))
     _check_enough_spectrogram(n_components, what, n_frames, y.shape[1] / sr, config)
     if not y.any():

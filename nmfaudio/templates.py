@@ -15,7 +15,9 @@ activations shifted accordingly.
 
 from __future__ import annotations
 
+import math
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +103,7 @@ class Templates:
         if not path.is_file():
             raise AudioFileError(f"{path}: no such file")
         try:
+            _check_members(path)  # from the headers, before anything is inflated
             with np.load(path, allow_pickle=False) as data:
                 if str(data["format"]) != _FORMAT:
                     raise ValueError
@@ -112,10 +115,45 @@ class Templates:
                 return cls(
                     str(data["name"]), data["W"], int(data["sr"]), config, int(data["context"])
                 )
-        except (OSError, ValueError, KeyError, ParameterError):
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
+                ParameterError):  # fmt: skip
             raise AudioFileError(
                 f"{path}: not an nmfaudio template file (make one with 'nmfaudio learn')"
             ) from None
+
+
+#: What a template file holds: every member a scalar but ``W``.
+_MEMBERS = ("format", "name", "W", "sr", "n_fft", "hop_length", "window", "context")
+
+#: Most entries a template file's ``W`` may have: 2**26 float32 are 256 MiB, a set of
+#: 2048 eight-frame templates at n_fft 8192 (the largest sets made in practice are a
+#: hundredth of that). A bigger claim is refused before it is read.
+MAX_TEMPLATE_ENTRIES = 2**26
+
+
+def _check_members(path: Path) -> None:
+    """Raise ValueError unless the archive holds exactly the members of a template file,
+    each of a plausible shape and a plain dtype, judged from its header alone."""
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        if sorted(info.filename for info in infos) != sorted(f"{m}.npy" for m in _MEMBERS):
+            raise ValueError("other members")
+        for info in infos:
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(member)
+            if dtype.hasobject:
+                raise ValueError("objects")
+            if info.filename == "W.npy":
+                if len(shape) != 2 or math.prod(shape) > MAX_TEMPLATE_ENTRIES:
+                    raise ValueError("W too large")
+            elif shape != ():
+                raise ValueError("not a scalar")
 
 
 def learn(
@@ -223,7 +261,10 @@ def unstack_components(W: np.ndarray, H: np.ndarray, context: int) -> tuple[np.n
 
 def check_name(name: object) -> str:
     """A set's name must be usable as a file name."""
-    if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name:
+    if (
+        not isinstance(name, str) or not name or name.startswith(".") or "/" in name
+        or "\\" in name or not name.isprintable()
+    ):  # fmt: skip
         raise ParameterError(f"a template name must be a plain file name, got {name!r}")
     return name
 

@@ -392,3 +392,40 @@ def test_the_files_planned_before_the_work_are_the_files_written(
     templates = [Templates.load(p) for p in args.templates or []]
     written = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert sorted(_planned_files(args, templates)) == written
+
+
+def _wav_with_rate_field(tmp_path, rate_field: int):
+    path = tmp_path / "rate.wav"
+    sf.write(path, music_like(1).T, 8000, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    data[24:28] = rate_field.to_bytes(4, "little")  # the fmt chunk's sample rate
+    path.write_bytes(bytes(data))
+    return path
+
+
+HOSTILE = {
+    "sample rate field 0x8000AC44": (lambda p: _wav_with_rate_field(p, 0x8000AC44), "sample rate"),
+    "huge samples": (_samples("loud.wav", np.full((9000, 1), 1e30)), "far beyond audio levels"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+def test_hostile_audio_gets_one_line(capsys, tmp_path, case):
+    make, message = HOSTILE[case]
+    source = make(tmp_path)
+    status, _, err = run(capsys, "separate", source, "-o", tmp_path / "o", *FAST)
+    assert status == 1 and err.count("\n") == 1 and message in err, err
+    assert str(source) in err and not (tmp_path / "o").exists()
+
+
+def test_a_fifo_is_refused_not_waited_on(capsys, tmp_path):
+    fifo = tmp_path / "x.wav"
+    os.mkfifo(fifo)
+    status, _, err = run(capsys, "separate", fifo, "-o", tmp_path / "o", *FAST)
+    assert status == 1 and "not a regular file" in err and err.count("\n") == 1
+
+
+def test_a_name_that_is_not_utf8_is_said_in_one_line(capsys, tmp_path, example_mixture):
+    name = os.fsdecode(b"caf\xe9.wav")  # Latin-1 bytes: a surrogate in Python's str
+    status, _, err = run(capsys, "separate", tmp_path / name, "-o", tmp_path / "o", *FAST)
+    assert status == 1 and err.count("\n") == 1 and "no such file" in err

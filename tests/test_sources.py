@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 
 import numpy as np
 import pytest
@@ -361,10 +362,40 @@ def test_learn_refuses_nothing_and_silence():
         nmfaudio.learn([np.zeros(SR)], SR, 2)
 
 
+def _template_members(**changes) -> dict:
+    members = dict(format="nmfaudio-templates-1", name="kick", W=np.ones((514, 2), np.float32),
+                   sr=8000, n_fft=512, hop_length=128, window="hann", context=2)  # fmt: skip
+    return members | changes
+
+
+def _npz_with_huge_W(path):
+    """A template file whose W header claims 2050 x 524288 floats (4.3 GB); no data follows."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, value in _template_members().items():
+            if name != "W":
+                with archive.open(f"{name}.npy", "w") as member:
+                    np.lib.format.write_array(member, np.asarray(value))
+        header = {"descr": "<f4", "fortran_order": False, "shape": (2050, 524288)}
+        with archive.open("W.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            member.write(bytes(64))
+
+
 def test_loading_what_is_not_a_template_file(tmp_path):
     np.savez(tmp_path / "other.npz", W=np.ones((3, 3)))
     (tmp_path / "text.npz").write_text("hello")
-    for name in ("other.npz", "text.npz"):
+    np.savez(tmp_path / "good.npz", **_template_members())
+    good = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(good[: len(good) // 2])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "plain.npy", np.ones(3))
+    np.savez(tmp_path / "rate.npz", **_template_members(sr=[44100, 1]))
+    np.savez(tmp_path / "nul.npz", **_template_members(name="a\x00b"))
+    _npz_with_huge_W(tmp_path / "bomb.npz")
+    assert Templates.load(tmp_path / "good.npz").name == "kick"
+    bad = ("other.npz", "text.npz", "truncated.npz", "empty.npz", "plain.npy", "rate.npz",
+           "nul.npz", "bomb.npz")  # fmt: skip
+    for name in bad:
         with pytest.raises(AudioFileError, match="not an nmfaudio template file"):
             Templates.load(tmp_path / name)
     with pytest.raises(AudioFileError, match="no such file"):
