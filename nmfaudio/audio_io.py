@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -128,52 +129,114 @@ def check_subtype(subtype: str) -> str:
     return upper
 
 
-def check_output_dir(outdir: str | os.PathLike) -> Path:
-    """Make sure files can be written into ``outdir``; raise AudioFileError if not.
+#: Output folders this process holds (see :func:`output_dir`), with how many times.
+_HELD: dict[Path, int] = {}
 
-    Creates the missing parents of ``outdir`` (not ``outdir`` itself) and probes
-    them with a temporary directory, so a bad destination is reported before
-    any long computation.
+#: Staging folders inside an output folder: ``.nmfaudio-<owner pid>-<random>.partial``.
+_STAGE_PREFIX = ".nmfaudio-"
+_STAGE_SUFFIX = ".partial"
+
+
+@contextmanager
+def output_dir(outdir: str | os.PathLike) -> Iterator[Path]:
+    """Hold the folder ``outdir`` for one run; give its resolved path.
+
+    The folder is created if missing (and removed again if the run leaves it
+    empty) and probed for writing, so a bad destination is reported before
+    any long computation. It is locked against other runs (another process
+    holding it is refused with a message; this process may enter it again),
+    and the staging folders that killed runs left in it are removed.
+
+    Raises
+    ------
+    AudioFileError
+        ``outdir`` is not a folder, cannot be written, or another run holds it.
     """
-    outdir = Path(outdir)
+    outdir = Path(os.path.realpath(outdir))  # a link's target: staging and files go there
+    if outdir in _HELD:
+        _HELD[outdir] += 1
+        try:
+            yield outdir
+        finally:
+            _HELD[outdir] -= 1
+        return
     if outdir.exists() and not outdir.is_dir():
         raise AudioFileError(f"{outdir}: exists and is not a directory")
+    created = not outdir.exists()
     try:
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-        Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent)).rmdir()
-        if outdir.is_dir():
-            Path(tempfile.mkdtemp(dir=outdir)).rmdir()
+        outdir.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=outdir)).rmdir()
+        handle = os.open(outdir, os.O_RDONLY)
     except OSError as exc:
         raise AudioFileError(f"{outdir}: cannot write here ({exc.strerror or exc})") from exc
-    return outdir
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AudioFileError(
+                f"{outdir}: another nmfaudio run is writing here; try again when it has finished"
+            ) from None
+        _remove_stale_stages(outdir)
+        _HELD[outdir] = 1
+        try:
+            yield outdir
+        finally:
+            del _HELD[outdir]
+    finally:
+        os.close(handle)  # releases the lock
+        if created and not any(outdir.iterdir()):
+            outdir.rmdir()
+
+
+def _remove_stale_stages(outdir: Path) -> None:
+    """Remove the staging folders of runs that were killed (their owner is gone)."""
+    for stage in outdir.glob(f"{_STAGE_PREFIX}*{_STAGE_SUFFIX}"):
+        owner = stage.name.removeprefix(_STAGE_PREFIX).split("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 @contextmanager
 def staged_directory(outdir: str | os.PathLike) -> Iterator[Path]:
-    """Give a temporary directory beside ``outdir``; publish its files there on success.
+    """Give a staging folder inside ``outdir``; publish its files there on success.
 
-    Files are written under a hidden temporary name first, so a failure part-way
-    leaves nothing half-written in ``outdir``. On success each file is moved into
-    ``outdir`` (created if missing) with an atomic rename. When the stage holds a
-    :data:`MANIFEST`, the set it publishes replaces an earlier one as a whole:
-    the files that ``outdir``'s earlier manifest lists and this set lacks are
-    removed (no other file is touched), and the manifest is moved in last.
+    Files are written under a hidden staging folder first, on the destination's
+    own file system, so a failure part-way leaves nothing half-written in
+    ``outdir`` and publishing is a rename. On success each file is moved into
+    ``outdir`` (created if missing) with an atomic rename, all or none: a
+    target that is not a file stops the publishing before anything moved. When
+    the stage holds a :data:`MANIFEST`, the set it publishes replaces an earlier
+    one as a whole: the files that ``outdir``'s earlier manifest lists and this
+    set lacks are removed (no other file is touched), and the manifest is moved
+    in last. ``outdir`` is held (see :func:`output_dir`) meanwhile.
     """
-    outdir = check_output_dir(outdir)
-    stage = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".partial", dir=outdir.parent))
-    try:
-        yield stage
-        outdir.mkdir(exist_ok=True)
-        new = sorted(stage.iterdir(), key=lambda item: (item.name == MANIFEST, item.name))
-        earlier = manifest_files(outdir) if (stage / MANIFEST).exists() else []
-        for item in new:
-            os.replace(item, outdir / item.name)
-        for name in set(earlier) - {item.name for item in new}:
-            (outdir / name).unlink(missing_ok=True)
-    finally:
-        for item in stage.iterdir():
-            item.unlink()
-        stage.rmdir()
+    with output_dir(outdir) as outdir:
+        prefix = f"{_STAGE_PREFIX}{os.getpid()}-"
+        stage = Path(tempfile.mkdtemp(prefix=prefix, suffix=_STAGE_SUFFIX, dir=outdir))
+        try:
+            yield stage
+            new = sorted(stage.iterdir(), key=lambda item: (item.name == MANIFEST, item.name))
+            for item in new:
+                target = outdir / item.name
+                if target.is_dir() or (target.exists() and not target.is_file()):
+                    raise AudioFileError(f"{target}: is in the way, and not a file: remove it")
+            earlier = manifest_files(outdir) if (stage / MANIFEST).exists() else []
+            for item in new:
+                os.replace(item, outdir / item.name)
+            for name in set(earlier) - {item.name for item in new}:
+                (outdir / name).unlink(missing_ok=True)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def check_input_kept(source: str | os.PathLike, outdir: str | os.PathLike, names) -> None:

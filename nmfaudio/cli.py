@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -285,7 +287,7 @@ def _add_stft_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_separate(args: argparse.Namespace) -> None:
-    from .audio_io import check_input_kept, check_output_dir, load
+    from .audio_io import check_input_kept, load, output_dir
     from .grouping import separate_sources
     from .separation import separate, separate_with_templates
     from .templates import Templates, check_compatible
@@ -299,30 +301,32 @@ def _run_separate(args: argparse.Namespace) -> None:
         sr = sr or templates[0].sr
     check_input_kept(args.input, outdir, _planned_files(args, templates))
     y, sr = load(args.input, sr=sr)
-    check_output_dir(outdir)  # fail before the long part, not after it
-    options = dict(
-        n_iter=args.iterations, tol=args.tol, mask_power=args.mask_power, seed=args.seed,
-        progress=not args.quiet,
-    )  # fmt: skip
-    if templates:
-        result = separate_with_templates(
-            y, sr, templates, n_extra=args.extra, adapt=args.adapt, **options
-        )
-    elif args.sources:
-        result = separate_sources(
-            y, sr, args.sources, n_components=args.components,
-            n_restarts=args.restarts or N_RESTARTS,
-            **_stft_options(args), **options,
+    # The folder is checked, created and held from here on: a bad one fails now,
+    # not after the long part, and no other run writes there meanwhile.
+    with output_dir(outdir):
+        options = dict(
+            n_iter=args.iterations, tol=args.tol, mask_power=args.mask_power, seed=args.seed,
+            progress=not args.quiet,
         )  # fmt: skip
-    else:
-        n_components = args.components or COMPONENTS_PER_SOURCE
-        result = separate(y, sr, n_components, **_stft_options(args), **options)
-    del y  # the back end needs only the STFT: free the samples for long recordings
-    result.save(
-        outdir, subtype=args.subtype, plots=args.plot, components=args.keep_components or None,
-        about={"input": str(args.input.resolve()), "command": _command_line(args)},
-        progress=not args.quiet,
-    )  # fmt: skip
+        if templates:
+            result = separate_with_templates(
+                y, sr, templates, n_extra=args.extra, adapt=args.adapt, **options
+            )
+        elif args.sources:
+            result = separate_sources(
+                y, sr, args.sources, n_components=args.components,
+                n_restarts=args.restarts or N_RESTARTS,
+                **_stft_options(args), **options,
+            )  # fmt: skip
+        else:
+            n_components = args.components or COMPONENTS_PER_SOURCE
+            result = separate(y, sr, n_components, **_stft_options(args), **options)
+        del y  # the back end needs only the STFT: free the samples for long recordings
+        result.save(
+            outdir, subtype=args.subtype, plots=args.plot, components=args.keep_components or None,
+            about={"input": str(args.input.resolve()), "command": _command_line(args)},
+            progress=not args.quiet,
+        )  # fmt: skip
     if not args.quiet:
         count = result.n_sources or result.n_components
         what = "sources" if result.sources else "components"
@@ -428,6 +432,14 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(scores.to_dict(), indent=2) if args.json else scores.table())
 
 
+class _Terminated(BaseException):  # not caught by handlers of ordinary errors
+    """SIGTERM arrived: unwind (staging folders are removed on the way) and exit."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
@@ -445,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     warnings.showwarning = _one_line_warning
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)  # clean up as for Ctrl-C, then exit 143
     try:
         args.run(args)
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
@@ -465,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except _Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
