@@ -325,6 +325,15 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
             f.write(frames)
 
 
+def _why(exc: Exception, folder: Path) -> str:
+    """A write error in words: libsndfile says only "System error." of a full disk."""
+    reason = getattr(exc, "strerror", None) or str(exc).rstrip(".")
+    if isinstance(exc, sf.LibsndfileError) or getattr(exc, "errno", None) in (28, 27):
+        free = shutil.disk_usage(folder).free
+        reason += f"; {free / 1e6:.0f} MB free there: is the disk full, or a file size limit set?"
+    return reason
+
+
 def write_many(
     outdir: str | os.PathLike,
     items: Iterable[tuple[str, np.ndarray | Callable[[Path], object]]],
@@ -354,7 +363,7 @@ def write_many(
             else:
                 write_audio(stage / name, content, sr, subtype=subtype)
         except (OSError, sf.LibsndfileError) as exc:
-            raise AudioFileError(f"{outdir / name}: cannot write ({exc})") from exc
+            raise AudioFileError(f"{outdir / name}: cannot write ({_why(exc, stage)})") from exc
 
     # Each file is written in the background while the next content is produced:
     # at most two contents are alive at once.

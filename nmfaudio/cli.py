@@ -51,6 +51,20 @@ def _whole_number(minimum: int):
 
 _at_least_one = _whole_number(1)
 
+#: Frames grow as the hop shrinks, and memory and time with them: a hop that makes
+#: more than ten times the default's frames is refused (hop 1 on 10 s took 9 GB).
+MIN_HOP = -(-HOP_LENGTH // 10)
+
+
+def _hop(text: str) -> int:
+    value = _at_least_one(text)
+    if value < MIN_HOP:
+        raise argparse.ArgumentTypeError(
+            f"{value} would make {HOP_LENGTH / value:.0f} times the frames of the default hop"
+            f" {HOP_LENGTH}, and memory and time with them: use {MIN_HOP} or more"
+        )
+    return value
+
 
 def _number(text: str) -> float:
     try:
@@ -280,7 +294,7 @@ def _add_stft_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--hop",
-        type=_at_least_one,
+        type=_hop,
         metavar="N",
         help=f"STFT hop in samples (default: {HOP_LENGTH})",
     )

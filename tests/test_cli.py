@@ -200,6 +200,7 @@ BAD_INPUTS = {
         1,
         "reading .m4a files needs ffmpeg",
     ),
+    "tiny hop": (_samples("ok.wav", music_like(1).T), ["--hop", "1"], 2, "512 times the frames"),
     "hop larger than frame": (
         _samples("ok.wav", music_like(1).T),
         ["--hop", "4096"],

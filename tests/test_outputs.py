@@ -106,3 +106,22 @@ def test_sigterm_mid_run_cleans_up_and_says_so(tmp_path):
     assert err.strip() == "nmfaudio: terminated"
     assert not outdir.exists()  # made by the run, empty, removed again
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.wav"]
+
+
+def test_a_full_disk_names_the_file_and_the_likely_cause(tmp_path, example_mixture):
+    import resource
+
+    def limit():  # a file size limit stands for a full disk: writes fail part-way
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    outdir = tmp_path / "o"
+    done = subprocess.run(
+        [sys.executable, "-m", "nmfaudio", "separate", str(example_mixture), "-k", "3",
+         "-o", str(outdir), "-q"],
+        preexec_fn=limit, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert f"{outdir}/component_00.wav: cannot write" in done.stderr
+    assert "is the disk full, or a file size limit set?" in done.stderr
+    assert not outdir.exists()
