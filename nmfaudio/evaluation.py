@@ -42,13 +42,14 @@ class Evaluation:
         return {metric: float(np.mean(getattr(self, metric))) for metric in METRICS}
 
     def to_dict(self) -> dict:
-        """Plain data for JSON: per-source scores and their means."""
+        """Plain data for JSON: per-source scores and their means (a silent estimate's
+        -inf as None, which JSON can hold)."""
         sources = [
             {"reference": name, "estimate": est}
-            | {metric: float(getattr(self, metric)[i]) for metric in METRICS}
+            | {metric: _finite(getattr(self, metric)[i]) for metric in METRICS}
             for i, (name, est) in enumerate(zip(self.names, self.matched, strict=True))
         ]
-        return {"sources": sources, "mean": self.mean()}
+        return {"sources": sources, "mean": {m: _finite(v) for m, v in self.mean().items()}}
 
     def table(self) -> str:
         """A text table, one row per source and a mean row."""
@@ -64,6 +65,10 @@ class Evaluation:
             f"{'mean':<{width}}  {'':<{width}}" + "".join(f"{v:9.2f}" for v in self.mean().values())
         )
         return "\n".join(rows)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -126,6 +131,14 @@ def evaluate(
     if silent:
         raise ParameterError(f"reference {silent[0]} is silent: BSS Eval needs every source")
 
+    # A silent estimate is a result too, one that recovers nothing: it scores -inf.
+    # BSS Eval cannot decompose it, so noise stands in while the others are scored
+    # (each estimate's scores depend on it and the references alone; noise is
+    # matched to no source, so the matching of the others is its own).
+    silent_estimates = ~estimates.any(axis=1)
+    if silent_estimates.any():
+        noise = np.random.default_rng(0).standard_normal(estimates.shape)
+        estimates = np.where(silent_estimates[:, None], noise * references.std(), estimates)
     by_name = {name: i for i, name in enumerate(estimate_names)}
     if all(name in by_name for name in reference_names):
         order = [by_name[name] for name in reference_names]
@@ -140,6 +153,9 @@ def evaluate(
     scale_invariant = np.array(
         [si_sdr(ref, estimates[j]) for ref, j in zip(references, order, strict=True)]
     )
+    unheard = silent_estimates[np.asarray(order)]
+    for scores in (sdr, sir, sar, scale_invariant):
+        scores[unheard] = -np.inf
     return Evaluation(
         names=list(reference_names),
         matched=[estimate_names[j] for j in order],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -147,3 +148,41 @@ def test_real_music_separation_scores(separation_case, tmp_path):
     assert sorted(scores.names) == ["hihat", "kick", "snare"]
     assert sorted(scores.matched) == ["component_00", "component_01", "component_02"]
     assert scores.sdr.max() > 10  # the kick, at least, comes out clean
+
+
+def test_a_silent_estimate_scores_minus_infinity_and_leaves_the_others_as_they_are():
+    refs = sources()
+    ests = mixed_estimates(refs)
+    silent = ests.copy()
+    silent[1] = 0
+    names = ["a", "b", "c"]
+    result = evaluate(refs, silent, reference_names=names, estimate_names=names)
+    assert all(np.isneginf(getattr(result, m)[1]) for m in ("sdr", "sir", "sar", "si_sdr"))
+    # Each estimate is scored against the references alone: the others do not change.
+    other = ests.copy()
+    other[1] = refs[1]
+    expected = evaluate(refs, other, reference_names=names, estimate_names=names)
+    for metric in ("sdr", "sir", "sar", "si_sdr"):
+        np.testing.assert_allclose(
+            getattr(result, metric)[[0, 2]], getattr(expected, metric)[[0, 2]]
+        )
+    shuffled = evaluate(refs, silent[[2, 1, 0]])  # unnamed: matched by permutation
+    assert shuffled.matched == ["estimate_02", "estimate_01", "estimate_00"]
+    assert np.isneginf(shuffled.sdr[1]) and np.isfinite(shuffled.sdr[[0, 2]]).all()
+    assert json.loads(json.dumps(result.to_dict()))["sources"][1]["sdr"] is None
+
+
+def test_cli_scores_a_silent_file_and_refuses_a_fifo(capsys, tmp_path):
+    refs = sources()
+    for folder, signals in (("ref", refs), ("est", mixed_estimates(refs))):
+        (tmp_path / folder).mkdir()
+        for name, signal in zip("abc", signals, strict=True):
+            sf.write(tmp_path / folder / f"{name}.wav", signal, 8000, subtype="FLOAT")
+    sf.write(tmp_path / "est" / "b.wav", np.zeros(8000), 8000, subtype="FLOAT")
+    assert main(["evaluate", str(tmp_path / "ref"), str(tmp_path / "est")]) == 0
+    out = capsys.readouterr().out
+    assert "-inf" in out.splitlines()[2]  # the row of b
+    os.mkfifo(tmp_path / "est" / "d.wav")
+    assert main(["evaluate", str(tmp_path / "ref"), str(tmp_path / "est")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a regular file" in err
