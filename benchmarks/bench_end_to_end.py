@@ -58,6 +58,12 @@ def measure(command: list[str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss * 1024 / 1e9
 
 
+def print_measures(rows: dict[str, tuple[float, float]]) -> None:
+    """One line per run: wall time and peak RSS, as :func:`measure` gives them."""
+    for label, (seconds, gigabytes) in rows.items():
+        print(f"  {label:<16}  {seconds:7.1f} s   peak RSS {gigabytes:5.2f} GB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
@@ -74,8 +80,7 @@ def main() -> None:
                         f"{tmp}/ours", "--tol", "0", "-q", *common])  # fmt: skip
         theirs = measure([sys.executable, str(HERE / "sklearn_recipe.py"), str(audio),
                           f"{tmp}/theirs", *common])  # fmt: skip
-    print(f"  nmfaudio          {ours[0]:7.1f} s   peak RSS {ours[1]:5.2f} GB")
-    print(f"  scikit-learn      {theirs[0]:7.1f} s   peak RSS {theirs[1]:5.2f} GB")
+    print_measures({"nmfaudio": ours, "scikit-learn": theirs})
     speed, memory = theirs[0] / ours[0], theirs[1] / ours[1]
     print(f"  ratio             {speed:7.2f} x faster, {memory:.2f} x less memory")
 

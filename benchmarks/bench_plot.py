@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_end_to_end import long_recording, measure
+from bench_end_to_end import long_recording, measure, print_measures
 
 
 def main() -> None:
@@ -31,8 +31,7 @@ def main() -> None:
                    str(args.sources), "-q"]  # fmt: skip
         plain = measure([*command, "-o", f"{tmp}/plain"])
         pictures = measure([*command, "-o", f"{tmp}/plot", "--plot"])
-    print(f"  without --plot  {plain[0]:7.1f} s   peak RSS {plain[1]:5.2f} GB")
-    print(f"  with --plot     {pictures[0]:7.1f} s   peak RSS {pictures[1]:5.2f} GB")
+    print_measures({"without --plot": plain, "with --plot": pictures})
     time_ratio, memory_ratio = pictures[0] / plain[0], pictures[1] / plain[1]
     print(f"  ratio           {time_ratio:7.2f} x time, {memory_ratio:.2f} x memory")
 
