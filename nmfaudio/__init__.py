@@ -14,13 +14,12 @@ instruments with templates learnt from isolated recordings, and
 files.
 """
 
-__version__ = "0.1.0"
-
 import importlib
 import sys
 import types
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
 
 # Each name is imported from its module on first use: the pipeline pulls in

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from . import backend
 from ._checks import non_negative_int, positive_float, positive_int
+from ._version import __version__
 from .audio_io import check_samples, write_many
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
@@ -177,8 +178,6 @@ class Separation:
         )
 
     def _manifest(self) -> dict:
-        from . import __version__
-
         return {
             "nmfaudio": __version__,
             "sample_rate": self.sr,
