@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import mask_denominator, soft_mask
+from .backend import check_groups, mask_denominator, soft_mask
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import ParameterError
-from .frontend import STFTConfig, magnitude, stft
+from .frontend import FRAMES_PER_CHUNK, STFTConfig, magnitude, stft
 
 #: Longest time axis drawn; longer spectrograms are averaged over groups of frames.
 MAX_COLUMNS = 2000
@@ -106,8 +106,8 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     ax_h = fig.add_subplot(grid[1, 1], sharex=ax_spec)
     ax_bar = fig.add_subplot(grid[0, 2])
 
-    V = result.magnitude
-    image = _show_db(V, sr, config.hop_length, ax_spec, ref=float(V.max(initial=0)))
+    V, _, hop_length = _pooled(result, None, MAX_COLUMNS, parts=False)
+    image = _show_db(V, sr, hop_length, ax_spec, ref=float(V.max(initial=0)))
     _db_colorbar(fig, image, cax=ax_bar)
     ax_spec.set_title(title or "mixture")
     ax_spec.set_xlabel("")
@@ -160,23 +160,52 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
     n_rows = int(np.ceil(K / n_cols))
     fig = Figure(figsize=(3.2 * n_cols + 1, 2.4 * n_rows + 0.6), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False).ravel()
-    V = result.magnitude
-    W, H, power = result.W, result.H, result.mask_power
-    denominator = mask_denominator(W, H, power=power, groups=groups)
+    V, parts, hop_length = _pooled(result, groups, THUMBNAIL_COLUMNS, parts=True)
     ref = float(V.max(initial=0))  # one scale for all: the loudest point of the mixture
     for k, ax in enumerate(axes):
         if k >= K:
             ax.set_axis_off()
             continue
-        mask = soft_mask(W, H, k, power=power, denominator=denominator, groups=groups)
-        image = _show_db(V * mask, result.sr, result.config.hop_length, ax, ref=ref,
-                         max_columns=THUMBNAIL_COLUMNS)  # fmt: skip
+        image = _show_db(parts[k], result.sr, hop_length, ax, ref=ref)
         ax.set_title(names[k], fontsize=9)
         ax.label_outer()
     _limit_frequency(axes[0], max_freq, result.sr)
     _db_colorbar(fig, image, ax=axes.tolist(), shrink=0.8)
     fig.suptitle(title or f"{K} {'sources' if groups else 'components'}")
     return fig
+
+
+def _pooled(result, groups, max_columns: int, *, parts: bool):
+    """The mixture's magnitude and, with ``parts``, each part's (under its soft mask),
+    averaged over groups of frames as :func:`_pool_frames` does; return them and the hop.
+
+    Made a block of frames at a time from the STFT, so no whole spectrogram or
+    mask is ever held: the figures cost little memory beside the separation.
+    """
+    n_frames = result.H.shape[1]
+    factor = max(1, -(-n_frames // max_columns))
+    usable = n_frames // factor * factor if factor > 1 else n_frames
+    block = factor * max(1, FRAMES_PER_CHUNK // factor)
+    W, power = result.W, result.mask_power
+    n_parts = len(check_groups(groups, W.shape[1])) if parts else 0
+    mixture, masked = [], [[] for _ in range(n_parts)]
+    for t0 in range(0, usable, block):
+        t1 = min(usable, t0 + block)
+        V = magnitude(result.X[..., t0:t1])
+        mixture.append(_mean_over(V, factor))
+        if parts:
+            H = result.H[:, t0:t1]
+            denominator = mask_denominator(W, H, power=power, groups=groups)
+            for k in range(n_parts):
+                mask = soft_mask(W, H, k, power=power, denominator=denominator, groups=groups)
+                masked[k].append(_mean_over(V * mask, factor))
+    pooled = [np.concatenate(blocks, axis=1) for blocks in masked]
+    return np.concatenate(mixture, axis=1), pooled, result.config.hop_length * factor
+
+
+def _mean_over(S: np.ndarray, factor: int) -> np.ndarray:
+    """Means of ``factor`` consecutive columns."""
+    return S.reshape(S.shape[0], -1, factor).mean(axis=-1)
 
 
 def _part_names(result) -> list[str]:

@@ -11,6 +11,7 @@ from matplotlib.collections import QuadMesh
 import nmfaudio
 from nmfaudio import ParameterError
 from nmfaudio import plot as nplot
+from nmfaudio.backend import soft_mask
 from nmfaudio.cli import main
 from nmfaudio.frontend import STFTConfig, magnitude, stft
 
@@ -191,3 +192,18 @@ def test_component_panels_draw_at_most_a_thumbnail_of_columns():
     meshes = [c for ax in panels for c in ax.collections if isinstance(c, QuadMesh)]
     assert len(meshes) == 3
     assert all(mesh.get_array().shape[-1] <= nplot.THUMBNAIL_COLUMNS for mesh in meshes)
+
+
+def test_figures_pool_block_by_block_as_the_whole_spectrogram_would():
+    y = music_like(2, seconds=100.0, sr=4000)  # 3126 frames: several blocks
+    result = nmfaudio.separate(y, 4000, 3, n_fft=256, hop_length=128, n_iter=2)
+    groups = [[0, 2], [1]]
+    V, parts, hop = nplot._pooled(result, groups, 400, parts=True)
+    whole = magnitude(result.X)
+    expected, expected_hop = nplot._pool_frames(whole, 128, 400)
+    np.testing.assert_allclose(V, expected, rtol=1e-5)
+    assert hop == expected_hop
+    for k in range(2):
+        mask = soft_mask(result.W, result.H, k, power=2.0, groups=groups)
+        np.testing.assert_allclose(parts[k], nplot._pool_frames(whole * mask, 128, 400)[0],
+                                   rtol=1e-4, atol=1e-7)  # fmt: skip
