@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -228,7 +229,7 @@ def staged_directory(outdir: str | os.PathLike) -> Iterator[Path]:
             new = sorted(stage.iterdir(), key=lambda item: (item.name == MANIFEST, item.name))
             for item in new:
                 target = outdir / item.name
-                if target.is_dir() or (target.exists() and not target.is_file()):
+                if target.exists() and not target.is_file():  # a folder, a FIFO, ...
                     raise AudioFileError(f"{target}: is in the way, and not a file: remove it")
             earlier = manifest_files(outdir) if (stage / MANIFEST).exists() else []
             for item in new:
@@ -328,7 +329,10 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
 def _why(exc: Exception, folder: Path) -> str:
     """A write error in words: libsndfile says only "System error." of a full disk."""
     reason = getattr(exc, "strerror", None) or str(exc).rstrip(".")
-    if isinstance(exc, sf.LibsndfileError) or getattr(exc, "errno", None) in (28, 27):
+    if isinstance(exc, sf.LibsndfileError) or getattr(exc, "errno", None) in (
+        errno.ENOSPC,
+        errno.EFBIG,
+    ):
         free = shutil.disk_usage(folder).free
         reason += f"; {free / 1e6:.0f} MB free there: is the disk full, or a file size limit set?"
     return reason

@@ -99,10 +99,14 @@ def group(result: Separation, n_sources: int) -> Separation:
             f"cannot group {result.n_components} components into {n_sources} sources:"
             " ask for more components than sources"
         )
-    features = template_mfcc(result.W, result.sr, n_fft=result.config.n_fft)
-    labels = cluster_components(features, n_sources)
-    sources = _source_names([np.flatnonzero(labels == s) for s in range(n_sources)])
-    return dataclasses.replace(result, sources=sources)
+    groups = _timbre_groups(result.W, result.sr, result.config.n_fft, n_sources)
+    return dataclasses.replace(result, sources=_source_names(groups))
+
+
+def _timbre_groups(W: np.ndarray, sr: int, n_fft: int, n_sources: int) -> list[np.ndarray]:
+    """Each source's component indices: the templates clustered by their MFCCs."""
+    labels = cluster_components(template_mfcc(W, sr, n_fft=n_fft), n_sources)
+    return [np.flatnonzero(labels == s) for s in range(n_sources)]
 
 
 def separate_sources(
@@ -186,8 +190,7 @@ def separate_sources(
     runs = []
     for _ in range(n_restarts):
         fit = nmf(V, n_components, n_iter=n_iter, tol=tol, seed=rng, progress=progress)
-        labels = cluster_components(template_mfcc(fit.W, sr, n_fft=n_fft), n_sources)
-        runs.append((fit, [np.flatnonzero(labels == s) for s in range(n_sources)]))
+        runs.append((fit, _timbre_groups(fit.W, sr, n_fft, n_sources)))
     del V
     fit, groups = consensus(runs)
     return assemble(X, fit, sr, y.shape[1], config, mask_power, _source_names(groups))
