@@ -1,7 +1,7 @@
 """Separation quality on the development cases: nmfaudio beside its peers, cross-validated.
 
     python benchmarks/bench_quality.py [--data ../shared/data] [--seeds 0 1 2 3 4] [--jobs 2]
-                                       [--part {all,blind,supervised}] [--json FILE]
+                                       [--part {all,blind,supervised,costs}] [--json FILE]
 
 Cases: every folder of ``<data>/separation`` (real recordings) and
 ``<data>/rendered`` (pieces rendered from MIDI parts), each a ``mixture.wav``
@@ -31,6 +31,12 @@ pieces: templates learnt from the parts of one piece, applied to another
 piece with the same instruments (the parts the two pieces do not share go to
 ``--extra`` components, scored against the sum of the other parts).
 
+Costs (``--part costs``, not part of ``all``): one factorization of 8
+components per source grouped by timbre (``separate_sources`` with one
+restart) under each divergence and penalty of ``COSTS``, every case and seed,
+with the same cross-validation of the choice (see the README's "Divergences
+and penalties").
+
 Needs scikit-learn (pip install '.[test]').
 """
 
@@ -54,6 +60,18 @@ N_FFT, HOP = 2048, 512
 DRUMS = ("kick", "snare", "hihat")
 RESTARTS = (1, 3, 5)  # candidates for nmfaudio.grouping.N_RESTARTS
 CROSS_PAIRS = (("case_003", "case_014"), ("case_005", "case_015"))  # pieces sharing parts
+#: Costs compared by ``--part costs``: keywords of nmfaudio.separate_sources.
+COSTS = {
+    "KL (default)": {},
+    "Itakura-Saito": {"beta": 0.0},
+    "beta 0.5": {"beta": 0.5},
+    "sparsity 1e-5": {"sparsity": 1e-5},
+    "sparsity 1e-4": {"sparsity": 1e-4},
+    "sparsity 1e-3": {"sparsity": 1e-3},
+    "continuity 1e-4": {"continuity": 1e-4},
+    "continuity 1e-3": {"continuity": 1e-3},
+    "continuity 1e-2": {"continuity": 1e-2},
+}
 
 
 def sklearn_nmf(V: np.ndarray, k: int, seed: int, W: np.ndarray | None = None):
@@ -129,6 +147,20 @@ def blind_case(job: tuple[Path, list[int]]) -> dict:
             out[f"R={r}"].append(scores(references, estimates))
     print(f"  done {folder.name}", flush=True)
     return {"case": folder.name, "sources": S, "scores": out, "seconds": seconds}
+
+
+def cost_case(job: tuple[Path, list[int]]) -> dict:
+    """Every cost of COSTS on one case, every seed, one restart: {cost: [(sdr, si_sdr)]}."""
+    folder, seeds = job
+    y, sr, names, references = load_case(folder)
+    out: dict[str, list] = {name: [] for name in COSTS}
+    for name, cost in COSTS.items():
+        for seed in seeds:
+            result = nmfaudio.separate_sources(y, sr, len(names), n_restarts=1, seed=seed, **cost)
+            estimates = np.stack([s[0] for s in result.iter_sources()])
+            out[name].append(scores(references, estimates))
+    print(f"  done {folder.name}", flush=True)
+    return {"case": folder.name, "sources": len(names), "scores": out}
 
 
 def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]:
@@ -217,9 +249,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=2, help="cases run in parallel")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
-    parser.add_argument("--part", choices=("all", "blind", "supervised"), default="all")
+    parser.add_argument("--part", choices=("all", "blind", "supervised", "costs"), default="all")
     args = parser.parse_args()
     figures = {}
+    if args.part == "costs":
+        figures["costs"] = costs(args)
     if args.part in ("all", "blind"):
         figures |= blind(args)
     if args.part in ("all", "supervised"):
@@ -228,10 +262,13 @@ def main() -> None:
         args.json.write_text(json.dumps(figures, indent=1))
 
 
-def blind(args: argparse.Namespace) -> dict:
+def case_folders(data: Path) -> list[Path]:
+    folders = sorted(p for p in (data / "separation").iterdir() if p.is_dir())
+    return folders + sorted(p for p in (data / "rendered").iterdir() if p.is_dir())
 
-    folders = sorted(p for p in (args.data / "separation").iterdir() if p.is_dir())
-    folders += sorted(p for p in (args.data / "rendered").iterdir() if p.is_dir())
+
+def blind(args: argparse.Namespace) -> dict:
+    folders = case_folders(args.data)
     print(f"Blind: {len(folders)} cases, seeds {args.seeds}")
     with Pool(args.jobs) as pool:
         cases = pool.map(blind_case, [(f, args.seeds) for f in folders], chunksize=1)
@@ -265,6 +302,38 @@ def blind(args: argparse.Namespace) -> dict:
         )
     seconds = {m: sum(c["seconds"][m] for c in cases) for m in cases[0]["seconds"]}
     print("nmfaudio time over all cases and seeds:", {m: round(s, 1) for m, s in seconds.items()})
+    return {"cases": cases, "summary": summary}
+
+
+def costs(args: argparse.Namespace) -> dict:
+    folders = case_folders(args.data)
+    print(f"Costs: {len(folders)} cases, seeds {args.seeds}, one restart each")
+    with Pool(args.jobs) as pool:
+        cases = pool.map(cost_case, [(f, args.seeds) for f in folders], chunksize=1)
+    halves = {"A": cases[0::2], "B": cases[1::2]}
+    print(
+        f"\n{'cost':<18} {'SDR':>6} {'SI-SDR':>7} {'median':>7} {'worst':>6} {'spread':>6}"
+        f" {'half A':>7} {'half B':>7}"
+    )
+    summary = {}
+    for name in COSTS:
+        table = summarise(cases, name)
+        line = {
+            "sdr": table[:, 0].mean(), "si_sdr": table[:, 1].mean(),
+            "median_sdr": np.median(table[:, 0]), "worst_case_sdr": table[:, 0].min(),
+            "median_seed_spread": np.median(table[:, 3]),
+            "A": summarise(halves["A"], name)[:, 0].mean(),
+            "B": summarise(halves["B"], name)[:, 0].mean(),
+        }  # fmt: skip
+        summary[name] = {k: round(float(v), 3) for k, v in line.items()}
+        print(f"{name:<18}" + "".join(f" {v:6.2f} " for v in line.values()))
+    for select, held in (("A", "B"), ("B", "A")):
+        chosen = max(COSTS, key=lambda name: summary[name][select])
+        print(
+            f"chosen on {select}: {chosen} ({summary[chosen][select]:.2f});"
+            f" on {held}: {summary[chosen][held]:.2f} against the default's"
+            f" {summary['KL (default)'][held]:.2f}"
+        )
     return {"cases": cases, "summary": summary}
 
 

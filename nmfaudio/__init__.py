@@ -31,7 +31,7 @@ _WHERE = {
     "Evaluation": "evaluation", "evaluate": "evaluation",
     "STFTConfig": "frontend",
     "group": "grouping", "separate_sources": "grouping",
-    "NMFResult": "nmf", "kl_divergence": "nmf", "nmf": "nmf",
+    "NMFResult": "nmf", "divergence": "nmf", "kl_divergence": "nmf", "nmf": "nmf",
     "Separation": "separation", "separate": "separation",
     "separate_with_templates": "separation",
     "Templates": "templates", "learn": "templates",
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .evaluation import Evaluation, evaluate
     from .frontend import STFTConfig
     from .grouping import group, separate_sources
-    from .nmf import NMFResult, kl_divergence, nmf
+    from .nmf import NMFResult, divergence, kl_divergence, nmf
     from .separation import Separation, separate, separate_with_templates
     from .templates import Templates, learn
 
@@ -87,6 +87,7 @@ __all__ = [
     "Separation",
     "Templates",
     "__version__",
+    "divergence",
     "evaluate",
     "group",
     "kl_divergence",

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._version import __version__
-from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS, SUBTYPES
+from .defaults import BETA_NAMES, COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS, SUBTYPES
 from .exceptions import NmfaudioError
 
 # The pipeline's modules (numpy, librosa, numba) are imported by the commands
@@ -83,6 +83,17 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _beta(text: str) -> float:
+    if text.lower() in BETA_NAMES:
+        return BETA_NAMES[text.lower()]
+    try:
+        return _number(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number >= 0 or one of {', '.join(BETA_NAMES)}, got {text!r}"
+        ) from None
+
+
 def _subtype(text: str) -> str:
     if text.upper() not in SUBTYPES:
         raise argparse.ArgumentTypeError(f"choose from {', '.join(SUBTYPES)}, got {text!r}")
@@ -92,7 +103,7 @@ def _subtype(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Separate a music recording into parts with KL-divergence NMF.",
+        description="Separate a music recording into parts with non-negative matrix factorization.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
@@ -174,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         " fraction; 0 runs all iterations (default: 1e-4)",
     )
     _add_stft_options(sep)
+    _add_cost_options(sep)
     sep.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     sep.add_argument(
         "--mask-power",
@@ -230,9 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
         "learn",
         help="learn spectral templates of one instrument",
         description=(
-            "Learn K spectral templates from isolated recordings of one instrument (KL-NMF"
-            " on their spectrograms) and save them, with their sample rate and STFT"
-            " settings, for 'nmfaudio separate --templates'."
+            "Learn K spectral templates from isolated recordings of one instrument (NMF"
+            " on their spectrograms) and save them, with their sample rate, STFT"
+            " settings and cost, for 'nmfaudio separate --templates'."
         ),
     )
     learn.add_argument("files", metavar="FILE", type=Path, nargs="+", help="audio files")
@@ -264,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--iterations", type=_at_least_one, default=200, metavar="N",
         help="maximum NMF iterations (default: 200)",
     )  # fmt: skip
+    _add_cost_options(learn)
     learn.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     learn.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     learn.set_defaults(run=_run_learn)
@@ -300,6 +313,35 @@ def _add_stft_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_cost_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--beta",
+        type=_beta,
+        default=1.0,
+        metavar="B",
+        help="divergence the NMF minimises: 0 or 'is' (Itakura-Saito), 1 or 'kl' (default),"
+        " 2 or 'euclidean', or any number >= 0",
+    )
+    parser.add_argument(
+        "--sparsity",
+        type=_number,
+        default=0.0,
+        metavar="A",
+        help="weight of an L1 penalty on templates and activations (default: 0)",
+    )
+    parser.add_argument(
+        "--continuity",
+        type=_number,
+        default=0.0,
+        metavar="A",
+        help="weight of a temporal continuity penalty on the activations (default: 0)",
+    )
+
+
+def _cost_options(args: argparse.Namespace) -> dict[str, float]:
+    return {"beta": args.beta, "sparsity": args.sparsity, "continuity": args.continuity}
+
+
 def _run_separate(args: argparse.Namespace) -> None:
     from .audio_io import check_input_kept, load, output_dir
     from .grouping import separate_sources
@@ -320,7 +362,7 @@ def _run_separate(args: argparse.Namespace) -> None:
     with output_dir(outdir):
         options = dict(
             n_iter=args.iterations, tol=args.tol, mask_power=args.mask_power, seed=args.seed,
-            progress=not args.quiet,
+            progress=not args.quiet, **_cost_options(args),
         )  # fmt: skip
         if templates:
             result = separate_with_templates(
@@ -342,11 +384,13 @@ def _run_separate(args: argparse.Namespace) -> None:
             progress=not args.quiet,
         )  # fmt: skip
     if not args.quiet:
+        from ._updates import describe_cost
+
         count = result.n_sources or result.n_components
         what = "sources" if result.sources else "components"
         print(
-            f"wrote {count} {what} to {outdir} (KL divergence {result.losses[-1]:.6g}"
-            f" after {len(result.losses)} iterations)"
+            f"wrote {count} {what} to {outdir} ({describe_cost(result.beta, result.penalties)}"
+            f" {result.losses[-1]:.6g} after {len(result.losses)} iterations)"
         )
 
 
@@ -415,7 +459,7 @@ def _run_learn(args: argparse.Namespace) -> None:
     signals = [y] + [load(path, sr=sr)[0] for path in args.files[1:]]
     templates = learn(
         signals, sr, args.components, name=name, context=args.context, **_stft_options(args),
-        n_iter=args.iterations, seed=args.seed, progress=not args.quiet,
+        n_iter=args.iterations, seed=args.seed, progress=not args.quiet, **_cost_options(args),
     )  # fmt: skip
     templates.save(args.output)
     if not args.quiet:

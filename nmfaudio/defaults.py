@@ -20,3 +20,10 @@ N_RESTARTS = 5
 
 #: Sample encodings of the files written.
 SUBTYPES = ("FLOAT", "PCM_16", "PCM_24")
+
+#: Names accepted for the common β-divergences (``beta=`` and ``--beta``).
+BETA_NAMES = {
+    "is": 0.0, "itakura-saito": 0.0,
+    "kl": 1.0, "kullback-leibler": 1.0,
+    "euclidean": 2.0, "frobenius": 2.0,
+}  # fmt: skip

@@ -27,7 +27,7 @@ from ._checks import positive_float, positive_int
 from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import ParameterError
 from .frontend import STFTConfig, magnitude
-from .nmf import NMFResult, nmf
+from .nmf import NMFResult, cost_options, nmf
 from .separation import Separation, analyse, assemble, numbered
 
 N_MELS = 40
@@ -48,7 +48,9 @@ def template_mfcc(W: np.ndarray, sr: int, *, n_fft: int) -> np.ndarray:
     -------
     np.ndarray [shape=(n_components, N_MFCC)]
     """
-    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=N_MELS) @ W.astype(np.float64)
+    W = W.astype(np.float64)
+    W = W / np.maximum(W.sum(axis=0), np.finfo(np.float64).tiny)  # timbre, not level
+    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=N_MELS) @ W
     mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel**2), n_mfcc=N_MFCC + 1)
     return mfcc[1:].T
 
@@ -121,6 +123,9 @@ def separate_sources(
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
     mask_power: float = 2.0,
+    beta: float | str = 1.0,
+    sparsity: float = 0.0,
+    continuity: float = 0.0,
     seed: int | np.random.Generator | None = 0,
     progress: bool = False,
 ) -> Separation:
@@ -151,7 +156,7 @@ def separate_sources(
     n_iter, tol, seed, progress
         Passed to :func:`nmfaudio.nmf`; the restarts draw their starts one
         after another from the one seeded generator.
-    n_fft, hop_length, mask_power
+    n_fft, hop_length, mask_power, beta, sparsity, continuity
         As in :func:`nmfaudio.separate`.
 
     Returns
@@ -189,7 +194,8 @@ def separate_sources(
     rng = np.random.default_rng(seed)
     runs = []
     for _ in range(n_restarts):
-        fit = nmf(V, n_components, n_iter=n_iter, tol=tol, seed=rng, progress=progress)
+        fit = nmf(V, n_components, **cost_options(beta, sparsity, continuity), n_iter=n_iter,
+                  tol=tol, seed=rng, progress=progress)  # fmt: skip
         runs.append((fit, _timbre_groups(fit.W, sr, n_fft, n_sources)))
     del V
     fit, groups = consensus(runs)
@@ -217,7 +223,7 @@ def consensus(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> tuple[NMFResult
     -------
     NMFResult
         ``W`` of shape ``(n_freq, sum of K)``, ``H`` of shape ``(sum of K, n_frames)``
-        and the reference run's losses.
+        and the reference run's losses and cost settings.
     list of list of int
         Each source's components in that factorization, in the reference's order.
     """
@@ -242,7 +248,7 @@ def consensus(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> tuple[NMFResult
         offset += fit.W.shape[1]
     W = np.concatenate([fit.W for fit, _ in runs], axis=1)
     H = np.concatenate([fit.H for fit, _ in runs], axis=0) / len(runs)
-    return NMFResult(W=W, H=H, losses=runs[reference][0].losses), groups
+    return dataclasses.replace(runs[reference][0], W=W, H=H), groups
 
 
 def _model_overlap(a: NMFResult, groups_a, b: NMFResult, groups_b) -> np.ndarray:

@@ -1,26 +1,27 @@
-"""Stage 2: non-negative matrix factorization V ~ W H under the generalized KL divergence.
+"""Stage 2: non-negative matrix factorization V ~ W H under a β-divergence, with penalties.
 
-The updates are Lee & Seung's multiplicative rules, with the same safeguards
-as scikit-learn's ``solver="mu"`` (W H floored at float32 epsilon before the
-ratio ``V / (W H)``, empty denominators guarded), and the same order: W, then
-H, in every iteration. Starting from the same W and H, both give the same
-factors up to rounding.
+The updates are the multiplicative rules of Lee & Seung, as generalised to
+the β-divergences by Févotte & Idier (2011), with the same safeguards as
+scikit-learn's ``solver="mu"`` (W H floored at float32 epsilon, empty
+denominators guarded) and the same order: W, then H, in every iteration.
+Starting from the same W and H, both give the same factors up to rounding.
+The rules themselves, the costs and the penalties live in ``_updates.py``;
+this module checks, starts, iterates and scales.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse.linalg
 from tqdm.auto import tqdm
 
 from ._checks import non_negative_float, positive_int
-from ._kernels import H_FLOOR, Engine, ratio_and_divergence
+from ._updates import EPSILON, Penalties, Updates
+from .defaults import BETA_NAMES
 from .exceptions import ParameterError
-
-#: Floor for W H and for empty denominators, as in scikit-learn.
-EPSILON = float(np.finfo(np.float32).eps)
 
 INITS = ("random", "nndsvda")
 
@@ -36,12 +37,18 @@ class NMFResult:
     H : np.ndarray [shape=(n_components, n_frames)]
         Activations, scaled so that ``W @ H`` is the fitted model.
     losses : np.ndarray [shape=(n_iter,), dtype=float64]
-        Generalized KL divergence ``D(V | W H)`` after each iteration.
+        The cost minimised, ``D_β(V | W H)`` plus the penalties, after each iteration.
+    beta : float
+        The β of the divergence.
+    penalties : dict of str to float
+        The penalties used (see :func:`nmf`), by name; empty for none.
     """
 
     W: np.ndarray
     H: np.ndarray
     losses: np.ndarray
+    beta: float = 1.0
+    penalties: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_iter(self) -> int:
@@ -49,31 +56,86 @@ class NMFResult:
         return len(self.losses)
 
 
-def kl_divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray) -> float:
-    """Generalized Kullback-Leibler divergence ``D(V | W H)``.
+def divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray, beta: float | str = 1.0) -> float:
+    """β-divergence ``D_β(V | W H)``, summed over the entries, without forming an F x T array.
 
-    ``D = sum(V * log(V / WH) - V + WH)``, with ``0 * log 0 = 0`` and ``W H``
-    floored at ``EPSILON`` inside the logarithm, as in the updates.
+    ``d_β(x | y) = (x**β + (β - 1) y**β - β x y**(β-1)) / (β (β - 1))``; its
+    limits are Itakura-Saito ``x/y - log(x/y) - 1`` at β = 0 and generalized
+    Kullback-Leibler ``x log(x/y) - x + y`` at β = 1; β = 2 is ``(x - y)**2 / 2``.
+    ``W H`` is floored at ``EPSILON`` where it is divided by or raised to a
+    negative power, as in the updates; ``0 log 0 = 0``, and entries where ``V``
+    is 0 are left out of the Itakura-Saito sum (infinite there).
 
     Parameters
     ----------
     V : np.ndarray [shape=(n_freq, n_frames)]
     W : np.ndarray [shape=(n_freq, n_components)]
     H : np.ndarray [shape=(n_components, n_frames)]
+    beta : float >= 0 or {"is", "kl", "euclidean"}
 
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W, H = np.ones((3, 1)), np.ones((1, 4))
+    >>> divergence(2 * W @ H, W, H, beta="euclidean")
+    6.0
     """
+    beta = check_beta(beta)
     V = np.ascontiguousarray(V)
-    WH = np.asarray(W, dtype=V.dtype) @ np.asarray(H, dtype=V.dtype)
-    return ratio_and_divergence(V.ravel(), WH.ravel(), V.dtype.type(EPSILON))
+    dtype = V.dtype if V.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    Vt = np.ascontiguousarray(V.T, dtype=dtype)
+    updates = Updates(Vt, beta, Penalties())
+    with updates.running():
+        return updates.cost(np.asarray(W, dtype), np.ascontiguousarray(np.asarray(H, dtype).T))
+
+
+def kl_divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray) -> float:
+    """Generalized Kullback-Leibler divergence ``D(V | W H)``: :func:`divergence` at β = 1.
+
+    ``D = sum(V * log(V / WH) - V + WH)``, with ``0 * log 0 = 0`` and ``W H``
+    floored at ``EPSILON`` inside the logarithm, as in the updates.
+    """
+    return divergence(V, W, H, beta=1.0)
+
+
+def cost_options(beta: float | str = 1.0, sparsity: float = 0.0, continuity: float = 0.0) -> dict:
+    """:func:`nmf` keywords from the pipeline's three cost settings.
+
+    ``sparsity`` weighs L1 on both factors alike (scikit-learn's ``alpha_W``
+    with ``alpha_H="same"`` and ``l1_ratio=1``): on H alone, W would grow and H
+    shrink to dodge it. ``continuity`` is ``continuity_H``.
+    """
+    return {"beta": beta, "sparsity_W": sparsity, "sparsity_H": sparsity,
+            "continuity_H": continuity}  # fmt: skip
+
+
+def check_beta(beta: object) -> float:
+    """β as a float, from a number >= 0 or one of the names in ``BETA_NAMES``."""
+    if isinstance(beta, str):
+        if beta.lower() in BETA_NAMES:
+            return BETA_NAMES[beta.lower()]
+        raise ParameterError(
+            f"beta must be a number >= 0 or one of {', '.join(BETA_NAMES)}, got {beta!r}"
+        )
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < np.inf:
+        raise ParameterError(f"beta must be a finite number >= 0, got {beta!r}")
+    return float(beta)
 
 
 def nmf(
     V: np.ndarray,
     n_components: int,
     *,
+    beta: float | str = 1.0,
+    sparsity_W: float = 0.0,
+    sparsity_H: float = 0.0,
+    l2_W: float = 0.0,
+    l2_H: float = 0.0,
+    continuity_H: float = 0.0,
     n_iter: int = 200,
     tol: float = 1e-4,
     init: str = "random",
@@ -85,7 +147,21 @@ def nmf(
     dtype: type = np.float32,
     progress: bool = False,
 ) -> NMFResult:
-    """Factorize a non-negative matrix, ``V ~ W @ H``, minimizing the generalized KL divergence.
+    """Factorize a non-negative matrix, ``V ~ W @ H``, minimizing a β-divergence plus penalties.
+
+    The cost, for ``V`` of shape (F, T)::
+
+        D_β(V | W H)
+        + T * sparsity_W * sum(W)        + F * sparsity_H * sum(H)
+        + T * l2_W / 2 * sum(W ** 2)     + F * l2_H / 2 * sum(H ** 2)
+        + F * continuity_H * sum_k T * sum_t (H[k, t] - H[k, t-1]) ** 2 / sum_t H[k, t] ** 2
+
+    (:func:`divergence` gives ``D_β``). The L1 (sparsity) and L2 terms are
+    scikit-learn's: ``sparsity_H=a`` is its ``alpha_H=a, l1_ratio=1`` and
+    ``l2_H=a`` its ``alpha_H=a, l1_ratio=0``, so the same start gives the same
+    factors. The continuity term is Virtanen's (2007) temporal continuity of
+    each activation row, normalised by the row's energy, so that it does not
+    favour small activations; it is scaled by F like the other H penalties.
 
     Parameters
     ----------
@@ -93,6 +169,12 @@ def nmf(
         Non-negative, finite data, typically a magnitude spectrogram.
     n_components : int >= 1
         Number of components K. Unless ``fix_W``, at most ``min(n_freq, n_frames)``.
+    beta : float >= 0 or {"is", "kl", "euclidean"}
+        The divergence: 0 Itakura-Saito, 1 generalized Kullback-Leibler (the
+        default), 2 Euclidean (half the squared error), or any β between or
+        beyond. β in {0, 1, 2} has a fast float32 path; others are slower.
+    sparsity_W, sparsity_H, l2_W, l2_H, continuity_H : float >= 0
+        Weights of the penalties above; 0 (the default) leaves one out.
     n_iter : int >= 1
         Maximum number of iterations.
     tol : float >= 0
@@ -127,8 +209,18 @@ def nmf(
     Returns
     -------
     NMFResult
-        ``W`` with unit-sum learnt columns, ``H`` rescaled so
-        ``W @ H`` is unchanged, and the loss after each iteration.
+        ``W`` with unit-sum learnt columns, ``H`` rescaled so ``W @ H`` is
+        unchanged (not with an L1 or L2 penalty, whose cost depends on that
+        scale: the factors are then returned as fitted), and the cost after
+        each iteration.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> V = np.random.default_rng(0).random((20, 30))
+    >>> fit = nmf(V, 3, beta="is", sparsity_H=0.01, n_iter=50)
+    >>> fit.W.shape, fit.H.shape, fit.penalties
+    ((20, 3), (3, 30), {'sparsity_H': 0.01})
 
     Raises
     ------
@@ -144,6 +236,12 @@ def nmf(
     n_components = positive_int("n_components", n_components)
     n_iter = positive_int("n_iter", n_iter)
     tol = non_negative_float("tol", tol)
+    beta = check_beta(beta)
+    penalties = Penalties(**{
+        name: non_negative_float(name, value)
+        for name, value in (("sparsity_W", sparsity_W), ("sparsity_H", sparsity_H),
+                            ("l2_W", l2_W), ("l2_H", l2_H), ("continuity_H", continuity_H))
+    })  # fmt: skip
     if init not in INITS:
         raise ParameterError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     fixed = _check_fixed("fix_W", fix_W, n_components)
@@ -163,14 +261,18 @@ def nmf(
 
     Vt = np.ascontiguousarray(V.T)  # frames as rows: each block of frames is contiguous
     del V  # one copy of the data during the iterations, not two (when the caller let go of it)
-    H, losses = _run(
-        Vt, W, H, n_iter=n_iter, tol=tol, fixed=fixed, frozen=frozen, progress=progress
-    )
-    scale = np.where(fixed | frozen, 1, W.sum(axis=0))
-    scale[scale == 0] = 1
-    W /= scale
-    H *= scale[:, None]
-    return NMFResult(W=W, H=H, losses=losses)
+    Ht = np.ascontiguousarray(H.T)
+    losses = _run(
+        Updates(Vt, beta, penalties), W, Ht,
+        n_iter=n_iter, tol=tol, fixed=fixed, frozen=frozen, progress=progress,
+    )  # fmt: skip
+    H = np.ascontiguousarray(Ht.T)
+    if not penalties.depends_on_scale:
+        scale = np.where(fixed | frozen, 1, W.sum(axis=0))
+        scale[scale == 0] = 1
+        W /= scale
+        H *= scale[:, None]
+    return NMFResult(W=W, H=H, losses=losses, beta=beta, penalties=penalties.active())
 
 
 def check_n_components(n_components: int, n_freq: int, n_frames: int) -> None:
@@ -197,45 +299,28 @@ def _check_fixed(name: str, fix: object, n_components: int) -> np.ndarray:
 
 
 def _run(
-    Vt: np.ndarray,
+    updates: Updates,
     W: np.ndarray,
-    H: np.ndarray,
+    Ht: np.ndarray,
     *,
     n_iter: int,
     tol: float,
     fixed: np.ndarray,
     frozen: np.ndarray,
     progress: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Update W's free columns in place; return the new H and the loss after each iteration.
+) -> np.ndarray:
+    """Iterate the updates in place on ``W`` and ``Ht``; return the cost after each iteration.
 
-    The rows of H where ``frozen`` is True are put back after every H pass:
-    each block of frames forms its ratio before updating its own activations,
-    so that is the same as never updating them.
-
-    ``Vt`` is the data transposed, shape ``(n_frames, n_freq)``, C-contiguous.
-
-    Each pass over the data forms ``V / (W H)`` from the current factors, which
-    also yields the loss of those factors at no extra cost: the W pass of an
-    iteration measures the previous one, and a last pass measures the final
-    factors. With W fixed, the H pass both measures and updates, so a stop is
-    noticed one update late; that update's loss is then measured too, and the
-    history always ends with the loss of the returned factors.
+    Each pass over the data forms the model from the current factors, which
+    also yields their cost at no extra cost: the W pass of an iteration
+    measures the previous one, and a last pass measures the final factors.
+    With W fixed, the H pass both measures and updates, so a stop is noticed
+    one update late; that update's cost is then measured too, and the history
+    always ends with the cost of the returned factors.
     """
-    engine = Engine(Vt, EPSILON)
-    Ht = np.ascontiguousarray(H.T)
-    kept = Ht[:, frozen].copy()
-
-    def h_pass(**options) -> float:
-        loss = engine.h_pass(W, Ht, **options)
-        if frozen.any():
-            Ht[:, frozen] = kept
-        return loss
-
-    w_floor = np.finfo(W.dtype).tiny / H_FLOOR  # so that W * H, with H >= H_FLOOR, stays normal
     losses: list[float] = []
     with (
-        engine.running(),
+        updates.running(),
         tqdm(total=n_iter, desc="NMF", unit="it", disable=not progress, leave=False) as bar,
     ):
 
@@ -245,29 +330,20 @@ def _run(
             bar.set_postfix(loss=f"{loss:.5g}", refresh=False)
             return tol > 0 and len(losses) > 1 and losses[-2] - losses[-1] <= tol * losses[-2]
 
-        stopped = False
         for it in range(n_iter):
             if fixed.all():
-                loss = h_pass(with_loss=True)
+                loss = updates.update_H(W, Ht, frozen, with_loss=True)
                 if it > 0 and converged(loss):
                     break
                 continue
-            numerator, loss = engine.w_pass(W, Ht)
+            before = W.copy()
+            loss = updates.update_W(W, Ht, fixed)
             if it > 0 and converged(loss):
-                stopped = True
-                break
-            denominator = Ht.sum(axis=0)
-            denominator[denominator == 0] = EPSILON
-            W *= np.where(fixed, 1, numerator / denominator)
-            # Template entries that decay towards zero (bands the recording never
-            # reaches) would turn subnormal, and subnormal arithmetic is ~100x slower:
-            # flush them. Such an entry adds less than 1e-14 to W H wherever H is
-            # below 1e8: far under the EPSILON floor of W H, so the fit cannot tell.
-            W[(W < w_floor) & ~fixed] = 0
-            h_pass()
-        if not stopped:
-            converged(engine.w_pass(W, Ht, measure_only=True)[1])
-    return np.ascontiguousarray(Ht.T), np.asarray(losses, dtype=np.float64)
+                W[:] = before  # the pass that noticed the stop measured these factors
+                return np.asarray(losses, dtype=np.float64)
+            updates.update_H(W, Ht, frozen)
+        converged(updates.cost(W, Ht))
+    return np.asarray(losses, dtype=np.float64)
 
 
 def initialize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._updates import describe_cost
 from .backend import check_groups, mask_denominator, soft_mask
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import ParameterError
@@ -120,7 +121,12 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     _draw_activations(ax_h, activations, names, sr, config.hop_length, what)
     if result.sources is not None:
         fig.supxlabel(_membership(result.sources), fontsize=8)
+    fig.suptitle(f"NMF cost minimised: {_cost(result)}", fontsize=10)
     return fig
+
+
+def _cost(result) -> str:
+    return f"{describe_cost(result.beta, result.penalties)}, {len(result.losses)} iterations"
 
 
 def _membership(sources: dict[str, list[int]]) -> str:
@@ -171,7 +177,7 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
         ax.label_outer()
     _limit_frequency(axes[0], max_freq, result.sr)
     _db_colorbar(fig, image, ax=axes.tolist(), shrink=0.8)
-    fig.suptitle(title or f"{K} {'sources' if groups else 'components'}")
+    fig.suptitle(title or f"{K} {'sources' if groups else 'components'} ({_cost(result)})")
     return fig
 
 

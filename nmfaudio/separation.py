@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import sys
@@ -21,7 +22,7 @@ from .audio_io import check_samples, write_many
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import NMFResult, initialize, nmf
+from .nmf import NMFResult, cost_options, initialize, nmf
 from .templates import REST, Templates, check_compatible, stack_frames, unstack_components
 
 
@@ -34,11 +35,12 @@ class Separation:
     X : np.ndarray [shape=(n_channels, n_freq, n_frames), complex64]
         STFT of every input channel.
     W : np.ndarray [shape=(n_freq, n_components)]
-        Spectral templates, columns summing to 1.
+        Spectral templates, columns summing to 1 (unless fitted with sparsity,
+        which returns them as fitted).
     H : np.ndarray [shape=(n_components, n_frames)]
         Activations.
     losses : np.ndarray [shape=(n_iter,)]
-        KL divergence after each NMF iteration.
+        The cost minimised (divergence plus penalties) after each NMF iteration.
     sr : int
         Sample rate.
     length : int
@@ -48,6 +50,10 @@ class Separation:
     sources : dict of str to list of int, or None
         Named groups of components, one output signal each (from :func:`group`
         or from learnt templates); ``None`` until components are grouped.
+    beta : float
+        The β of the divergence the NMF minimised (1: KL).
+    penalties : dict of str to float
+        The penalties of that NMF (see :func:`nmfaudio.nmf`), by name.
     """
 
     X: np.ndarray
@@ -59,6 +65,8 @@ class Separation:
     config: STFTConfig
     mask_power: float = 2.0
     sources: dict[str, list[int]] | None = None
+    beta: float = 1.0
+    penalties: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def n_components(self) -> int:
@@ -187,6 +195,8 @@ class Separation:
             "hop_length": self.config.hop_length,
             "mask_power": self.mask_power,
             "n_components": self.n_components,
+            "beta": self.beta,
+            "penalties": self.penalties,
             "iterations": len(self.losses),
             "final_loss": float(self.losses[-1]) if len(self.losses) else None,
             "sources": self.sources,
@@ -217,11 +227,14 @@ def separate(
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
     mask_power: float = 2.0,
+    beta: float | str = 1.0,
+    sparsity: float = 0.0,
+    continuity: float = 0.0,
     init: str = "random",
     seed: int | np.random.Generator | None = 0,
     progress: bool = False,
 ) -> Separation:
-    """Split a recording into ``n_components`` parts with KL-NMF and soft masks.
+    """Split a recording into ``n_components`` parts with NMF and soft masks.
 
     Parameters
     ----------
@@ -238,6 +251,12 @@ def separate(
     mask_power : float > 0
         Exponent of the soft masks (see :func:`nmfaudio.backend.soft_mask`):
         2, Wiener masks, by default; 1 for magnitude-ratio masks.
+    beta : float >= 0 or {"is", "kl", "euclidean"}
+        The divergence the NMF minimises (see :func:`nmfaudio.nmf`); 1, KL, by default.
+    sparsity : float >= 0
+        Weight of an L1 penalty on both W and H (see :func:`nmfaudio.nmf.cost_options`).
+    continuity : float >= 0
+        Weight of the temporal continuity penalty on H (``continuity_H``).
 
     Returns
     -------
@@ -249,8 +268,9 @@ def separate(
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
     y, X = analyse(y, sr, config, n_components=n_components, progress=progress)
     result = nmf(
-        magnitude(X), n_components, n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress
-    )
+        magnitude(X), n_components, **cost_options(beta, sparsity, continuity),
+        n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress,
+    )  # fmt: skip
     return assemble(X, result, sr, y.shape[1], config, mask_power)
 
 
@@ -264,6 +284,9 @@ def separate_with_templates(
     n_iter: int = 200,
     tol: float = 1e-4,
     mask_power: float = 2.0,
+    beta: float | str = 1.0,
+    sparsity: float = 0.0,
+    continuity: float = 0.0,
     seed: int | np.random.Generator | None = 0,
     progress: bool = False,
 ) -> Separation:
@@ -296,6 +319,8 @@ def separate_with_templates(
         Passed to :func:`nmfaudio.nmf`.
     mask_power : float > 0
         Exponent of the soft masks.
+    beta, sparsity, continuity
+        The cost, as in :func:`separate`; the same for both fits.
 
     Returns
     -------
@@ -321,7 +346,8 @@ def separate_with_templates(
     V = stack_frames(magnitude(X), context)
     learnt = np.concatenate([t.W for t in templates], axis=1)
     rng = np.random.default_rng(seed)
-    options = dict(n_iter=n_iter, tol=tol, seed=rng, progress=progress)
+    options = dict(cost_options(beta, sparsity, continuity), n_iter=n_iter, tol=tol, seed=rng,
+                   progress=progress)  # fmt: skip
     # The templates first, alone: their activations explain what they can...
     fit = nmf(V, learnt.shape[1], W=learnt, fix_W=not adapt, **options)
     W, H, losses = fit.W, fit.H, fit.losses
@@ -338,7 +364,7 @@ def separate_with_templates(
         )  # fmt: skip
         W, H, losses = fit.W, fit.H, np.concatenate([losses, fit.losses])
     n_components = W.shape[1]
-    result = NMFResult(*unstack_components(W, H, context), losses)
+    result = NMFResult(*unstack_components(W, H, context), losses, fit.beta, fit.penalties)
     # Set s holds templates a..b, and each template k became components j * K + k.
     bounds = np.cumsum([0] + [t.n_components for t in templates] + [n_extra])
     names = [t.name for t in templates] + [REST]
@@ -406,5 +432,6 @@ def assemble(X, result, sr, length, config, mask_power, sources=None) -> Separat
     """A :class:`Separation` of the STFT ``X`` from an :class:`NMFResult`."""
     return Separation(
         X=X, W=result.W, H=result.H, losses=result.losses, sr=sr, length=length,
-        config=config, mask_power=mask_power, sources=sources,
+        config=config, mask_power=mask_power, sources=sources, beta=result.beta,
+        penalties=result.penalties,
     )  # fmt: skip

@@ -15,21 +15,23 @@ activations shifted accordingly.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ._checks import positive_int
+from ._updates import Penalties
 from .audio_io import write_file
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import nmf
+from .nmf import cost_options, nmf
 
 #: Name of the source made of the free components beside learnt templates.
 REST = "rest"
@@ -53,6 +55,10 @@ class Templates:
         STFT settings they were learnt with.
     context : int >= 1
         Frames each template spans; ``W`` stacks them, first frame on top.
+    beta : float
+        The β of the divergence they were learnt with (1: KL).
+    penalties : dict of str to float
+        The penalties they were learnt with (see :func:`nmfaudio.nmf`).
     """
 
     name: str
@@ -60,6 +66,8 @@ class Templates:
     sr: int
     config: STFTConfig
     context: int = 1
+    beta: float = 1.0
+    penalties: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -85,7 +93,8 @@ class Templates:
                 np.savez(
                     file, format=_FORMAT, name=self.name, W=self.W, sr=self.sr,
                     n_fft=self.config.n_fft, hop_length=self.config.hop_length,
-                    window=self.config.window, context=self.context,
+                    window=self.config.window, context=self.context, beta=self.beta,
+                    penalties=json.dumps(self.penalties),
                 )  # fmt: skip
 
         return write_file(path, write)
@@ -112,9 +121,15 @@ class Templates:
                     hop_length=int(data["hop_length"]),
                     window=str(data["window"]),
                 )
+                # Files from before β and penalties were recorded: KL, none.
+                cost = {
+                    "beta": float(data["beta"]) if "beta" in data else 1.0,
+                    "penalties": _penalties(str(data["penalties"])) if "penalties" in data else {},
+                }
                 return cls(
-                    str(data["name"]), data["W"], int(data["sr"]), config, int(data["context"])
-                )
+                    str(data["name"]), data["W"], int(data["sr"]), config, int(data["context"]),
+                    **cost,
+                )  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
                 ParameterError):  # fmt: skip
             raise AudioFileError(
@@ -124,6 +139,8 @@ class Templates:
 
 #: What a template file holds: every member a scalar but ``W``.
 _MEMBERS = ("format", "name", "W", "sr", "n_fft", "hop_length", "window", "context")
+#: Members added since: the cost they were learnt with.
+_COST_MEMBERS = ("beta", "penalties")
 
 #: Most entries a template file's ``W`` may have: 2**26 float32 are 256 MiB, a set of
 #: 2048 eight-frame templates at n_fft 8192 (the largest sets made in practice are a
@@ -136,7 +153,8 @@ def _check_members(path: Path) -> None:
     each of a plausible shape and a plain dtype, judged from its header alone."""
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
-        if sorted(info.filename for info in infos) != sorted(f"{m}.npy" for m in _MEMBERS):
+        names = {info.filename.removesuffix(".npy") for info in infos}
+        if len(names) != len(infos) or names - set(_COST_MEMBERS) != set(_MEMBERS):
             raise ValueError("other members")
         for info in infos:
             with archive.open(info) as member:
@@ -156,6 +174,16 @@ def _check_members(path: Path) -> None:
                 raise ValueError("not a scalar")
 
 
+def _penalties(text: str) -> dict[str, float]:
+    """The penalties member, a JSON object of names to non-negative numbers."""
+    penalties = json.loads(text)
+    if not isinstance(penalties, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and v >= 0 for k, v in penalties.items()
+    ):
+        raise ValueError("penalties")
+    return {k: float(v) for k, v in penalties.items()}
+
+
 def learn(
     signals: Sequence[np.ndarray],
     sr: int,
@@ -167,6 +195,9 @@ def learn(
     hop_length: int = HOP_LENGTH,
     n_iter: int = 200,
     tol: float = 1e-4,
+    beta: float | str = 1.0,
+    sparsity: float = 0.0,
+    continuity: float = 0.0,
     seed: int | np.random.Generator | None = 0,
     progress: bool = False,
 ) -> Templates:
@@ -174,7 +205,7 @@ def learn(
 
     The magnitude spectrograms of all recordings, their frames stacked
     ``context`` at a time (see :func:`stack_frames`), are put side by side and
-    factorized with KL-NMF; the templates are the columns of W.
+    factorized with NMF; the templates are the columns of W, scaled to sum to 1.
 
     Parameters
     ----------
@@ -194,6 +225,8 @@ def learn(
         STFT settings, kept with the templates.
     n_iter, tol, seed, progress
         Passed to :func:`nmfaudio.nmf`.
+    beta, sparsity, continuity
+        The cost, as in :func:`nmfaudio.separate`; recorded with the templates.
 
     Returns
     -------
@@ -213,8 +246,12 @@ def learn(
     V = np.concatenate(spectrograms, axis=1)
     if not V.any():
         raise ParameterError("the recordings are silent: there is nothing to learn")
-    result = nmf(V, n_components, n_iter=n_iter, tol=tol, seed=seed, progress=progress)
-    return Templates(name, result.W, sr, config, context)
+    result = nmf(V, n_components, **cost_options(beta, sparsity, continuity), n_iter=n_iter,
+                 tol=tol, seed=seed, progress=progress)  # fmt: skip
+    W = result.W
+    if Penalties(**result.penalties).depends_on_scale:  # nmf() left the fitted scale
+        W = W / np.maximum(W.sum(axis=0), np.finfo(W.dtype).tiny)
+    return Templates(name, W, sr, config, context, result.beta, result.penalties)
 
 
 def stack_frames(V: np.ndarray, context: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""KL-NMF: monotone loss, non-negativity, agreement with scikit-learn, options and errors."""
+"""β-NMF: monotone cost, non-negativity, agreement with scikit-learn, options and errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmfaudio import ParameterError, kl_divergence, nmf
+from nmfaudio import ParameterError, divergence, kl_divergence, nmf
 from nmfaudio.frontend import magnitude, stft
 from nmfaudio.nmf import EPSILON, initialize
 
@@ -41,7 +41,10 @@ def reference_kl(V, W, H) -> float:
     return float(np.sum(V[pos] * log_ratio) - V.sum() + WH.sum())
 
 
-@settings(max_examples=40, deadline=None)
+BETAS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]
+
+
+@settings(max_examples=60, deadline=None)
 @given(
     n_freq=st.integers(1, 30),
     n_frames=st.integers(1, 30),
@@ -49,19 +52,29 @@ def reference_kl(V, W, H) -> float:
     seed=st.integers(0, 2**16),
     dtype=st.sampled_from([np.float32, np.float64]),
     init=st.sampled_from(["random", "nndsvda"]),
-)
-def test_loss_never_increases_and_factors_stay_non_negative(
-    n_freq, n_frames, k_fraction, seed, dtype, init
+    beta=st.sampled_from(BETAS),
+    penalty=st.sampled_from([{}, {"sparsity_W": 0.01, "sparsity_H": 0.02},
+                             {"l2_W": 0.01, "l2_H": 0.02}, {"sparsity_H": 0.01, "l2_W": 0.01}]),
+)  # fmt: skip
+def test_cost_never_increases_and_factors_stay_non_negative(
+    n_freq, n_frames, k_fraction, seed, dtype, init, beta, penalty
 ):
+    # The multiplicative updates are majorize-minimize steps (Févotte & Idier, 2011) for
+    # every β, with L1 and L2 penalties in the denominators: the cost cannot go up.
     V = random_spectrogram(n_freq, n_frames, seed, dtype)
+    if beta == 0:
+        V += dtype(1e-3)  # Itakura-Saito is a divergence of positive data
     k = 1 + int(k_fraction * (min(n_freq, n_frames) - 1))
-    result = nmf(V, k, n_iter=30, tol=0, init=init, seed=seed, dtype=dtype)
+    result = nmf(V, k, n_iter=30, tol=0, init=init, seed=seed, dtype=dtype, beta=beta, **penalty)
     assert len(result.losses) == 30
     assert np.all(np.isfinite(result.losses))
-    # Exact arithmetic never increases the loss; allow only rounding of the precision used:
-    # the ratio V / WH is rounded, so the loss is resolved to about eps * sum(V) at best.
+    # Exact arithmetic never increases the cost; allow only rounding of the precision used:
+    # the cost is a sum of terms as large as V's entries (and their powers), resolved to
+    # about eps times their total at best.
     eps = np.finfo(dtype).eps
-    slack = 100 * eps * result.losses[:-1] + 10 * eps * V.sum(dtype=np.float64)
+    V64 = V.astype(np.float64)
+    size = V.size + V64.sum() + np.sum(V64**beta)
+    slack = 100 * eps * np.abs(result.losses[:-1]) + 10 * eps * size
     assert np.all(np.diff(result.losses) <= slack), result.losses
     assert result.W.min() >= 0 and result.H.min() >= 0
     assert result.W.dtype == dtype and result.H.dtype == dtype
@@ -82,93 +95,114 @@ def test_kl_divergence_of_exact_fit_is_zero_and_positive_otherwise():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_agrees_with_scikit_learn_from_the_same_start(example_V, dtype):
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.5, 2.0])
+@pytest.mark.parametrize(
+    ("ours_penalty", "sklearn_penalty"),
+    [
+        ({}, {}),
+        ({"sparsity_H": 1e-3}, {"alpha_W": 0.0, "alpha_H": 1e-3, "l1_ratio": 1.0}),
+        ({"l2_H": 1e-3}, {"alpha_W": 0.0, "alpha_H": 1e-3, "l1_ratio": 0.0}),
+        ({"sparsity_W": 1e-3, "sparsity_H": 1e-3}, {"alpha_W": 1e-3, "l1_ratio": 1.0}),
+    ],
+)
+def test_agrees_with_scikit_learn_from_the_same_start(
+    example_V, dtype, beta, ours_penalty, sklearn_penalty
+):
     sklearn_nmf = pytest.importorskip("sklearn.decomposition")
-    V = example_V.astype(dtype)
+    V = example_V.astype(dtype)[:, :60] + dtype(1e-3)  # positive, for Itakura-Saito
     W0, H0 = initialize(V, 6, seed=3)
-    ours = nmf(V, 6, n_iter=200, tol=0, W=W0, H=H0, dtype=dtype)
+    ours = nmf(V, 6, n_iter=200, tol=0, W=W0, H=H0, dtype=dtype, beta=beta, **ours_penalty)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn warns that max_iter was reached
         W_sk, H_sk, n_iter = sklearn_nmf.non_negative_factorization(
-            V,
-            W=W0.copy(),
-            H=H0.copy(),
-            n_components=6,
-            init="custom",
-            beta_loss="kullback-leibler",
-            solver="mu",
-            max_iter=200,
-            tol=0,
-        )
+            V, W=W0.copy(), H=H0.copy(), n_components=6, init="custom",
+            beta_loss=beta, solver="mu", max_iter=200, tol=0, **sklearn_penalty,
+        )  # fmt: skip
     assert n_iter == 200
-    sklearn_loss = reference_kl(V, W_sk, H_sk)
-    assert ours.losses[-1] == pytest.approx(sklearn_loss, rel=1e-3)
+    V64 = V.astype(np.float64)
+    ours_divergence = divergence(V64, ours.W.astype(np.float64), ours.H.astype(np.float64), beta)
+    theirs = divergence(V64, W_sk.astype(np.float64), H_sk.astype(np.float64), beta)
+    assert ours_divergence == pytest.approx(theirs, rel=1e-3)
     if dtype == np.float64:  # same algorithm, same order: the same model up to rounding
         np.testing.assert_allclose(ours.W @ ours.H, W_sk @ H_sk, rtol=1e-6, atol=1e-9)
 
 
-def test_fix_w_leaves_templates_untouched_and_fits_activations():
+@pytest.mark.parametrize("beta", BETAS)
+def test_divergence_is_the_formula_and_zero_only_at_an_exact_fit(beta):
     rng = np.random.default_rng(0)
-    W_true = rng.random((40, 3)).astype(np.float32)
-    H_true = rng.random((3, 60)).astype(np.float32)
-    W_given = W_true.copy()
-    result = nmf(W_true @ H_true, 3, W=W_given, fix_W=True, n_iter=500, tol=0, seed=0)
-    np.testing.assert_array_equal(result.W, W_true)
-    np.testing.assert_array_equal(W_given, W_true)  # the caller's array is not modified
-    assert result.W is not W_given
-    assert result.losses[-1] < 1e-3 * result.losses[0]
-    np.testing.assert_allclose(result.H, H_true, rtol=0.05, atol=0.02)
+    W, H = rng.random((6, 2)) + 0.1, rng.random((2, 9)) + 0.1
+    V = W @ H
+    assert divergence(V, W, H, beta) == pytest.approx(0, abs=1e-12)
+    x, y = V, W @ (2 * H)
+    if beta == 0:
+        expected = np.sum(x / y - np.log(x / y) - 1)
+    elif beta == 1:
+        expected = np.sum(x * np.log(x / y) - x + y)
+    else:
+        expected = np.sum(x**beta + (beta - 1) * y**beta - beta * x * y ** (beta - 1))
+        expected /= beta * (beta - 1)
+    assert divergence(V, W, 2 * H, beta) == pytest.approx(expected, rel=1e-9)
+    assert divergence(V, W, 2 * H, beta) > 0
 
 
-def test_fix_w_allows_more_templates_than_frames():
-    W = np.random.default_rng(0).random((30, 12))
-    result = nmf(np.ones((30, 5)), 12, W=W, fix_W=True, n_iter=10)
-    assert result.H.shape == (12, 5)
+def test_divergence_names_and_kl_divergence():
+    rng = np.random.default_rng(1)
+    V, W, H = rng.random((5, 7)), rng.random((5, 2)), rng.random((2, 7))
+    for name, beta in [("IS", 0), ("itakura-saito", 0), ("kl", 1), ("euclidean", 2)]:
+        assert divergence(V, W, H, name) == divergence(V, W, H, beta)
+    assert kl_divergence(V, W, H) == divergence(V, W, H)
+    assert divergence(V, W, H, "euclidean") == pytest.approx(0.5 * np.sum((V - W @ H) ** 2))
+    fit = nmf(V, 2, beta="is", n_iter=5)
+    assert fit.beta == 0.0 and fit.penalties == {}
 
 
-def test_templates_have_unit_sum_and_model_is_unchanged(example_V):
-    result = nmf(example_V, 4, n_iter=20, tol=0, seed=0)
-    np.testing.assert_allclose(result.W.sum(axis=0), 1, rtol=1e-5)
-    assert kl_divergence(example_V, result.W, result.H) == pytest.approx(result.losses[-1], 1e-5)
+@pytest.mark.parametrize("beta", BETAS)
+def test_partly_fixed_templates_stay_and_the_cost_descends(beta):
+    rng = np.random.default_rng(2)
+    V = rng.exponential(size=(40, 4)) @ rng.exponential(size=(4, 80)) + 1e-3
+    W0 = rng.random((40, 4))
+    keep = np.array([True, False, True, False])
+    fit = nmf(V, 4, W=W0, fix_W=keep, beta=beta, n_iter=40, tol=0, dtype=np.float64)
+    np.testing.assert_array_equal(fit.W[:, keep], W0[:, keep])
+    assert not np.allclose(fit.W[:, ~keep], W0[:, ~keep])
+    assert np.all(np.diff(fit.losses) <= 1e-9 * fit.losses[:-1])
+    np.testing.assert_allclose(fit.W[:, ~keep].sum(axis=0), 1)
 
 
-def test_tol_stops_early_and_zero_tol_runs_every_iteration(example_V):
-    early = nmf(example_V, 4, n_iter=500, tol=1e-3, seed=0)
-    full = nmf(example_V, 4, n_iter=500, tol=0, seed=0)
-    assert 2 <= early.n_iter < 500
-    assert full.n_iter == 500
-    last, before = early.losses[-1], early.losses[-2]
-    assert before - last <= 1e-3 * before
-    assert np.all(early.losses[:-1][1:] < early.losses[:-2] * (1 - 1e-3))
-    np.testing.assert_allclose(early.losses, full.losses[: early.n_iter])
+def test_continuity_makes_activations_smoother_at_a_small_cost_in_fit():
+    rng = np.random.default_rng(3)
+    W = rng.exponential(size=(60, 3))
+    H = np.repeat(rng.exponential(size=(3, 20)), 10, axis=1)  # held notes
+    V = W @ H * rng.gamma(4, 1 / 4, size=(60, 200))  # multiplicative noise
+    W0, H0 = initialize(V, 3, seed=0)
+    plain = nmf(V, 3, W=W0, H=H0, n_iter=200, tol=0, dtype=np.float64)
+    smooth = nmf(V, 3, W=W0, H=H0, n_iter=200, tol=0, dtype=np.float64, continuity_H=0.1)
+
+    def roughness(H):
+        return np.sum(np.diff(H, axis=1) ** 2, axis=1) / np.sum(H**2, axis=1)
+
+    assert np.all(roughness(smooth.H) < 0.5 * roughness(plain.H))
+    assert divergence(V, smooth.W, smooth.H) < 1.05 * divergence(V, plain.W, plain.H)
+    assert np.all(np.diff(smooth.losses) <= 0)  # measured so here, though not guaranteed
 
 
-def test_same_seed_same_result_other_seed_other_result(example_V):
-    a = nmf(example_V, 3, n_iter=10, seed=7)
-    b = nmf(example_V, 3, n_iter=10, seed=7)
-    c = nmf(example_V, 3, n_iter=10, seed=8)
-    np.testing.assert_array_equal(a.W, b.W)
-    assert not np.allclose(a.W, c.W)
+def test_sparsity_moves_activation_off_where_the_truth_is_silent():
+    # Euclidean, templates fixed: L1 on H soft-thresholds. (Under KL with unit-sum fixed
+    # templates, L1 on H only scales H down uniformly, a property of KL: not tested here.)
+    rng = np.random.default_rng(4)
+    H_true = rng.exponential(size=(5, 200)) * (rng.random((5, 200)) < 0.2)
+    W = rng.exponential(size=(50, 5))
+    W /= np.linalg.norm(W, axis=0)
+    V = W @ H_true + 0.05 * rng.random((50, 200))
+    silent = H_true == 0
+    plain = nmf(V, 5, W=W, fix_W=True, n_iter=300, tol=0, beta=2)
+    sparse = nmf(V, 5, W=W, fix_W=True, n_iter=300, tol=0, beta=2, sparsity_H=1e-3)
 
+    def stray(H):
+        return H[silent].sum() / H.sum()
 
-def test_nndsvda_start_matches_scikit_learn(example_V):
-    sklearn_nmf = pytest.importorskip("sklearn.decomposition._nmf")
-    V = example_V.astype(np.float64)
-    W, H = initialize(V, 8, init="nndsvda", seed=0)
-    W_sk, H_sk = sklearn_nmf._initialize_nmf(V, 8, init="nndsvda", random_state=0)
-    np.testing.assert_allclose(W @ H, W_sk @ H_sk, rtol=1e-6, atol=1e-9 * V.max())
-    assert W.min() > 0 and H.min() > 0  # NNDSVDa fills zeros with the mean
-
-
-def test_float32_by_default(example_V):
-    result = nmf(example_V.astype(np.float64), 2, n_iter=2)
-    assert result.W.dtype == np.float32 and result.H.dtype == np.float32
-
-
-def test_all_zero_data_gives_finite_zero_model():
-    result = nmf(np.zeros((20, 30)), 3, n_iter=10, tol=0)
-    assert np.all(np.isfinite(result.W)) and np.all(np.isfinite(result.H))
-    assert np.all(result.losses == 0)
+    assert stray(sparse.H) < 0.75 * stray(plain.H)
+    assert np.mean(sparse.H[silent] < 1e-3) > 3 * np.mean(plain.H[silent] < 1e-3)
 
 
 @pytest.mark.parametrize(
@@ -188,6 +222,14 @@ def test_all_zero_data_gives_finite_zero_model():
         ({"V": np.ones((3, 3)), "n_components": 1, "W": np.ones((3, 2))}, "W must have shape"),
         ({"V": np.ones((3, 3)), "n_components": 1, "H": -np.ones((1, 3))}, "H must be"),
         ({"V": np.ones((3, 3)), "n_components": 1, "dtype": np.int32}, "dtype"),
+        ({"V": np.ones((3, 3)), "n_components": 1, "beta": -1}, "finite number >= 0, got -1"),
+        ({"V": np.ones((3, 3)), "n_components": 1, "beta": float("nan")}, "got nan"),
+        ({"V": np.ones((3, 3)), "n_components": 1, "beta": float("inf")}, "got inf"),
+        ({"V": np.ones((3, 3)), "n_components": 1, "beta": "ks"}, "one of is, itakura-saito, kl"),
+        ({"V": np.ones((3, 3)), "n_components": 1, "beta": True}, "got True"),
+        ({"V": np.ones((3, 3)), "n_components": 1, "sparsity_H": -0.1}, "sparsity_H .* got -0.1"),
+        ({"V": np.ones((3, 3)), "n_components": 1, "l2_W": float("nan")}, "l2_W"),
+        ({"V": np.ones((3, 3)), "n_components": 1, "continuity_H": "1"}, "continuity_H"),
     ],
 )
 def test_bad_arguments_raise_parameter_error_naming_the_value(kwargs, message):

@@ -81,6 +81,18 @@ def test_decomposition_aligns_activations_with_the_spectrogram(separation, tmp_p
     assert line.get_xdata()[-1] == pytest.approx(duration, abs=2 * 128 / 8000)
     labels = [t.get_text() for t in ax_w.get_xticklabels()]
     assert labels == ["00", "01", "02", "03"]
+    iterations = len(separation.losses)
+    assert figure.get_suptitle() == f"NMF cost minimised: KL divergence, {iterations} iterations"
+
+
+def test_figures_name_the_cost_minimised(tmp_path):
+    y = music_like(1, seconds=2.0)
+    result = nmfaudio.separate(
+        y, 8000, 3, n_fft=512, hop_length=128, n_iter=5, beta="is", sparsity=0.01
+    )
+    expected = "Itakura-Saito divergence + sparsity_W 0.01 + sparsity_H 0.01, 5 iterations"
+    assert nplot.decomposition(result).get_suptitle().endswith(expected)
+    assert nplot.components(result).get_suptitle() == f"3 components ({expected})"
 
 
 @pytest.mark.parametrize("k", [2, 32])
@@ -159,7 +171,7 @@ def test_figures_of_sources_show_the_sources_and_their_components(tmp_path):
     grid = nplot.components(result)
     assert_picture(*rendered(grid, tmp_path / "c.png"))
     assert [ax.get_title() for ax in grid.axes if ax.get_title()] == ["source_00", "source_01"]
-    assert grid.get_suptitle() == "2 sources"
+    assert grid.get_suptitle() == "2 sources (KL divergence, 10 iterations)"
 
 
 def test_figures_of_templates_name_each_set_once(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import zipfile
 
 import numpy as np
@@ -497,3 +498,60 @@ def test_cli_refuses_a_rate_other_than_the_templates(capsys, tmp_path, write_wav
     assert status == 1 and "learnt at 8000 Hz but the recording is at 16000 Hz" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
     assert mix.read_bytes() == before
+
+
+def test_cli_learn_and_separate_record_the_cost(capsys, tmp_path, write_wav):
+    click_file = write_wav("click.wav", clicks(period=0.3))
+    templates = tmp_path / "kick.npz"
+    status, _, err = run(
+        capsys, "learn", click_file, "-k", "2", "-o", templates, "--n-fft", "512",
+        "--hop", "128", "--beta", "is", "--sparsity", "0.001", *CLI_FAST,
+    )  # fmt: skip
+    assert status == 0, err
+    learnt = Templates.load(templates)
+    assert learnt.beta == 0.0
+    assert learnt.penalties == {"sparsity_W": 0.001, "sparsity_H": 0.001}
+    np.testing.assert_allclose(learnt.W.sum(axis=0), 1, rtol=1e-5)  # still unit sums
+    mix = write_wav("mix.wav", tones([220, 330]) + clicks())
+    status, out, err = run(
+        capsys, "separate", mix, "-k", "3", "--beta", "0.5", "--continuity", "0.01",
+        "-o", tmp_path / "o", "--n-fft", "512", "--hop", "128", "--iterations", "20",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "(β-divergence (β = 0.5) + continuity_H 0.01" in out
+    manifest = json.loads((tmp_path / "o" / "nmfaudio.json").read_text())
+    assert manifest["beta"] == 0.5 and manifest["penalties"] == {"continuity_H": 0.01}
+
+
+def test_template_files_from_before_the_cost_was_recorded_still_load(tmp_path, drum_kit):
+    tone, _ = drum_kit
+    path = tmp_path / "old.npz"
+    np.savez(
+        path, format="nmfaudio-templates-1", name="tone", W=tone.W, sr=SR, n_fft=512,
+        hop_length=128, window="hann", context=2,
+    )  # fmt: skip
+    loaded = Templates.load(path)
+    assert (loaded.beta, loaded.penalties) == (1.0, {})
+    bad = tmp_path / "bad.npz"
+    np.savez(
+        bad, format="nmfaudio-templates-1", name="tone", W=tone.W, sr=SR, n_fft=512,
+        hop_length=128, window="hann", context=2, beta=1.0, penalties='{"sparsity_H": -1}',
+    )  # fmt: skip
+    with pytest.raises(AudioFileError, match="not an nmfaudio template file"):
+        Templates.load(bad)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--beta", "-1"], "expected a number >= 0 or one of is, itakura-saito"),
+        (["--beta", "banana"], "got 'banana'"),
+        (["--beta", "nan"], "expected a number >= 0"),
+        (["--sparsity", "-0.1"], "must be a non-negative number"),
+        (["--continuity", "x"], "expected a number"),
+    ],
+)
+def test_cli_bad_cost_options_are_usage_errors(capsys, tmp_path, example_mixture, argv, message):
+    status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
