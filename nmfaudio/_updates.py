@@ -166,27 +166,34 @@ def is_terms(V, A, B, eps, with_loss):
     return total
 
 
-@_jit
 def beta_terms(V, A, B, beta, eps, with_loss):
     """``A`` (holding W H) <- ``V * WH**(β-2)``, ``B`` <- ``WH**(β-1)``; return the divergence
-    of the block without its ``sum(V**β)`` term, or 0.
+    of the block without its ``sum(V**β)`` term, or 0. Flat arrays; β not 0, 1 or 2.
 
     As scikit-learn: W H floored at eps in both terms below β = 1, in the first
-    below β = 2.
+    below β = 2, and in the divergence's cross term. In numpy, not numba: its
+    float32 power is vectorized (measured: 10x faster than numba's scalar pow).
     """
+    small = A <= eps  # where the floors bite: few entries, fixed up one by one
+    base = np.maximum(A, eps) if beta < 2 else A
+    p = np.power(base, beta - 2)
+    np.multiply(base, p, out=B)  # base ** (β - 1)
+    fix = small.any()
+    if fix and beta >= 1:
+        B[small] = A[small] ** (beta - 1)  # the positive part is not floored from β = 1 on
     total = 0.0
-    for j in range(A.size):
-        v = V[j]
-        wh = A[j]
-        floored = wh if wh > eps else eps
-        p = floored ** (beta - 2) if beta < 2 else wh ** (beta - 2)
-        A[j] = v * p
-        B[j] = floored * p if beta < 1 or wh > eps else wh ** (beta - 1)
-        if with_loss:
-            total += ((beta - 1) * wh**beta - beta * v * floored ** (beta - 1)) / (
-                beta * (beta - 1)
-            )
-    return total
+    if with_loss:
+        powers = np.einsum("i,i->", A, B, dtype=np.float64)  # sum of WH**β ...
+        cross = np.einsum("i,i->", V, B, dtype=np.float64)  # ... and of V * WH**(β-1)
+        if fix:
+            wh, floored = A[small].astype(np.float64), float(eps)
+            if beta < 1:
+                powers += np.sum(wh**beta - wh * B[small])
+            else:
+                cross += np.sum(V[small] * (floored ** (beta - 1) - B[small]))
+        total = ((beta - 1) * powers - beta * cross) / (beta * (beta - 1))
+    np.multiply(V, p, out=A)
+    return float(total)
 
 
 @_jit

@@ -212,8 +212,36 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write OUTDIR/decomposition.png and OUTDIR/components.png",
     )
+    sep.add_argument(
+        "--report",
+        action="store_true",
+        help="also write OUTDIR/report.html, a page to hear and see the parts in a browser",
+    )
+    sep.add_argument(
+        "--reference",
+        type=Path,
+        metavar="DIR",
+        help="with --report: score the parts against the true ones in DIR, shown in the page",
+    )
     sep.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     sep.set_defaults(run=_run_separate, parser=sep)
+
+    report = commands.add_parser(
+        "report",
+        help="write a listening report for a folder 'separate' wrote",
+        description=(
+            "Write OUTDIR/report.html for the parts an earlier 'nmfaudio separate' wrote"
+            " into OUTDIR: one page, opened in a browser, to hear the parts in sync (solo,"
+            " mute, one transport) and see their spectrograms and settings."
+        ),
+    )
+    report.add_argument("outdir", metavar="OUTDIR", type=Path)
+    report.add_argument(
+        "--reference", type=Path, metavar="DIR",
+        help="score the parts against the true ones in DIR, shown in the page",
+    )  # fmt: skip
+    report.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    report.set_defaults(run=_run_report)
 
     plot = commands.add_parser(
         "plot",
@@ -356,6 +384,8 @@ def _run_separate(args: argparse.Namespace) -> None:
         check_compatible(templates, templates[0].sr)  # among themselves, before reading audio
         sr = sr or templates[0].sr
     check_input_kept(args.input, outdir, _planned_files(args, templates))
+    if args.reference is not None:
+        _check_reference(args.reference)
     y, sr = load(args.input, sr=sr)
     # The folder is checked, created and held from here on: a bad one fails now,
     # not after the long part, and no other run writes there meanwhile.
@@ -380,6 +410,7 @@ def _run_separate(args: argparse.Namespace) -> None:
         del y  # the back end needs only the STFT: free the samples for long recordings
         result.save(
             outdir, subtype=args.subtype, plots=args.plot, components=args.keep_components or None,
+            report=args.report, reference=args.reference,
             about={"input": str(args.input.resolve()), "command": _command_line(args)},
             progress=not args.quiet,
         )  # fmt: skip
@@ -397,6 +428,7 @@ def _run_separate(args: argparse.Namespace) -> None:
 def _planned_files(args: argparse.Namespace, templates) -> list[str]:
     """The names `separate` will write into OUTDIR, known before any work."""
     from .audio_io import MANIFEST
+    from .report import REPORT
     from .separation import numbered
     from .templates import REST
 
@@ -413,6 +445,8 @@ def _planned_files(args: argparse.Namespace, templates) -> list[str]:
         names += numbered("component", n_components)
     if args.plot:
         names += ["decomposition.png", "components.png"]
+    if args.report:
+        names.append(REPORT)
     return [*names, MANIFEST]
 
 
@@ -438,6 +472,8 @@ def _check_separate_options(args: argparse.Namespace) -> None:
         args.parser.error("--keep-components needs --sources or --templates")
     if args.restarts and not args.sources:
         args.parser.error("--restarts needs --sources")
+    if args.reference is not None and not args.report:
+        args.parser.error("--reference needs --report")
     if args.sources and args.components and args.components < args.sources:
         args.parser.error(f"-k {args.components} is fewer components than --sources {args.sources}")
 
@@ -481,6 +517,24 @@ def _run_plot(args: argparse.Namespace) -> None:
     write_file(output, lambda path: figure.savefig(path, dpi=100, format="png"))
     if not args.quiet:
         print(f"wrote {output}")
+
+
+def _check_reference(folder: Path) -> None:
+    """A reference folder must hold WAV files: found out before the long part, not after."""
+    if not folder.is_dir():
+        raise NmfaudioError(f"{folder}: --reference must be a folder of the true parts' WAV files")
+    if not any(p.stem != "mixture" for p in folder.glob("*.wav")):
+        raise NmfaudioError(f"{folder}: no WAV files to score against (--reference)")
+
+
+def _run_report(args: argparse.Namespace) -> None:
+    from . import report
+
+    if args.reference is not None:
+        _check_reference(args.reference)
+    path = report.write(args.outdir, reference=args.reference)
+    if not args.quiet:
+        print(f"wrote {path}")
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:

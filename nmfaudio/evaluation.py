@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,14 +179,20 @@ def _quietly(bss_eval_sources):
     return call
 
 
-def evaluate_dirs(reference_dir: str | os.PathLike, estimate_dir: str | os.PathLike) -> Evaluation:
+def evaluate_dirs(
+    reference_dir: str | os.PathLike,
+    estimate_dir: str | os.PathLike,
+    *,
+    estimates: Sequence[str] | None = None,
+) -> Evaluation:
     """Score the WAV files of ``estimate_dir`` against those of ``reference_dir``.
 
     ``mixture.wav`` is not a source and is skipped in both. Sources are named by
-    file stem; see :func:`evaluate` for the matching.
+    file stem; see :func:`evaluate` for the matching. ``estimates`` names the
+    files of ``estimate_dir`` to score (default: every WAV file there).
     """
     references, reference_names, sr = _load_dir(reference_dir)
-    estimates, estimate_names, estimate_sr = _load_dir(estimate_dir)
+    estimates, estimate_names, estimate_sr = _load_dir(estimate_dir, estimates)
     if sr != estimate_sr:
         raise ParameterError(f"references are at {sr} Hz but estimates at {estimate_sr} Hz")
     return evaluate(
@@ -193,11 +200,16 @@ def evaluate_dirs(reference_dir: str | os.PathLike, estimate_dir: str | os.PathL
     )
 
 
-def _load_dir(folder: str | os.PathLike) -> tuple[np.ndarray, list[str], int]:
+def _load_dir(
+    folder: str | os.PathLike, names: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str], int]:
     folder = Path(folder)
     if not folder.is_dir():
         raise AudioFileError(f"{folder}: not a directory")
-    paths = sorted(p for p in folder.glob("*.wav") if p.stem != "mixture")
+    if names is None:
+        paths = sorted(p for p in folder.glob("*.wav") if p.stem != "mixture")
+    else:
+        paths = [folder / name for name in names]
     if not paths:
         raise AudioFileError(f"{folder}: no WAV files to evaluate")
     signals, rates = [], set()

@@ -95,7 +95,7 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     from matplotlib.figure import Figure
 
     config, sr = result.config, result.sr
-    names, spectra, activations = _parts(result)
+    names, spectra, activations = result.parts()
     K = len(names)
     width_templates = 1.5 + 0.12 * K
     fig = Figure(figsize=(11 + width_templates, 5 + 0.28 * K), layout="constrained")
@@ -159,7 +159,7 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
     """
     from matplotlib.figure import Figure
 
-    names = _part_names(result)
+    names = result.part_names()
     groups = None if result.sources is None else list(result.sources.values())
     K = len(names)
     n_cols = int(np.ceil(np.sqrt(K * 1.5)))
@@ -212,25 +212,6 @@ def _pooled(result, groups, max_columns: int, *, parts: bool):
 def _mean_over(S: np.ndarray, factor: int) -> np.ndarray:
     """Means of ``factor`` consecutive columns."""
     return S.reshape(S.shape[0], -1, factor).mean(axis=-1)
-
-
-def _part_names(result) -> list[str]:
-    """Names of the files written: the sources', else the components' (without .wav)."""
-    if result.sources is not None:
-        return list(result.sources)
-    return [name.removesuffix(".wav") for name in result.filenames()]
-
-
-def _parts(result) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Each part's name, spectrum (unit sum, a column each) and activation (a row each)."""
-    W, H = np.asarray(result.W, np.float64), np.asarray(result.H, np.float64)
-    groups = [[k] for k in range(W.shape[1])] if result.sources is None else result.sources.values()
-    spectra = np.stack([W[:, g] @ H[g].sum(axis=1) for g in groups], axis=1)
-    totals = spectra.sum(axis=0)
-    spectra /= np.where(totals > 0, totals, 1)
-    level = W.sum(axis=0)  # 1 for learnt templates; each frame's share for multi-frame ones
-    activations = np.stack([level[g] @ H[g] for g in groups])
-    return _part_names(result), spectra, activations
 
 
 def _magnitude_of(data: np.ndarray, config: STFTConfig) -> np.ndarray:

@@ -23,6 +23,7 @@ from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
 from .nmf import NMFResult, cost_options, initialize, nmf
+from .report import REPORT, page
 from .templates import REST, Templates, check_compatible, stack_frames, unstack_components
 
 
@@ -126,6 +127,34 @@ class Separation:
         """``component_00.wav``, ``component_01.wav``, ... (wider numbers past 100)."""
         return numbered("component", self.n_components)
 
+    def part_names(self) -> list[str]:
+        """Names of the parts written: the sources', else the components' (without .wav)."""
+        if self.sources is not None:
+            return list(self.sources)
+        return [name.removesuffix(".wav") for name in self.filenames()]
+
+    def parts(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Each part's name, spectrum and activation, as the figures and the report show them.
+
+        Returns
+        -------
+        names : list of str
+            As :meth:`part_names`.
+        spectra : np.ndarray [shape=(n_freq, n_parts)]
+            A source's templates weighted by their activations' totals, each
+            column scaled to sum to 1.
+        activations : np.ndarray [shape=(n_parts, n_frames)]
+            A source's activations summed, each weighted by its template's level.
+        """
+        W, H = np.asarray(self.W, np.float64), np.asarray(self.H, np.float64)
+        groups = [[k] for k in range(W.shape[1])] if self.sources is None else self.sources.values()
+        spectra = np.stack([W[:, g] @ H[g].sum(axis=1) for g in groups], axis=1)
+        totals = spectra.sum(axis=0)
+        spectra /= np.where(totals > 0, totals, 1)
+        level = W.sum(axis=0)  # 1 for learnt templates; each frame's share for multi-frame ones
+        activations = np.stack([level[g] @ H[g] for g in groups])
+        return self.part_names(), spectra, activations
+
     def save(
         self,
         outdir: str | os.PathLike,
@@ -133,6 +162,8 @@ class Separation:
         subtype: str = "FLOAT",
         plots: bool = False,
         components: bool | None = None,
+        report: bool = False,
+        reference: str | os.PathLike | None = None,
         about: dict | None = None,
         progress: bool = False,
     ) -> list[Path]:
@@ -150,6 +181,11 @@ class Separation:
         components : bool or None
             Write ``component_NN.wav`` files; ``None``: only when there are no
             sources. Sources are written as ``<name>.wav``.
+        report : bool
+            Also write ``report.html``, a page to hear and see the parts (see
+            :mod:`nmfaudio.report`).
+        reference : str or path-like or None
+            With ``report``: a folder of the true parts, scored in the page.
         about : dict or None
             More to record in the manifest (the input and settings, say).
         progress : bool
@@ -175,15 +211,16 @@ class Separation:
         if components:
             items.append(zip(self.filenames(), self.iter_components(), strict=True))
         figures = ["decomposition", "components"] if plots else []
-        pictures = ((f"{kind}.png", self._figure_writer(kind)) for kind in figures)
-        count = (self.n_sources + (self.n_components if components else 0)) + len(figures)
+        pictures = [(f"{kind}.png", self._figure_writer(kind)) for kind in figures]
+        manifest = self._manifest() | (about or {})
+        if report:
+            pictures.append((REPORT, self._report_writer(manifest, reference)))
+        count = (self.n_sources + (self.n_components if components else 0)) + len(pictures)
         files = tqdm(
             itertools.chain(*items, pictures), total=count, desc="writing", unit="file",
             disable=not progress, leave=False,
         )  # fmt: skip
-        return write_many(
-            outdir, files, self.sr, subtype=subtype, manifest=self._manifest() | (about or {})
-        )
+        return write_many(outdir, files, self.sr, subtype=subtype, manifest=manifest)
 
     def _manifest(self) -> dict:
         return {
@@ -201,6 +238,14 @@ class Separation:
             "final_loss": float(self.losses[-1]) if len(self.losses) else None,
             "sources": self.sources,
         }
+
+    def _report_writer(self, manifest: dict, reference):
+        def write(path: Path) -> None:
+            rows = [f"{name}.wav" for name in self.part_names()]
+            text = page(path.parent, rows, manifest, result=self, reference=reference)
+            path.write_text(text, "utf-8")
+
+        return write
 
     def _figure_writer(self, kind: str):
         def write(path: Path) -> None:

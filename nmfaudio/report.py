@@ -1,0 +1,290 @@
+"""A listening report: one self-contained page to hear and see a separation, ``report.html``.
+
+The page sits beside the files it plays and refers to them by name, so the
+folder can be moved or shared whole; it needs no network. Its pictures are
+computed here, from the written files themselves (so a folder written earlier
+gets the same page), pooled to at most :data:`COLUMNS` columns and
+:data:`BANDS` log-frequency bands whatever the recording's length, and drawn
+by the page on canvases. Its script (``report.js``, beside this module) plays
+every part in sync from one transport, with solo and mute per part.
+
+Entry points: ``nmfaudio separate ... --report`` (through
+:meth:`nmfaudio.Separation.save`), ``nmfaudio report OUTDIR`` and :func:`write`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import itertools
+import json
+import math
+import os
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+import numpy as np
+import soundfile as sf
+
+from .audio_io import MANIFEST, manifest_files, output_dir, write_file
+from .defaults import HOP_LENGTH, N_FFT
+from .exceptions import AudioFileError, NmfaudioError
+
+#: The page's file name in the output folder.
+REPORT = "report.html"
+#: Most columns of a picture: about the pixels a row's picture fills.
+COLUMNS = 400
+#: Log-frequency bands of a picture, from :data:`LOWEST_HZ` to the Nyquist frequency.
+BANDS = 96
+LOWEST_HZ = 30.0
+#: dB range of the pictures, below the mixture's loudest band.
+RANGE_DB = 80.0
+
+
+def write(
+    outdir: str | os.PathLike,
+    *,
+    result=None,
+    reference: str | os.PathLike | None = None,
+) -> Path:
+    """Write ``outdir/report.html`` for the separation written in ``outdir``.
+
+    Parameters
+    ----------
+    outdir : str or path-like
+        A folder written by ``nmfaudio separate`` or :meth:`Separation.save`
+        (its ``nmfaudio.json`` says which files are the parts).
+    result : Separation or None
+        The separation itself, when at hand: the page then also shows each
+        part's template and activation.
+    reference : str or path-like or None
+        A folder of the true parts: the page then shows the BSS Eval scores
+        (:func:`nmfaudio.evaluation.evaluate_dirs`).
+
+    Returns
+    -------
+    Path
+        The page. Its name is added to the folder's manifest, so that a later
+        run into the folder replaces it with the rest.
+
+    Raises
+    ------
+    AudioFileError
+        The folder holds no separation, or cannot be written.
+    """
+    outdir = Path(outdir)
+    settings = _read_manifest(outdir)
+    rows = part_files(settings)
+    with output_dir(outdir):
+        missing = [name for name in rows if not (outdir / name).is_file()]
+        if missing:
+            raise AudioFileError(f"{outdir / missing[0]}: listed in {MANIFEST} but missing")
+        text = page(outdir, rows, settings, result=result, reference=reference)
+        path = write_file(outdir / REPORT, lambda target: target.write_text(text, "utf-8"))
+        if REPORT not in settings["files"]:
+            settings["files"].append(REPORT)
+            manifest = json.dumps(settings, indent=2)
+            write_file(outdir / MANIFEST, lambda target: target.write_text(manifest, "utf-8"))
+    return path
+
+
+def part_files(settings: dict) -> list[str]:
+    """The files the page plays: the sources, else the components, as the manifest lists them."""
+    if settings.get("sources"):
+        return [f"{name}.wav" for name in settings["sources"]]
+    return [name for name in settings["files"] if name.startswith("component_")]
+
+
+def page(folder: Path, rows: list[str], settings: dict, *, result=None, reference=None) -> str:
+    """The report's HTML for the parts ``rows`` (WAV files in ``folder``)."""
+    n_fft = int(settings.get("n_fft") or N_FFT)
+    hop = int(settings.get("hop_length") or HOP_LENGTH)
+    pictures = _Pictures(n_fft, hop)
+    parts, mixture, info = [], None, None
+    for name in rows:
+        y, sr = _read(folder / name)
+        info = info or {"sr": sr, "channels": y.shape[1], "samples": len(y)}
+        mixture = y.copy() if mixture is None else mixture + y  # the parts add up to it
+        parts.append({
+            "name": name.removesuffix(".wav"), "file": name, "level": _level_db(y),
+            "magnitude": pictures.magnitude(y.mean(axis=1), sr),
+        })  # fmt: skip
+        del y
+    if not parts:
+        raise AudioFileError(f"{folder}: no parts to report")
+    mixture_magnitude = pictures.magnitude(mixture.mean(axis=1), info["sr"])
+    reference_level = float(mixture_magnitude.max(initial=0)) or 1.0
+    for part in parts:
+        part["spectrogram"] = _quantised(part.pop("magnitude"), reference_level)
+    if result is not None:
+        _, spectra, activations = result.parts()
+        for part, spectrum, activation in zip(parts, spectra.T, activations, strict=True):
+            part["template"] = _unit(pictures.bands(spectrum[:, None], info["sr"])[:, 0])
+            part["activation"] = _unit(_pool_columns(activation[None], COLUMNS)[0])
+    data = {
+        "title": Path(str(settings.get("input") or folder.name)).name,
+        "settings": _settings_table(settings, info, len(parts)),
+        "duration": info["samples"] / info["sr"],
+        "bands": BANDS,
+        "bandEdgesHz": [round(f, 1) for f in pictures.edges(info["sr"])],
+        "mixture": {
+            "spectrogram": _quantised(mixture_magnitude, reference_level),
+            "level": _level_db(mixture),
+        },
+        "rows": parts,
+        "evaluation": _evaluation(reference, folder, rows) if reference is not None else None,
+    }
+    assets = resources.files(__package__)
+    return Template(assets.joinpath("report.html").read_text("utf-8")).substitute(
+        title=html.escape(f"nmfaudio: {data['title']}"),
+        css=assets.joinpath("report.css").read_text("utf-8"),
+        data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+        script=assets.joinpath("report.js").read_text("utf-8"),
+    )
+
+
+class _Pictures:
+    """Pooled magnitude spectrograms on a log-frequency axis, computed a column at a time."""
+
+    def __init__(self, n_fft: int, hop: int):
+        self.n_fft, self.hop = n_fft, hop
+        self.window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as the STFT
+
+    def edges(self, sr: int) -> np.ndarray:
+        return np.geomspace(LOWEST_HZ, sr / 2, BANDS + 1)
+
+    def bands(self, spectra: np.ndarray, sr: int) -> np.ndarray:
+        """Mean of each band's bins, shape ``(BANDS, n_columns)``; bins below the first edge
+        join the first band, and bands narrower than a bin take the bin they fall in."""
+        freqs = np.fft.rfftfreq(self.n_fft, 1 / sr)
+        edges = self.edges(sr)
+        band_of_bin = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, BANDS - 1)
+        sums = np.zeros((BANDS, spectra.shape[1]))
+        np.add.at(sums, band_of_bin, spectra)
+        counts = np.bincount(band_of_bin, minlength=BANDS)
+        centres = np.sqrt(edges[:-1] * edges[1:])
+        nearest = np.clip(np.round(centres / (sr / self.n_fft)).astype(int), 0, len(freqs) - 1)
+        return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None],
+                        spectra[nearest])  # fmt: skip
+
+    def magnitude(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """``|STFT|`` of a mono signal (centred frames), averaged over groups of frames
+        so at most :data:`COLUMNS` remain, in bands: shape ``(BANDS, n_columns)``."""
+        padded = np.pad(y.astype(np.float32), self.n_fft // 2)
+        n_frames = 1 + (len(padded) - self.n_fft) // self.hop if len(padded) >= self.n_fft else 0
+        factor = max(1, math.ceil(n_frames / COLUMNS))
+        columns = []
+        for first in range(0, n_frames, factor):
+            frames = np.lib.stride_tricks.sliding_window_view(
+                padded[first * self.hop : (first + factor - 1) * self.hop + self.n_fft], self.n_fft
+            )[:: self.hop]
+            columns.append(np.abs(np.fft.rfft(frames * self.window, axis=1)).mean(axis=0))
+        spectra = np.array(columns).T if columns else np.zeros((self.n_fft // 2 + 1, 1))
+        return self.bands(spectra, sr)
+
+
+def _pool_columns(values: np.ndarray, columns: int) -> np.ndarray:
+    """Means of consecutive groups of columns, at most ``columns`` of them."""
+    factor = max(1, math.ceil(values.shape[1] / columns))
+    pad = -values.shape[1] % factor
+    padded = np.pad(values, ((0, 0), (0, pad)), mode="edge")
+    return padded.reshape(values.shape[0], -1, factor).mean(axis=2)
+
+
+def _quantised(magnitude: np.ndarray, reference: float) -> dict:
+    """dB below ``reference``, ``RANGE_DB`` to 0 mapped to 0-255, row-major, base64."""
+    db = 20 * np.log10(np.maximum(magnitude / reference, 1e-12))
+    levels = np.clip((db + RANGE_DB) / RANGE_DB * 255, 0, 255).round().astype(np.uint8)
+    return {
+        "columns": magnitude.shape[1],
+        "bytes": base64.b64encode(levels.tobytes()).decode("ascii"),
+    }
+
+
+def _unit(values: np.ndarray) -> list[float]:
+    """Scaled to a maximum of 1, rounded: the page draws shapes, not values."""
+    peak = float(np.max(values, initial=0))
+    return [round(float(v), 4) for v in (values / peak if peak > 0 else values)]
+
+
+def _level_db(y: np.ndarray) -> float | None:
+    """RMS level over every sample and channel, in dB below full scale; None when silent."""
+    power = float(np.mean(np.square(y, dtype=np.float64))) if y.size else 0.0
+    return round(10 * math.log10(power), 1) if power > 0 else None
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        y, sr = sf.read(path, dtype="float32", always_2d=True)
+    except (OSError, sf.LibsndfileError) as exc:
+        raise AudioFileError(f"{path}: cannot be read ({exc})") from None
+    return y, sr
+
+
+def _read_manifest(outdir: Path) -> dict:
+    if not outdir.is_dir():
+        raise AudioFileError(f"{outdir}: no such folder")
+    try:
+        settings = json.loads((outdir / MANIFEST).read_text("utf-8"))
+    except FileNotFoundError:
+        raise AudioFileError(
+            f"{outdir}: no nmfaudio outputs here (no {MANIFEST}): run 'nmfaudio separate' first"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise AudioFileError(f"{outdir / MANIFEST}: unreadable ({exc})") from None
+    if not isinstance(settings, dict):
+        raise AudioFileError(f"{outdir / MANIFEST}: not an nmfaudio manifest")
+    settings["files"] = manifest_files(outdir)
+    sources = settings.get("sources")
+    if sources is not None and not (
+        isinstance(sources, dict) and all(f"{name}.wav" in settings["files"] for name in sources)
+    ):
+        raise AudioFileError(f"{outdir / MANIFEST}: its sources are not among its files")
+    if not part_files(settings):
+        raise AudioFileError(f"{outdir}: the manifest lists no audio parts")
+    return settings
+
+
+def _settings_table(settings: dict, info: dict, n_rows: int) -> list[list[str]]:
+    from ._updates import describe_cost
+
+    seconds = info["samples"] / info["sr"]
+    command = settings.get("command")
+    rows = [
+        ["input", str(settings.get("input", "?"))],
+        ["command", " ".join(command) if isinstance(command, list) else "(library)"],
+        ["audio", f"{seconds:.2f} s, {info['channels']} channel(s) at {info['sr']} Hz"],
+        ["cost", describe_cost(float(settings.get("beta", 1.0)), settings.get("penalties") or {})],
+        ["components (K)", str(settings.get("n_components", "?"))],
+        ["parts shown", str(n_rows)],
+        ["iterations", str(settings.get("iterations", "?"))],
+        ["final cost", f"{settings['final_loss']:.6g}" if settings.get("final_loss") else "?"],
+        ["STFT", f"n_fft {settings.get('n_fft', '?')}, hop {settings.get('hop_length', '?')}"],
+        ["mask power", str(settings.get("mask_power", "?"))],
+        ["nmfaudio", str(settings.get("nmfaudio", "?"))],
+    ]
+    seed = _seed_of(command)
+    if seed is not None:
+        rows.insert(4, ["seed", seed])
+    return rows
+
+
+def _seed_of(command) -> str | None:
+    """The seed a command line gave, or its default."""
+    if not isinstance(command, list):
+        return None
+    for option, value in itertools.pairwise(command):
+        if option == "--seed":
+            return value
+    return "0 (default)"
+
+
+def _evaluation(reference, folder: Path, rows: list[str]) -> dict:
+    from .evaluation import evaluate_dirs
+
+    try:
+        scores = evaluate_dirs(reference, folder, estimates=rows)
+    except NmfaudioError as exc:
+        raise type(exc)(f"--reference: {exc}") from None
+    return scores.to_dict()
