@@ -34,14 +34,14 @@ def main() -> None:
     truth = np.stack([nmfaudio.load(EXAMPLE / f"{part}.wav")[0] for part in PARTS])
 
     blind = nmfaudio.separate_sources(y, sr, len(PARTS), seed=0)
-    blind.save(outdir / "blind")
+    nmfaudio.save(blind, outdir / "blind")
     print(f"Blind grouping -> {outdir / 'blind'}/\n{score(blind, truth)}\n")
 
     templates = [
         nmfaudio.learn([truth[i]], sr, 4, name=part, seed=0) for i, part in enumerate(PARTS)
     ]
     supervised = nmfaudio.separate_with_templates(y, sr, templates, seed=0)
-    supervised.save(outdir / "templates")
+    nmfaudio.save(supervised, outdir / "templates")
     print(f"Learnt templates -> {outdir / 'templates'}/\n{score(supervised, truth)}")
 
 

@@ -33,11 +33,12 @@ _WHERE = {
     "group": "grouping", "separate_sources": "grouping",
     "NMFResult": "nmf", "divergence": "nmf", "kl_divergence": "nmf", "nmf": "nmf",
     "Separation": "separation", "separate": "separation",
+    "save": "pipeline", "separate_file": "pipeline", "separate_files": "pipeline",
     "separate_with_templates": "separation",
     "Templates": "templates", "learn": "templates",
 }  # fmt: skip
-_SUBMODULES = ("audio_io", "backend", "evaluation", "frontend", "grouping", "nmf", "plot",
-               "separation", "templates")  # fmt: skip
+_SUBMODULES = ("audio_io", "backend", "evaluation", "frontend", "grouping", "nmf", "pipeline",
+               "plot", "report", "separation", "templates")  # fmt: skip
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from . import plot as plot
@@ -46,6 +47,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .frontend import STFTConfig
     from .grouping import group, separate_sources
     from .nmf import NMFResult, divergence, kl_divergence, nmf
+    from .pipeline import save, separate_file, separate_files
     from .separation import Separation, separate, separate_with_templates
     from .templates import Templates, learn
 
@@ -94,7 +96,10 @@ __all__ = [
     "learn",
     "load",
     "nmf",
+    "save",
     "separate",
+    "separate_file",
+    "separate_files",
     "separate_sources",
     "separate_with_templates",
     "write_audio",

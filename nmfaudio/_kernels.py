@@ -87,9 +87,23 @@ def _log_overload(x):
     return log32
 
 
+#: Most threads this process's work may use (None: every usable core); set by the
+#: worker processes of a batch, which share the cores (see :func:`limit_threads`).
+_THREAD_BUDGET: int | None = None
+
+
 def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, not the machine's count)."""
-    return len(os.sched_getaffinity(0))
+    """Cores this process may run on: its CPU affinity, not the machine's count, and no
+    more than the budget a batch gave it."""
+    cores = len(os.sched_getaffinity(0))
+    return min(cores, _THREAD_BUDGET) if _THREAD_BUDGET else cores
+
+
+def limit_threads(n_threads: int) -> None:
+    """Hold this process to ``n_threads`` threads: its own kernels and BLAS alike."""
+    global _THREAD_BUDGET
+    _THREAD_BUDGET = n_threads
+    threadpool_limits(limits=n_threads)
 
 
 def block_size(n_freq: int) -> int:

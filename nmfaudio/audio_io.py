@@ -54,6 +54,18 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, in
         The file is missing, is not audio, holds no samples, or holds NaN or
         infinite samples.
     """
+    path = _check_path(path, sr)
+    y, native_sr = _read(path)
+    if not 0 < native_sr <= MAX_SAMPLE_RATE:
+        raise AudioFileError(f"{path}: its header gives a sample rate of {native_sr} Hz")
+    check_samples(y, f"{path}:")
+    if sr is not None and sr != native_sr:
+        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, axis=-1)
+        native_sr = sr
+    return np.ascontiguousarray(y, dtype=np.float32), int(native_sr)
+
+
+def _check_path(path: str | os.PathLike, sr: int | None) -> Path:
     path = Path(path)
     if sr is not None and (not isinstance(sr, int | np.integer) or sr <= 0):
         raise ParameterError(f"sr must be a positive integer, got {sr!r}")
@@ -63,14 +75,21 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, in
         raise AudioFileError(f"{path}: is a directory, not an audio file")
     if not path.is_file():  # a FIFO or a device would block, or never end
         raise AudioFileError(f"{path}: not a regular file; give an audio file")
-    y, native_sr = _read(path)
-    if not 0 < native_sr <= MAX_SAMPLE_RATE:
-        raise AudioFileError(f"{path}: its header gives a sample rate of {native_sr} Hz")
-    check_samples(y, f"{path}:")
-    if sr is not None and sr != native_sr:
-        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, axis=-1)
-        native_sr = sr
-    return np.ascontiguousarray(y, dtype=np.float32), int(native_sr)
+    return path
+
+
+def streamable(path: str | os.PathLike, sr: int | None = None) -> bool:
+    """Whether ``path`` can be read a block at a time at rate ``sr`` (``None``: its own):
+    a file soundfile reads, with a plausible rate, and no resampling asked for.
+
+    Raises the errors of :func:`load` for a path that is no file at all.
+    """
+    path = _check_path(path, sr)
+    try:
+        info = sf.info(path)
+    except (sf.LibsndfileError, RuntimeError):
+        return False
+    return 0 < info.samplerate <= MAX_SAMPLE_RATE and sr in (None, info.samplerate)
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -306,24 +325,85 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
     PCM subtypes cannot hold samples outside [-1, 1]: such samples are clipped
     and a ``UserWarning`` says by how much, so clipping is never silent.
     """
-    subtype = check_subtype(subtype)
     y = np.atleast_2d(y)
-    if subtype != "FLOAT":
-        peak = float(np.max(np.abs(y), initial=0.0))
+    with WavWriter(path, sr, len(y), subtype=subtype) as writer:
+        writer.write(y.T)  # interleaved; no copy for the back end's components
+
+
+class WavWriter:
+    """A WAV file written a block of frames at a time (see :func:`write_audio`).
+
+    PCM subtypes clip samples outside [-1, 1]; closing warns once with the peak.
+    """
+
+    def __init__(self, path: str | os.PathLike, sr: int, channels: int, *, subtype: str = "FLOAT"):
+        self.subtype = check_subtype(subtype)
+        self.path = Path(path)
+        self.peak = 0.0
+        self._file = sf.SoundFile(path, "w", sr, channels, subtype=self.subtype, format="WAV")
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append ``frames``, shape ``(n_frames, channels)``."""
+        frames = np.ascontiguousarray(frames)
+        if self.subtype == "FLOAT":  # stored as is: skip libsndfile's per-sample conversion
+            self._file.buffer_write(frames.astype(np.float32, copy=False), dtype="float32")
+            return
+        peak = float(np.max(np.abs(frames), initial=0.0))
         if peak > 1.0:
+            self.peak = max(self.peak, peak)
+            frames = np.clip(frames, -1.0, 1.0)
+        self._file.write(frames)
+
+    def close(self) -> None:
+        self._file.close()
+        if self.peak > 1.0:
             warnings.warn(
-                f"{Path(path).name}: peak {peak:.3f} exceeds 1.0 and is clipped in {subtype};"
-                " use --subtype FLOAT to keep it",
+                f"{self.path.name}: peak {self.peak:.3f} exceeds 1.0 and is clipped in"
+                f" {self.subtype}; use --subtype FLOAT to keep it",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-            y = np.clip(y, -1.0, 1.0)
-    frames = np.ascontiguousarray(y.T)  # interleaved; no copy for the back end's components
-    with sf.SoundFile(path, "w", sr, frames.shape[1], subtype=subtype, format="WAV") as f:
-        if subtype == "FLOAT":  # stored as is: skip libsndfile's per-sample conversion
-            f.buffer_write(frames.astype(np.float32, copy=False), dtype="float32")
-        else:
-            f.write(frames)
+
+    def __enter__(self) -> WavWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class BlockReader:
+    """An audio file read a span of samples at a time, every channel, as float32.
+
+    ``read(start, stop)`` gives shape ``(channels, stop - start)``, with zeros
+    outside the file (as the STFT's centred frames need at the edges).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._file = sf.SoundFile(self.path)
+        self.sr, self.channels, self.frames = self._file.samplerate, self._file.channels, None
+        self.frames = self._file.frames
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        out = np.zeros((self.channels, stop - start), np.float32)
+        first, last = max(start, 0), min(stop, self.frames)
+        if last > first:
+            try:
+                self._file.seek(first)
+                data = self._file.read(last - first, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise AudioFileError(f"{self.path}: cannot be read ({exc})") from None
+            out[:, first - start : first - start + len(data)] = data.T
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> BlockReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _why(exc: Exception, folder: Path) -> str:
@@ -340,7 +420,7 @@ def _why(exc: Exception, folder: Path) -> str:
 
 def write_many(
     outdir: str | os.PathLike,
-    items: Iterable[tuple[str, np.ndarray | Callable[[Path], object]]],
+    items: Iterable[tuple[str | tuple[str, ...], np.ndarray | Callable]],
     sr: int,
     *,
     subtype: str = "FLOAT",
@@ -349,7 +429,9 @@ def write_many(
     """Write each ``(file name, content)`` of ``items`` into ``outdir``, all or nothing.
 
     A content is a signal, shape ``(n_channels, n_samples)``, written as WAV, or a
-    function that writes the file at the path it is given (a figure, say).
+    function that writes the file at the path it is given (a figure, say); with a
+    tuple of names, a function that writes those files at once, given their paths
+    (parts made a block at a time, each block of every part in turn).
     ``items`` may be a generator, so contents are produced and written one at a
     time. With a ``manifest``, it is written as ``outdir/nmfaudio.json`` with
     the list of files added, and the set replaces the one an earlier manifest
@@ -362,12 +444,15 @@ def write_many(
 
     def write(name, content, stage):
         try:
-            if callable(content):
+            if isinstance(name, tuple):
+                content([stage / each for each in name])
+            elif callable(content):
                 content(stage / name)
             else:
                 write_audio(stage / name, content, sr, subtype=subtype)
         except (OSError, sf.LibsndfileError) as exc:
-            raise AudioFileError(f"{outdir / name}: cannot write ({_why(exc, stage)})") from exc
+            shown = name[0] if isinstance(name, tuple) else name
+            raise AudioFileError(f"{outdir / shown}: cannot write ({_why(exc, stage)})") from exc
 
     # Each file is written in the background while the next content is produced:
     # at most two contents are alive at once.
@@ -377,7 +462,7 @@ def write_many(
             if pending is not None:
                 pending.result()
             pending = writer.submit(write, name, content, stage)
-            names.append(name)
+            names.extend(name if isinstance(name, tuple) else [name])
         if pending is not None:
             pending.result()
         if manifest is not None:

@@ -7,10 +7,12 @@ Components are produced one at a time: never K complex spectrograms at once.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import librosa
 import numba
@@ -20,7 +22,7 @@ import scipy.fft
 from ._checks import positive_float
 from ._kernels import usable_cores
 from .exceptions import ParameterError
-from .frontend import FRAMES_PER_CHUNK, STFTConfig
+from .frontend import FRAMES_PER_CHUNK, STFTConfig, frame_span, stft_frames
 
 
 def mask_denominator(
@@ -333,3 +335,129 @@ def iter_components(
             for job in jobs:
                 job.result()
             yield signal
+
+
+def stream_components(
+    read: Callable[[int, int], np.ndarray],
+    n_samples: int,
+    W: np.ndarray,
+    H: np.ndarray,
+    *,
+    config: STFTConfig,
+    power: float = 1.0,
+    partitions: Sequence[Sequence[Sequence[int]] | None] = (None,),
+    frames_per_block: int | None = None,
+) -> Iterator[list[np.ndarray]]:
+    """Every component's (or group's) signal, a block of samples at a time, from the input
+    read again in blocks: what :func:`iter_components` gives, without the whole STFT.
+
+    For each block of frames, the input's samples under those frames are read,
+    transformed, masked for every group (the masks from ``W`` and that block of
+    ``H``) and overlap-added; the samples no later frame reaches are then final.
+    Memory: the block's STFT and one block of samples per group, plus each
+    group's overlap carried to the next block; independent of the duration.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(start, stop)`` gives samples ``start..stop-1`` of every channel,
+        shape ``(n_channels, stop - start)``, zeros outside ``[0, n_samples)``.
+    n_samples : int
+        Samples per channel of the input.
+    W, H : np.ndarray
+        The factorization of the input's magnitude spectrogram, H over all frames.
+    config, power
+        As in :func:`iter_components`.
+    partitions : sequence of ``groups`` (see :func:`iter_components`)
+        The sets of signals to make, each a partition of the components: the
+        sources and the components, say, in one pass over the input.
+    frames_per_block : int or None
+        ``None``: as many as keep the blocks of all groups near 64 MB.
+
+    Yields
+    ------
+    list of np.ndarray [shape=(block samples, n_channels)]
+        One block of each group's signal, partition after partition, in order;
+        the blocks tile ``[0, n_samples)``.
+    """
+    n_fft, hop = config.n_fft, config.hop_length
+    partitions = [check_groups(groups, W.shape[1]) for groups in partitions]
+    tasks = [(p, g) for p, members in enumerate(partitions) for g in range(len(members))]
+    real = np.dtype(np.float32)
+    W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
+    n_frames = config.n_frames(n_samples)
+    if frames_per_block is None:
+        frames_per_block = int(np.clip(2**24 // (len(tasks) * hop * 2), 16, FRAMES_PER_CHUNK))
+    window = config.window_values(real)
+    squared = config.window_values(np.float64) ** 2  # as librosa's window_sumsquare
+    carry_length = n_fft - hop
+    carries: list[np.ndarray | None] = [None] * len(tasks)
+    half = n_fft // 2
+    def signal(task: int, block: _Block) -> np.ndarray:
+        p, g = tasks[task]
+        members = partitions[p]
+        acc = np.zeros((block.spectra.shape[0], block.stop - block.start), real)
+        if carries[task] is not None:
+            acc[:, :carry_length] = carries[task]
+        masked = np.empty_like(block.spectra[0])
+        part = np.empty(W.shape[0], real)
+        uniform = real.type(1 / len(members))
+        for c, channel in enumerate(block.spectra):
+            _masked_frames(channel, W, H[:, block.t0 : block.t1], members[g], real.type(power),
+                           block.denominators_t[p], uniform, 0, masked, part)  # fmt: skip
+            frames = scipy.fft.irfft(masked, n=n_fft, axis=-1).astype(real, copy=False)
+            _overlap_add(frames, window, hop, 0, acc[c])
+        carries[task] = acc[:, block.final : block.final + carry_length].copy()
+        out = acc[:, block.first - block.start : block.last - block.start] * block.norm
+        return np.ascontiguousarray(out.T)  # interleaved, as a WAV file is
+
+    with ThreadPoolExecutor(usable_cores()) as pool:
+        for t0 in range(0, n_frames, frames_per_block):
+            t1 = min(t0 + frames_per_block, n_frames)
+            start, stop = frame_span(t0, t1, config)
+            # Padded positions t0 * hop .. t1 * hop are final after this block (the last
+            # block: all that is left); in signal samples, half a frame earlier.
+            final = (t1 - t0) * hop if t1 < n_frames else stop - start
+            first, last = max(start, 0), min(start + final, n_samples)
+            norm = _inverse_norm(start + half, start + half + final, n_frames, squared, hop)
+            block = _Block(
+                t0, t1, start, stop, final, first, last,
+                spectra=stft_frames(read(start, stop).astype(real, copy=False), config),
+                denominators_t=[
+                    np.ascontiguousarray(
+                        mask_denominator(W, H[:, t0:t1], power=power, groups=members).T,
+                        dtype=real,
+                    )
+                    for members in partitions
+                ],
+                norm=norm[first - start : last - start],
+            )  # fmt: skip
+            yield list(pool.map(functools.partial(signal, block=block), range(len(tasks))))
+
+
+class _Block(NamedTuple):
+    """One block of frames of :func:`stream_components`: its spans, STFT, mask normalizers."""
+
+    t0: int
+    t1: int
+    start: int
+    stop: int
+    final: int
+    first: int
+    last: int
+    spectra: np.ndarray
+    denominators_t: list[np.ndarray]
+    norm: np.ndarray
+
+
+def _inverse_norm(a: int, b: int, n_frames: int, squared: np.ndarray, hop: int) -> np.ndarray:
+    """``1 / sum of squared windows`` at padded positions ``a..b-1``, as :class:`_Synthesis`
+    has it (librosa's ``window_sumsquare``, summed frame after frame in float32)."""
+    n_fft = len(squared)
+    norm = np.zeros(b - a, np.float32)
+    first = max(0, -(-(a - n_fft + 1) // hop))
+    for t in range(first, min(n_frames, -(-b // hop))):
+        lo, hi = max(a, t * hop), min(b, t * hop + n_fft)
+        norm[lo - a : hi - a] += squared[lo - t * hop : hi - t * hop]
+    nonzero = norm > np.finfo(np.float32).tiny
+    return np.divide(1, norm, out=np.ones_like(norm), where=nonzero)

@@ -118,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
             " Every file has the input's channels; together they add up to the input."
         ),
     )
-    sep.add_argument("input", metavar="INPUT", type=Path, help="audio file (WAV, FLAC, OGG, MP3)")
+    sep.add_argument(
+        "input", metavar="INPUT", type=Path, nargs="+",
+        help="audio files (WAV, FLAC, OGG, MP3), folders of them or glob patterns",
+    )  # fmt: skip
     sep.add_argument(
         "-k",
         "--components",
@@ -168,7 +171,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--outdir",
         type=Path,
         metavar="OUTDIR",
-        help="output directory (default: <input stem>_separated beside INPUT)",
+        help="output directory (default: <input stem>_separated beside INPUT); with several"
+        " inputs, the folder that gets one folder per input, OUTDIR/<input stem>",
+    )
+    sep.add_argument(
+        "--jobs",
+        type=_at_least_one,
+        metavar="J",
+        help="with several inputs: separate J at once, in worker processes sharing the cores",
+    )
+    sep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with several inputs: run them on a Dask cluster (tcp://host:8786); the files"
+        " must be at the same paths on its workers",
+    )
+    sep.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with several inputs: separate again those whose folder is complete (by"
+        " default they are skipped, so an interrupted batch resumes)",
     )
     sep.add_argument(
         "--iterations",
@@ -370,84 +392,67 @@ def _cost_options(args: argparse.Namespace) -> dict[str, float]:
     return {"beta": args.beta, "sparsity": args.sparsity, "continuity": args.continuity}
 
 
-def _run_separate(args: argparse.Namespace) -> None:
-    from .audio_io import check_input_kept, load, output_dir
-    from .grouping import separate_sources
-    from .separation import separate, separate_with_templates
-    from .templates import Templates, check_compatible
+def _run_separate(args: argparse.Namespace) -> int:
+    from .pipeline import collect_inputs, separate_file, separate_files
 
     _check_separate_options(args)
-    outdir = args.outdir or args.input.with_name(f"{args.input.stem}_separated")
-    templates = [Templates.load(path) for path in args.templates or []]
-    sr = args.sr
-    if templates:
-        check_compatible(templates, templates[0].sr)  # among themselves, before reading audio
-        sr = sr or templates[0].sr
-    check_input_kept(args.input, outdir, _planned_files(args, templates))
     if args.reference is not None:
         _check_reference(args.reference)
-    y, sr = load(args.input, sr=sr)
-    # The folder is checked, created and held from here on: a bad one fails now,
-    # not after the long part, and no other run writes there meanwhile.
-    with output_dir(outdir):
-        options = dict(
-            n_iter=args.iterations, tol=args.tol, mask_power=args.mask_power, seed=args.seed,
-            progress=not args.quiet, **_cost_options(args),
-        )  # fmt: skip
-        if templates:
-            result = separate_with_templates(
-                y, sr, templates, n_extra=args.extra, adapt=args.adapt, **options
+    options = dict(
+        n_components=args.components, n_sources=args.sources,
+        n_restarts=args.restarts or N_RESTARTS, templates=args.templates or (),
+        n_extra=args.extra, adapt=args.adapt, keep_components=args.keep_components,
+        sr=args.sr, n_fft=args.n_fft, hop_length=args.hop, subtype=args.subtype,
+        plots=args.plot, report=args.report, reference=args.reference,
+        n_iter=args.iterations, tol=args.tol, mask_power=args.mask_power, seed=args.seed,
+        progress=not args.quiet, **_cost_options(args),
+    )  # fmt: skip
+    batch = len(args.input) > 1 or args.input[0].is_dir() or args.jobs or args.scheduler
+    if not batch:
+        source = args.input[0]
+        outdir = args.outdir or source.with_name(f"{source.stem}_separated")
+        about = {"command": _command_line(args)}
+        result = separate_file(source, outdir, about=about, **options)
+        if not args.quiet:
+            from ._updates import describe_cost
+
+            count = result.n_sources or result.n_components
+            what = "sources" if result.sources else "components"
+            print(
+                f"wrote {count} {what} to {outdir} ({describe_cost(result.beta, result.penalties)}"
+                f" {result.losses[-1]:.6g} after {len(result.losses)} iterations)"
             )
-        elif args.sources:
-            result = separate_sources(
-                y, sr, args.sources, n_components=args.components,
-                n_restarts=args.restarts or N_RESTARTS,
-                **_stft_options(args), **options,
-            )  # fmt: skip
-        else:
-            n_components = args.components or COMPONENTS_PER_SOURCE
-            result = separate(y, sr, n_components, **_stft_options(args), **options)
-        del y  # the back end needs only the STFT: free the samples for long recordings
-        result.save(
-            outdir, subtype=args.subtype, plots=args.plot, components=args.keep_components or None,
-            report=args.report, reference=args.reference,
-            about={"input": str(args.input.resolve()), "command": _command_line(args)},
-            progress=not args.quiet,
+        return 0
+    if args.outdir is None:
+        args.parser.error("several inputs need -o OUTROOT, the folder their folders go in")
+    collect_inputs(args.input)  # a bad input is said before any work
+    client = _client(args.scheduler) if args.scheduler else None
+    try:
+        results = separate_files(
+            args.input, args.outdir, jobs=args.jobs, client=client, overwrite=args.overwrite,
+            about={"command": _command_line(args)}, **options,
         )  # fmt: skip
-    if not args.quiet:
-        from ._updates import describe_cost
+    finally:
+        if client is not None:
+            client.close()
+    for _, message in results.failed:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+    if not args.quiet or results.failed:
+        print(f"{PROG}: {results.summary()} (in {args.outdir})", file=sys.stderr)
+    return 1 if results.failed else 0
 
-        count = result.n_sources or result.n_components
-        what = "sources" if result.sources else "components"
-        print(
-            f"wrote {count} {what} to {outdir} ({describe_cost(result.beta, result.penalties)}"
-            f" {result.losses[-1]:.6g} after {len(result.losses)} iterations)"
-        )
 
-
-def _planned_files(args: argparse.Namespace, templates) -> list[str]:
-    """The names `separate` will write into OUTDIR, known before any work."""
-    from .audio_io import MANIFEST
-    from .report import REPORT
-    from .separation import numbered
-    from .templates import REST
-
-    if templates:
-        names = [f"{t.name}.wav" for t in templates] + ([f"{REST}.wav"] if args.extra else [])
-        n_components = templates[0].context * (sum(t.n_components for t in templates) + args.extra)
-    elif args.sources:
-        names = numbered("source", args.sources)
-        per_restart = args.components or COMPONENTS_PER_SOURCE * args.sources
-        n_components = (args.restarts or N_RESTARTS) * per_restart
-    else:
-        names, n_components = [], args.components or COMPONENTS_PER_SOURCE
-    if args.keep_components or not (templates or args.sources):
-        names += numbered("component", n_components)
-    if args.plot:
-        names += ["decomposition.png", "components.png"]
-    if args.report:
-        names.append(REPORT)
-    return [*names, MANIFEST]
+def _client(address: str):
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise NmfaudioError(
+            "--scheduler needs Dask: pip install 'nmfaudio[dask]' (or dask[distributed])"
+        ) from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise NmfaudioError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
 
 
 def _command_line(args: argparse.Namespace) -> list[str]:
@@ -572,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)  # clean up as for Ctrl-C, then exit 143
     try:
-        args.run(args)
+        status = args.run(args) or 0
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -597,4 +602,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status

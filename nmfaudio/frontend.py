@@ -98,17 +98,35 @@ def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
     y = np.asarray(y)
     n_samples = check_length(y.shape[-1], config)
     real = np.result_type(y.dtype, np.float32)
-    window = config.window_values(real)
     half = config.n_fft // 2
     padded = np.pad(y.astype(real, copy=False), [(0, 0)] * (y.ndim - 1) + [(half, half)])
-    frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft, axis=-1)
-    frames = frames[..., :: config.hop_length, :]
     n_frames = config.n_frames(n_samples)
     out = np.empty((*y.shape[:-1], n_frames, config.n_freq), dtype=np.result_type(real, 1j))
     for t0 in range(0, n_frames, FRAMES_PER_CHUNK):  # no full copy of the framed signal
         t1 = min(t0 + FRAMES_PER_CHUNK, n_frames)
-        out[..., t0:t1, :] = scipy.fft.rfft(frames[..., t0:t1, :] * window, axis=-1, workers=-1)
+        start, stop = frame_span(t0, t1, config)
+        out[..., t0:t1, :] = stft_frames(padded[..., start + half : stop + half], config)
     return np.swapaxes(out, -1, -2)
+
+
+def stft_frames(segment: np.ndarray, config: STFTConfig) -> np.ndarray:
+    """The STFT frames held in ``segment``, frames as rows: shape ``(..., n_frames, n_freq)``.
+
+    ``segment`` holds the samples of consecutive frames of the centred,
+    zero-padded signal that :func:`stft` frames, ``(n_frames - 1) * hop + n_fft``
+    of them (see :func:`frame_span`): frame for frame the same values as
+    :func:`stft`, for a signal read a block at a time.
+    """
+    window = config.window_values(segment.dtype)
+    frames = np.lib.stride_tricks.sliding_window_view(segment, config.n_fft, axis=-1)
+    return scipy.fft.rfft(frames[..., :: config.hop_length, :] * window, axis=-1, workers=-1)
+
+
+def frame_span(t0: int, t1: int, config: STFTConfig) -> tuple[int, int]:
+    """Samples ``[start, stop)`` of the signal that frames ``t0..t1-1`` of :func:`stft` cover;
+    ``start`` is negative and ``stop`` beyond the end where the frames reach the padding."""
+    start = t0 * config.hop_length - config.n_fft // 2
+    return start, start + (t1 - t0 - 1) * config.hop_length + config.n_fft
 
 
 def magnitude(X: np.ndarray) -> np.ndarray:

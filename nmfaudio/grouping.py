@@ -26,7 +26,7 @@ import scipy.optimize
 from ._checks import positive_float, positive_int
 from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import ParameterError
-from .frontend import STFTConfig, magnitude
+from .frontend import STFTConfig
 from .nmf import NMFResult, cost_options, nmf
 from .separation import Separation, analyse, assemble, numbered
 
@@ -189,17 +189,16 @@ def separate_sources(
             " ask for at least one component per source"
         )
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
-    y, X = analyse(y, sr, config, n_components=n_components, what=what, progress=progress)
-    V = magnitude(X)
+    spectrogram = analyse(y, sr, config, n_components=n_components, what=what, progress=progress)
+    V = spectrogram.V
     rng = np.random.default_rng(seed)
     runs = []
     for _ in range(n_restarts):
         fit = nmf(V, n_components, **cost_options(beta, sparsity, continuity), n_iter=n_iter,
                   tol=tol, seed=rng, progress=progress)  # fmt: skip
         runs.append((fit, _timbre_groups(fit.W, sr, n_fft, n_sources)))
-    del V
     fit, groups = consensus(runs)
-    return assemble(X, fit, sr, y.shape[1], config, mask_power, _source_names(groups))
+    return assemble(spectrogram, fit, config, mask_power, _source_names(groups))
 
 
 def consensus(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> tuple[NMFResult, list[list[int]]]:

@@ -197,7 +197,7 @@ def _pooled(result, groups, max_columns: int, *, parts: bool):
     mixture, masked = [], [[] for _ in range(n_parts)]
     for t0 in range(0, usable, block):
         t1 = min(usable, t0 + block)
-        V = magnitude(result.X[..., t0:t1])
+        V = result.magnitude_frames(t0, t1)
         mixture.append(_mean_over(V, factor))
         if parts:
             H = result.H[:, t0:t1]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -17,13 +15,11 @@ from tqdm.auto import tqdm
 
 from . import backend
 from ._checks import non_negative_int, positive_float, positive_int
-from ._version import __version__
-from .audio_io import check_samples, write_many
+from .audio_io import check_samples
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
 from .nmf import NMFResult, cost_options, initialize, nmf
-from .report import REPORT, page
 from .templates import REST, Templates, check_compatible, stack_frames, unstack_components
 
 
@@ -33,8 +29,9 @@ class Separation:
 
     Attributes
     ----------
-    X : np.ndarray [shape=(n_channels, n_freq, n_frames), complex64]
-        STFT of every input channel.
+    X : np.ndarray [shape=(n_channels, n_freq, n_frames), complex64] or None
+        STFT of every input channel; ``None`` for a separation of a file,
+        whose parts are made from the file, read again (:func:`nmfaudio.separate_file`).
     W : np.ndarray [shape=(n_freq, n_components)]
         Spectral templates, columns summing to 1 (unless fitted with sparsity,
         which returns them as fitted).
@@ -55,9 +52,15 @@ class Separation:
         The β of the divergence the NMF minimised (1: KL).
     penalties : dict of str to float
         The penalties of that NMF (see :func:`nmfaudio.nmf`), by name.
+    n_channels : int
+        Channels of the input (taken from ``X`` when it is given).
+    source : Path or None
+        The file a separation without ``X`` was made from.
+    V : np.ndarray [shape=(n_freq, n_frames)] or None
+        The magnitude spectrogram factorized, kept when ``X`` is not.
     """
 
-    X: np.ndarray
+    X: np.ndarray | None
     W: np.ndarray
     H: np.ndarray
     losses: np.ndarray
@@ -68,14 +71,17 @@ class Separation:
     sources: dict[str, list[int]] | None = None
     beta: float = 1.0
     penalties: dict[str, float] = dataclasses.field(default_factory=dict)
+    n_channels: int = 0
+    source: Path | None = None
+    V: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.X is not None:
+            self.n_channels = self.X.shape[0]
 
     @property
     def n_components(self) -> int:
         return self.W.shape[1]
-
-    @property
-    def n_channels(self) -> int:
-        return self.X.shape[0]
 
     @property
     def n_sources(self) -> int:
@@ -100,6 +106,11 @@ class Separation:
         return self._signals(list(self.sources.values()))
 
     def _signals(self, groups: list[list[int]] | None) -> Iterator[np.ndarray]:
+        if self.X is None:
+            raise ParameterError(
+                f"this separation of {self.source} holds no STFT: its parts are made from"
+                " the file, block by block, by nmfaudio.save"
+            )
         return backend.iter_components(
             self.X, self.W, self.H, config=self.config, length=self.length,
             power=self.mask_power, groups=groups,
@@ -110,16 +121,20 @@ class Separation:
         """Magnitude spectrogram of the channel mix, shape ``(n_freq, n_frames)``.
 
         What the NMF factorized (see :func:`nmfaudio.frontend.magnitude`); computed
-        on first access, for the figures.
+        on first access.
         """
-        return magnitude(self.X)
+        return self.V if self.X is None else magnitude(self.X)
+
+    def magnitude_frames(self, t0: int, t1: int) -> np.ndarray:
+        """Frames ``t0..t1-1`` of :attr:`magnitude`, without computing the rest."""
+        return self.V[:, t0:t1] if self.X is None else magnitude(self.X[..., t0:t1])
 
     @cached_property
     def components(self) -> np.ndarray:
         """All component signals, shape ``(n_components, n_channels, length)``.
 
-        Computed on first access; for long recordings prefer :meth:`save` or
-        :meth:`iter_components`, which hold one component at a time.
+        Computed on first access; for long recordings prefer :func:`nmfaudio.save`
+        or :meth:`iter_components`, which hold one component at a time.
         """
         return np.stack(list(self.iter_components()))
 
@@ -154,106 +169,6 @@ class Separation:
         level = W.sum(axis=0)  # 1 for learnt templates; each frame's share for multi-frame ones
         activations = np.stack([level[g] @ H[g] for g in groups])
         return self.part_names(), spectra, activations
-
-    def save(
-        self,
-        outdir: str | os.PathLike,
-        *,
-        subtype: str = "FLOAT",
-        plots: bool = False,
-        components: bool | None = None,
-        report: bool = False,
-        reference: str | os.PathLike | None = None,
-        about: dict | None = None,
-        progress: bool = False,
-    ) -> list[Path]:
-        """Write one WAV file per source, or per component, into ``outdir``, all or nothing.
-
-        Parameters
-        ----------
-        outdir : str or path-like
-            Created if missing.
-        subtype : {"FLOAT", "PCM_16", "PCM_24"}
-            Sample encoding; PCM subtypes warn when they clip.
-        plots : bool
-            Also write ``decomposition.png`` and ``components.png`` (see
-            :mod:`nmfaudio.plot`).
-        components : bool or None
-            Write ``component_NN.wav`` files; ``None``: only when there are no
-            sources. Sources are written as ``<name>.wav``.
-        report : bool
-            Also write ``report.html``, a page to hear and see the parts (see
-            :mod:`nmfaudio.report`).
-        reference : str or path-like or None
-            With ``report``: a folder of the true parts, scored in the page.
-        about : dict or None
-            More to record in the manifest (the input and settings, say).
-        progress : bool
-            Show a progress bar over the files.
-
-        Every run writes ``outdir/nmfaudio.json``: the version, the analysis
-        settings, the final loss, ``about`` and the files written. A later
-        run into the same folder replaces that set as a whole (files the
-        manifest does not list are never touched), so a folder never mixes
-        two runs' outputs.
-
-        Returns
-        -------
-        list of Path
-            The files written: sources, components, pictures, then the manifest.
-        """
-        if components is None:
-            components = self.sources is None
-        items = []  # generators: one signal at a time
-        if self.sources is not None:
-            names = [f"{name}.wav" for name in self.sources]
-            items.append(zip(names, self.iter_sources(), strict=True))
-        if components:
-            items.append(zip(self.filenames(), self.iter_components(), strict=True))
-        figures = ["decomposition", "components"] if plots else []
-        pictures = [(f"{kind}.png", self._figure_writer(kind)) for kind in figures]
-        manifest = self._manifest() | (about or {})
-        if report:
-            pictures.append((REPORT, self._report_writer(manifest, reference)))
-        count = (self.n_sources + (self.n_components if components else 0)) + len(pictures)
-        files = tqdm(
-            itertools.chain(*items, pictures), total=count, desc="writing", unit="file",
-            disable=not progress, leave=False,
-        )  # fmt: skip
-        return write_many(outdir, files, self.sr, subtype=subtype, manifest=manifest)
-
-    def _manifest(self) -> dict:
-        return {
-            "nmfaudio": __version__,
-            "sample_rate": self.sr,
-            "channels": self.n_channels,
-            "samples": self.length,
-            "n_fft": self.config.n_fft,
-            "hop_length": self.config.hop_length,
-            "mask_power": self.mask_power,
-            "n_components": self.n_components,
-            "beta": self.beta,
-            "penalties": self.penalties,
-            "iterations": len(self.losses),
-            "final_loss": float(self.losses[-1]) if len(self.losses) else None,
-            "sources": self.sources,
-        }
-
-    def _report_writer(self, manifest: dict, reference):
-        def write(path: Path) -> None:
-            rows = [f"{name}.wav" for name in self.part_names()]
-            text = page(path.parent, rows, manifest, result=self, reference=reference)
-            path.write_text(text, "utf-8")
-
-        return write
-
-    def _figure_writer(self, kind: str):
-        def write(path: Path) -> None:
-            from . import plot
-
-            getattr(plot, kind)(self).savefig(path, dpi=100, format="png")
-
-        return write
 
 
 def numbered(prefix: str, count: int) -> list[str]:
@@ -311,12 +226,12 @@ def separate(
     """
     mask_power = positive_float("mask_power", mask_power)
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
-    y, X = analyse(y, sr, config, n_components=n_components, progress=progress)
+    spectrogram = analyse(y, sr, config, n_components=n_components, progress=progress)
     result = nmf(
-        magnitude(X), n_components, **cost_options(beta, sparsity, continuity),
+        spectrogram.V, n_components, **cost_options(beta, sparsity, continuity),
         n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress,
     )  # fmt: skip
-    return assemble(X, result, sr, y.shape[1], config, mask_power)
+    return assemble(spectrogram, result, config, mask_power)
 
 
 def separate_with_templates(
@@ -387,8 +302,8 @@ def separate_with_templates(
     mask_power = positive_float("mask_power", mask_power)
     n_extra = non_negative_int("n_extra", n_extra)
     config, context = templates[0].config, templates[0].context
-    y, X = analyse(y, sr, config, n_components=1, progress=progress)
-    V = stack_frames(magnitude(X), context)
+    spectrogram = analyse(y, sr, config, n_components=1, progress=progress)
+    V = stack_frames(spectrogram.V, context)
     learnt = np.concatenate([t.W for t in templates], axis=1)
     rng = np.random.default_rng(seed)
     options = dict(cost_options(beta, sparsity, continuity), n_iter=n_iter, tol=tol, seed=rng,
@@ -418,41 +333,81 @@ def separate_with_templates(
         for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
         if b > a
     }
-    return assemble(X, result, sr, y.shape[1], config, mask_power, sources)
+    return assemble(spectrogram, result, config, mask_power, sources)
+
+
+@dataclass(frozen=True)
+class Spectrogram:
+    """What the front end hands the NMF: the magnitude ``V`` and, unless streamed, the STFT.
+
+    Attributes
+    ----------
+    V : np.ndarray [shape=(n_freq, n_frames)]
+    X : np.ndarray [shape=(n_channels, n_freq, n_frames)] or None
+        ``None`` when ``V`` was computed from a file a block at a time
+        (:func:`nmfaudio.pipeline.read_spectrogram`): the back end reads it again.
+    sr, length, n_channels : int
+    source : Path or None
+        That file.
+    """
+
+    V: np.ndarray
+    X: np.ndarray | None
+    sr: int
+    length: int
+    n_channels: int
+    source: Path | None = None
 
 
 def analyse(
-    y: np.ndarray,
+    y: np.ndarray | Spectrogram,
     sr: int,
     config: STFTConfig,
     *,
     n_components: int,
     what: str | None = None,
     progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Check a recording and return it as float32 ``(n_channels, n_samples)`` with its STFT.
+) -> Spectrogram:
+    """Check a recording and return its spectrogram (and STFT).
 
-    ``n_components`` is the number of components the NMF will learn, checked
-    against the spectrogram's size before any work; ``what`` says what asked
-    for them, in the caller's terms, for the error message. With ``progress``,
-    a line on stderr says that the work begins, once every check has passed.
+    ``y`` is a signal, ``(n_channels, n_samples)`` or 1-D, or the
+    :class:`Spectrogram` of a file, which is checked against ``sr`` and
+    ``config`` and passed on. ``n_components`` is the number of components the
+    NMF will learn, checked against the spectrogram's size before any work;
+    ``what`` says what asked for them, in the caller's terms, for the error
+    message. With ``progress``, a line on stderr says that the work begins,
+    once every check has passed.
     """
     positive_int("sr", sr)
-    y = np.atleast_2d(np.asarray(y, dtype=np.float32))
-    if y.ndim != 2:
-        raise AudioFileError(f"y must have shape (n_channels, n_samples), got {y.shape}")
-    check_samples(y, "the audio")
-    n_frames = config.n_frames(check_length(y.shape[1], config))
-    _check_enough_spectrogram(n_components, what, n_frames, y.shape[1] / sr, config)
-    if not y.any():
-        warnings.warn("the audio is silent: every component will be silent", stacklevel=3)
+    if isinstance(y, Spectrogram):
+        if y.sr != sr or y.V.shape[0] != config.n_freq:
+            raise ParameterError(
+                f"the spectrogram of {y.source} was made at {y.sr} Hz with"
+                f" {y.V.shape[0]} bins, not at {sr} Hz with {config.n_freq}"
+            )
+        spectrogram = y
+    else:
+        y = np.atleast_2d(np.asarray(y, dtype=np.float32))
+        if y.ndim != 2:
+            raise AudioFileError(f"y must have shape (n_channels, n_samples), got {y.shape}")
+        check_samples(y, "the audio")
+        check_length(y.shape[1], config)
+        if not y.any():
+            warnings.warn("the audio is silent: every component will be silent", stacklevel=3)
+        spectrogram = None
+    length = spectrogram.length if spectrogram else y.shape[1]
+    n_channels = spectrogram.n_channels if spectrogram else len(y)
+    _check_enough_spectrogram(n_components, what, config.n_frames(length), length / sr, config)
     if progress:
         tqdm.write(
-            f"nmfaudio: {y.shape[1] / sr:.1f} s, {len(y)} channel(s) at {sr} Hz:"
+            f"nmfaudio: {length / sr:.1f} s, {n_channels} channel(s) at {sr} Hz:"
             f" STFT, NMF, then masks and inverse STFT",
             file=sys.stderr,
         )
-    return y, stft(y, config)
+    if spectrogram:
+        return spectrogram
+    X = stft(y, config)
+    return Spectrogram(magnitude(X), X, sr, length, n_channels)
 
 
 def _check_enough_spectrogram(n_components, what, n_frames, seconds, config) -> None:
@@ -473,10 +428,12 @@ def _check_enough_spectrogram(n_components, what, n_frames, seconds, config) -> 
         )
 
 
-def assemble(X, result, sr, length, config, mask_power, sources=None) -> Separation:
-    """A :class:`Separation` of the STFT ``X`` from an :class:`NMFResult`."""
+def assemble(spectrogram: Spectrogram, result, config, mask_power, sources=None) -> Separation:
+    """A :class:`Separation` of ``spectrogram`` from an :class:`NMFResult`."""
+    streamed = spectrogram.X is None
     return Separation(
-        X=X, W=result.W, H=result.H, losses=result.losses, sr=sr, length=length,
-        config=config, mask_power=mask_power, sources=sources, beta=result.beta,
-        penalties=result.penalties,
+        X=spectrogram.X, W=result.W, H=result.H, losses=result.losses, sr=spectrogram.sr,
+        length=spectrogram.length, config=config, mask_power=mask_power, sources=sources,
+        beta=result.beta, penalties=result.penalties, n_channels=spectrogram.n_channels,
+        source=spectrogram.source, V=spectrogram.V if streamed else None,
     )  # fmt: skip

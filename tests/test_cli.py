@@ -376,7 +376,9 @@ def test_the_earlier_set_an_outdir_holds_is_checked_too(capsys, tmp_path, exampl
 def test_the_files_planned_before_the_work_are_the_files_written(
     capsys, tmp_path, example_mixture, argv
 ):
-    from nmfaudio.cli import _planned_files, build_parser
+    from nmfaudio.cli import build_parser
+    from nmfaudio.defaults import N_RESTARTS
+    from nmfaudio.pipeline import planned_files
     from nmfaudio.templates import Templates
 
     for name in ("good", "bad"):
@@ -392,7 +394,12 @@ def test_the_files_planned_before_the_work_are_the_files_written(
     args = build_parser().parse_args(argv)
     templates = [Templates.load(p) for p in args.templates or []]
     written = sorted(p.name for p in (tmp_path / "o").iterdir())
-    assert sorted(_planned_files(args, templates)) == written
+    planned = planned_files(
+        n_components=args.components, n_sources=args.sources,
+        n_restarts=args.restarts or N_RESTARTS, templates=templates, n_extra=args.extra,
+        keep_components=args.keep_components, plots=args.plot, report=args.report,
+    )  # fmt: skip
+    assert sorted(planned) == written
 
 
 def _wav_with_rate_field(tmp_path, rate_field: int):

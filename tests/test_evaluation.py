@@ -143,7 +143,7 @@ def test_real_music_separation_scores(separation_case, tmp_path):
     case = separation_case("drums808")
     y, sr = nmfaudio.load(case / "mixture.wav")
     result = nmfaudio.separate(y, sr, 3, seed=0)
-    result.save(tmp_path)
+    nmfaudio.save(result, tmp_path)
     scores = nmfaudio.evaluation.evaluate_dirs(case, tmp_path)
     assert sorted(scores.names) == ["hihat", "kick", "snare"]
     assert sorted(scores.matched) == ["component_00", "component_01", "component_02"]

@@ -133,7 +133,7 @@ def test_report_command_for_a_folder_written_earlier(capsys, tmp_path, example_m
 def test_library_access(tmp_path):
     y = music_like(1, seconds=2.0)
     result = nmfaudio.separate(y, 8000, 2, n_fft=512, hop_length=128, n_iter=10)
-    files = result.save(tmp_path / "o", report=True)
+    files = nmfaudio.save(result, tmp_path / "o", report=True)
     assert [f.name for f in files][-2:] == ["report.html", MANIFEST]
     _, data = checked(tmp_path / "o" / "report.html")
     assert dict(data["settings"])["command"] == "(library)"

@@ -134,7 +134,7 @@ def test_separate_refuses_bad_input(kwargs, error, message):
 def test_save_writes_each_component_with_rate_channels_and_subtype(tmp_path):
     y = music_like(2)
     result = nmfaudio.separate(y, 8000, 3, n_fft=512, hop_length=128, n_iter=20)
-    paths = result.save(tmp_path / "out", subtype="PCM_24")
+    paths = nmfaudio.save(result, tmp_path / "out", subtype="PCM_24")
     assert [p.name for p in paths] == [
         "component_00.wav", "component_01.wav", "component_02.wav", "nmfaudio.json"
     ]  # fmt: skip
