@@ -30,7 +30,9 @@ SHARED = Path(os.environ.get("NMFAUDIO_SHARED_DATA", REPO.parent / "shared" / "d
 SR = 44100
 
 
-def long_recording(path: Path, minutes: float) -> None:
+def long_recording(path: Path, minutes: float, channels: int = 2) -> None:
+    """Real music looped to ``minutes``, 16-bit, stereo (the right channel a third of a
+    second ahead) or mono."""
     sources = sorted(SHARED.glob("separation/*/mixture.wav")) or [
         REPO / "data" / "example" / "mixture.wav"
     ]
@@ -43,8 +45,8 @@ def long_recording(path: Path, minutes: float) -> None:
     reps = -(-n // music.size) + 1
     looped = np.tile(music, reps)
     shift = SR // 3  # the right channel runs a third of a second ahead
-    stereo = np.stack([looped[:n], 0.8 * looped[shift : shift + n]])
-    sf.write(path, stereo.T, SR, subtype="PCM_16")
+    signal = np.stack([looped[:n], 0.8 * looped[shift : shift + n]][:channels])
+    sf.write(path, signal.T, SR, subtype="PCM_16")
 
 
 def measure(command: list[str]) -> tuple[float, float]:

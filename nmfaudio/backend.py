@@ -393,6 +393,7 @@ def stream_components(
     carry_length = n_fft - hop
     carries: list[np.ndarray | None] = [None] * len(tasks)
     half = n_fft // 2
+
     def signal(task: int, block: _Block) -> np.ndarray:
         p, g = tasks[task]
         members = partitions[p]

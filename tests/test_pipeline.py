@@ -1,0 +1,221 @@
+"""Files to files: the streamed separation equals the in-memory one; collections, resumed,
+with a bad file among good ones; interruption leaves nothing; a real Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import REPO, music_like
+from test_cli import FAST, run
+
+import nmfaudio
+from nmfaudio import backend
+from nmfaudio.audio_io import MANIFEST
+from nmfaudio.frontend import STFTConfig, magnitude, stft
+from nmfaudio.pipeline import collect_inputs, output_folders, read_spectrogram
+
+SR = 8000
+
+
+def read_parts(folder: Path, names: list[str]) -> list[np.ndarray]:
+    return [sf.read(folder / name, always_2d=True, dtype="float32")[0].T for name in names]
+
+
+@pytest.mark.parametrize(
+    ("channels", "seconds"),
+    [(1, 2.0), (2, 3.0 + 77 / SR), (6, 1.3 + 5 / SR)],  # lengths not a multiple of the hop
+)
+def test_streamed_file_equals_the_in_memory_separation(tmp_path, write_wav, channels, seconds):
+    y = music_like(channels, seconds=seconds)
+    source = write_wav("in.wav", y)
+    options = dict(n_fft=512, hop_length=128, n_iter=20, seed=3)
+    streamed = nmfaudio.separate_file(source, tmp_path / "s", n_components=4, **options)
+    assert streamed.X is None and streamed.V is not None  # nothing but V was held whole
+    in_memory = nmfaudio.separate(y, SR, 4, **options)
+    np.testing.assert_array_equal(streamed.W, in_memory.W)
+    names = [f"component_0{k}.wav" for k in range(4)]
+    for got, expected in zip(read_parts(tmp_path / "s", names), in_memory.components,
+                             strict=True):  # fmt: skip
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    total = sum(read_parts(tmp_path / "s", names))
+    np.testing.assert_allclose(total, y, atol=1e-5)  # the parts add up to the input
+
+
+@pytest.mark.parametrize("frames_per_block", [1, 3, 7, 64, 10_000])
+def test_block_boundaries_change_nothing(frames_per_block):
+    config = STFTConfig(512, 128)
+    y = music_like(2, seconds=1.0 + 33 / SR)
+    X = stft(y, config)
+    fit = nmfaudio.nmf(magnitude(X), 3, n_iter=10)
+    groups = [[0, 2], [1]]
+    expected = list(backend.iter_components(X, fit.W, fit.H, config=config, length=y.shape[1],
+                                            power=2.0, groups=groups))  # fmt: skip
+
+    def read(start, stop):
+        out = np.zeros((2, stop - start), np.float32)
+        lo, hi = max(start, 0), min(stop, y.shape[1])
+        out[:, lo - start : hi - start] = y[:, lo:hi]
+        return out
+
+    blocks = list(backend.stream_components(
+        read, y.shape[1], fit.W, fit.H, config=config, power=2.0, partitions=[groups, None],
+        frames_per_block=frames_per_block,
+    ))  # fmt: skip
+    signals = [np.concatenate([b[i] for b in blocks]).T for i in range(len(blocks[0]))]
+    for got, want in zip(signals[:2], expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # the second partition, every component alone, in the same pass
+    np.testing.assert_allclose(sum(signals[2:]), y, atol=1e-5)
+
+
+def test_the_spectrogram_read_in_blocks_is_the_spectrogram(write_wav):
+    y = music_like(3, seconds=2.5)
+    source = write_wav("in.wav", y)
+    config = STFTConfig(1024, 256)
+    read = read_spectrogram(source, config)
+    np.testing.assert_array_equal(read.V, magnitude(stft(y, config)))
+    assert (read.sr, read.length, read.n_channels, read.source) == (SR, y.shape[1], 3, source)
+    assert read.V.T.flags.c_contiguous  # frames as rows: the NMF takes it without a copy
+
+
+def test_sources_and_templates_stream_too(capsys, tmp_path, example_mixture):
+    outdir = tmp_path / "o"
+    status, _, err = run(capsys, "separate", example_mixture, "--sources", "2", "--restarts",
+                         "2", "--keep-components", "-o", outdir, *FAST)  # fmt: skip
+    assert status == 0, err
+    mixture, _ = sf.read(example_mixture, always_2d=True)
+    for pattern in ("source_*.wav", "component_*.wav"):
+        total = sum(sf.read(p, always_2d=True)[0] for p in outdir.glob(pattern))
+        np.testing.assert_allclose(total, mixture, atol=1e-4)
+
+
+def test_collections_resume_and_report_a_bad_file(capsys, tmp_path, write_wav):
+    album = tmp_path / "album"
+    (album / "disc2").mkdir(parents=True)
+    for k in range(2):
+        sf.write(album / f"track{k}.wav", music_like(2, seconds=1.5, seed=k).T, SR)
+    sf.write(album / "disc2" / "track0.wav", music_like(1, seconds=1.5, seed=9).T, SR)
+    (album / "broken.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk" * 10)
+    before = {p: p.read_bytes() for p in album.rglob("*.wav")}
+    out = tmp_path / "separated"
+    code, _, err = run(capsys, "separate", album, "-o", out, "-k", "2", *FAST)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("nmfaudio: error: ") and "broken.wav" in lines[0]
+    assert lines[-1] == f"nmfaudio: 3 done, 0 skipped, 1 failed (in {out})"
+    assert sorted(p.name for p in out.iterdir()) == ["track0", "track0-2", "track1"]
+    assert all((out / name / MANIFEST).is_file() for name in ("track0", "track0-2", "track1"))
+    assert {p: p.read_bytes() for p in album.rglob("*.wav")} == before  # inputs untouched
+    # Again: the finished ones are skipped; with --overwrite they are done again.
+    (album / "broken.wav").unlink()
+    stamp = (out / "track1" / MANIFEST).stat().st_mtime_ns
+    code, _, err = run(capsys, "separate", album, "-o", out, "-k", "2", *FAST)
+    assert code == 0 and "0 done, 3 skipped, 0 failed" not in err  # quiet: no summary
+    assert (out / "track1" / MANIFEST).stat().st_mtime_ns == stamp
+    result = nmfaudio.separate_files([album], out, n_components=2, n_fft=512, hop_length=128,
+                                     n_iter=5)  # fmt: skip
+    assert (len(result.done), len(result.skipped), len(result.failed)) == (0, 3, 0)
+    small = dict(n_components=2, n_fft=512, hop_length=128, n_iter=5)
+    result = nmfaudio.separate_files([str(album / "*.wav")], out, overwrite=True, **small)
+    assert [p.name for p, _ in result.done] == ["track0.wav", "track1.wav"]
+
+
+def test_jobs_share_the_cores_and_give_the_same_files(tmp_path):
+    files = []
+    for k in range(3):
+        files.append(tmp_path / f"t{k}.wav")
+        sf.write(files[-1], music_like(2, seconds=1.0, seed=k).T, SR)
+    options = dict(n_components=2, n_fft=512, hop_length=128, n_iter=10)
+    one = nmfaudio.separate_files(files, tmp_path / "one", **options)
+    two = nmfaudio.separate_files(files, tmp_path / "two", jobs=2, **options)
+    assert len(one.done) == len(two.done) == 3
+    for k in range(3):
+        for name in ("component_00.wav", "component_01.wav"):
+            a = sf.read(tmp_path / "one" / f"t{k}" / name)[0]
+            b = sf.read(tmp_path / "two" / f"t{k}" / name)[0]
+            np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_inputs_and_their_folders():
+    files = [Path("a/x.wav"), Path("b/x.wav"), Path("b/y.flac")]
+    assert output_folders(files, "out") == [Path("out/x"), Path("out/x-2"), Path("out/y")]
+    with pytest.raises(nmfaudio.AudioFileError, match="no file matches"):
+        collect_inputs(["/nonexistent/*.wav"])
+
+
+def test_batch_usage_errors(capsys, tmp_path, example_mixture):
+    code, _, err = run(capsys, "separate", example_mixture, example_mixture)
+    assert code == 2 and "several inputs need -o OUTROOT" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run(capsys, "separate", empty, "-o", tmp_path / "o")
+    assert code == 1 and "no audio files in this folder" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_leaves_no_temporary_files(tmp_path, how):
+    source = tmp_path / "long.wav"
+    sf.write(source, music_like(2, seconds=60.0).T, SR)
+    outdir = tmp_path / "o"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nmfaudio", "separate", str(source), "-o", str(outdir), "-k",
+         "24", "--iterations", "400", "--tol", "0"],
+        stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )  # fmt: skip
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not outdir.exists():
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the work
+    process.send_signal(how)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == (130 if how == signal.SIGINT else 143), err
+    assert "Traceback" not in err
+    assert not outdir.exists()  # created by the run, removed with everything in it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.wav"]
+
+
+def test_a_real_dask_cluster_separates_three_files(tmp_path):
+    distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] is absent")
+    files = []
+    for k in range(3):
+        files.append(tmp_path / f"t{k}.wav")
+        sf.write(files[-1], music_like(2, seconds=1.0, seed=k).T, SR)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                 dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        assert len(client.scheduler_info()["workers"]) == 2
+        small = dict(n_components=2, n_fft=512, hop_length=128, n_iter=10)
+        result = nmfaudio.separate_files(files, tmp_path / "out", client=client, **small)
+    assert len(result.done) == 3 and not result.failed
+    for k in range(3):
+        manifest = json.loads((tmp_path / "out" / f"t{k}" / MANIFEST).read_text())
+        assert manifest["input"] == str(files[k].resolve())
+        total = sum(sf.read(tmp_path / "out" / f"t{k}" / name)[0] for name in manifest["files"]
+                    if name.endswith(".wav"))  # fmt: skip
+        np.testing.assert_allclose(total, sf.read(files[k])[0], atol=1e-5)
+
+
+def test_the_readme_batch_command_runs_as_a_console_script(tmp_path):
+    album = tmp_path / "album"
+    album.mkdir()
+    for k in range(2):
+        sf.write(album / f"song{k}.wav", music_like(2, seconds=1.0, seed=k).T, SR)
+    done = subprocess.run(
+        ["nmfaudio", "separate", str(album), "-o", str(tmp_path / "separated"), "--sources", "2",
+         "--restarts", "1", "--jobs", "2", "--n-fft", "512", "--hop", "128"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 done, 0 skipped, 0 failed" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "separated").iterdir()) == ["song0", "song1"]
