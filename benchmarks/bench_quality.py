@@ -262,13 +262,14 @@ def main() -> None:
         args.json.write_text(json.dumps(figures, indent=1))
 
 
-def case_folders(data: Path) -> list[Path]:
+def case_folders(data: Path, only: list[str] | None = None) -> list[Path]:
     folders = sorted(p for p in (data / "separation").iterdir() if p.is_dir())
-    return folders + sorted(p for p in (data / "rendered").iterdir() if p.is_dir())
+    folders += sorted(p for p in (data / "rendered").iterdir() if p.is_dir())
+    return [f for f in folders if only is None or f.name in only]
 
 
 def blind(args: argparse.Namespace) -> dict:
-    folders = case_folders(args.data)
+    folders = case_folders(args.data, args.cases)
     print(f"Blind: {len(folders)} cases, seeds {args.seeds}")
     with Pool(args.jobs) as pool:
         cases = pool.map(blind_case, [(f, args.seeds) for f in folders], chunksize=1)
@@ -306,7 +307,7 @@ def blind(args: argparse.Namespace) -> dict:
 
 
 def costs(args: argparse.Namespace) -> dict:
-    folders = case_folders(args.data)
+    folders = case_folders(args.data, args.cases)
     print(f"Costs: {len(folders)} cases, seeds {args.seeds}, one restart each")
     with Pool(args.jobs) as pool:
         cases = pool.map(cost_case, [(f, args.seeds) for f in folders], chunksize=1)

@@ -298,11 +298,12 @@ class Updates(BlockRunner):
         self._continuity = n_freq * penalties.continuity_H
         # The part of the divergence that depends on V alone (β not 0 or 1).
         self._constant = 0.0
-        if self.beta == 2:
-            self._constant = 0.5 * float(np.einsum("ij,ij->", Vt, Vt, dtype=np.float64))
-        elif self.beta not in (0, 1):
-            powers = Vt.astype(np.float64) ** self.beta
-            self._constant = float(powers.sum()) / (self.beta * (self.beta - 1))
+        if self.beta not in (0, 1):  # sum(V ** β) / (β (β - 1)), a block of frames at a time
+            total = math.fsum(
+                float(np.sum(Vt[t : t + 4096].astype(np.float64) ** self.beta))
+                for t in range(0, len(Vt), 4096)
+            )
+            self._constant = total / (self.beta * (self.beta - 1))
         # W entries that decay towards zero (bands the recording never reaches) would turn
         # subnormal, and subnormal arithmetic is ~100x slower: flush them. Such an entry adds
         # less than 1e-14 to W H wherever H is below 1e8, far under the EPSILON floor of W H.

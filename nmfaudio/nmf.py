@@ -427,11 +427,14 @@ def _check_data(V: object, dtype: np.dtype) -> np.ndarray:
         raise ParameterError(f"V must be 2-D (n_freq, n_frames), got shape {V.shape}")
     if V.size == 0:
         raise ParameterError(f"V is empty, shape {V.shape}")
-    V = np.ascontiguousarray(V, dtype=dtype)
-    if not np.isfinite(V).all():
+    # In the caller's layout and without temporaries: a spectrogram held frames as rows
+    # (as the front end makes it) goes to the updates with no copy at all.
+    V = V.astype(dtype, copy=False)
+    lowest, highest = V.min(), V.max()  # NaN carries through both
+    if not (np.isfinite(lowest) and np.isfinite(highest)):
         raise ParameterError("V contains NaN or infinite values")
-    if V.min() < 0:
-        raise ParameterError(f"V must be non-negative, found {V.min()}")
+    if lowest < 0:
+        raise ParameterError(f"V must be non-negative, found {lowest}")
     return V
 
 

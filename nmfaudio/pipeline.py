@@ -44,9 +44,9 @@ from .audio_io import (
 from .backend import stream_components
 from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import AudioFileError, NmfaudioError
-from .frontend import STFTConfig, check_length, frame_span, stft_frames
+from .frontend import STFTConfig, check_length, frame_span, magnitude, stft_frames
 from .report import REPORT, page
-from .separation import Separation, Spectrogram
+from .separation import Separation, Spectrogram, warn_if_silent
 
 
 def save(
@@ -150,8 +150,10 @@ def _manifest(result: Separation) -> dict:
 
 def _streamed_writer(result: Separation, partitions, subtype: str):
     def write(paths: list[Path]) -> None:
-        writers = [WavWriter(p, result.sr, result.n_channels, subtype=subtype) for p in paths]
+        writers: list[WavWriter] = []
         try:
+            for path in paths:
+                writers.append(WavWriter(path, result.sr, result.n_channels, subtype=subtype))
             with BlockReader(result.source) as reader:
                 for blocks in stream_components(
                     reader.read, result.length, result.W, result.H, config=result.config,
@@ -216,18 +218,9 @@ def read_spectrogram(path: str | os.PathLike, config: STFTConfig) -> Spectrogram
             samples = reader.read(start, stop)
             check_samples(samples, f"{path}:")
             silent = silent and not samples.any()
-            spectra = stft_frames(samples, config)
-            power = Vt[t0:t1]
-            np.square(spectra[0].real, out=power)
-            power += spectra[0].imag ** 2
-            for channel in spectra[1:]:
-                power += channel.real**2 + channel.imag**2
-            power /= len(spectra)
-            np.sqrt(power, out=power)
-        if silent:
-            import warnings
-
-            warnings.warn("the audio is silent: every component will be silent", stacklevel=2)
+            spectra = stft_frames(samples, config)  # (channels, frames, bins)
+            Vt[t0:t1] = magnitude(np.swapaxes(spectra, -1, -2)).T
+        warn_if_silent(silent)
         return Spectrogram(Vt.T, None, reader.sr, n_samples, reader.channels, source=path)
 
 

@@ -392,8 +392,7 @@ def analyse(
             raise AudioFileError(f"y must have shape (n_channels, n_samples), got {y.shape}")
         check_samples(y, "the audio")
         check_length(y.shape[1], config)
-        if not y.any():
-            warnings.warn("the audio is silent: every component will be silent", stacklevel=3)
+        warn_if_silent(not y.any())
         spectrogram = None
     length = spectrogram.length if spectrogram else y.shape[1]
     n_channels = spectrogram.n_channels if spectrogram else len(y)
@@ -408,6 +407,12 @@ def analyse(
         return spectrogram
     X = stft(y, config)
     return Spectrogram(magnitude(X), X, sr, length, n_channels)
+
+
+def warn_if_silent(silent: bool) -> None:
+    """Say so when the whole recording is silent (its parts will be silent too)."""
+    if silent:
+        warnings.warn("the audio is silent: every component will be silent", stacklevel=4)
 
 
 def _check_enough_spectrogram(n_components, what, n_frames, seconds, config) -> None:
