@@ -9,7 +9,7 @@ by the page on canvases. Its script (``report.js``, beside this module) plays
 every part in sync from one transport, with solo and mute per part.
 
 Entry points: ``nmfaudio separate ... --report`` (through
-:meth:`nmfaudio.Separation.save`), ``nmfaudio report OUTDIR`` and :func:`write`.
+:func:`nmfaudio.save`), ``nmfaudio report OUTDIR`` and :func:`write`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def write(
     Parameters
     ----------
     outdir : str or path-like
-        A folder written by ``nmfaudio separate`` or :meth:`Separation.save`
+        A folder written by ``nmfaudio separate`` or :func:`nmfaudio.save`
         (its ``nmfaudio.json`` says which files are the parts).
     result : Separation or None
         The separation itself, when at hand: the page then also shows each

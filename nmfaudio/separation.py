@@ -1,4 +1,7 @@
-"""The whole pipeline: signal -> front end -> KL-NMF -> back end -> component signals."""
+"""Arrays to separations: signal -> front end -> NMF -> back end -> the parts' signals.
+
+Files to files (streamed, and collections) are :mod:`nmfaudio.pipeline`'s.
+"""
 
 from __future__ import annotations
 
@@ -116,17 +119,9 @@ class Separation:
             power=self.mask_power, groups=groups,
         )  # fmt: skip
 
-    @cached_property
-    def magnitude(self) -> np.ndarray:
-        """Magnitude spectrogram of the channel mix, shape ``(n_freq, n_frames)``.
-
-        What the NMF factorized (see :func:`nmfaudio.frontend.magnitude`); computed
-        on first access.
-        """
-        return self.V if self.X is None else magnitude(self.X)
-
     def magnitude_frames(self, t0: int, t1: int) -> np.ndarray:
-        """Frames ``t0..t1-1`` of :attr:`magnitude`, without computing the rest."""
+        """Frames ``t0..t1-1`` of the magnitude spectrogram factorized (of the channel mix,
+        see :func:`nmfaudio.frontend.magnitude`), without computing the rest."""
         return self.V[:, t0:t1] if self.X is None else magnitude(self.X[..., t0:t1])
 
     @cached_property
