@@ -2,6 +2,7 @@
 
     python benchmarks/bench_quality.py [--data ../shared/data] [--seeds 0 1 2 3 4] [--jobs 2]
                                        [--part {all,blind,supervised,costs}] [--json FILE]
+                                       [--cases NAME ...]
 
 Cases: every folder of ``<data>/separation`` (real recordings) and
 ``<data>/rendered`` (pieces rendered from MIDI parts), each a ``mixture.wav``
@@ -250,6 +251,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="cases run in parallel")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--part", choices=("all", "blind", "supervised", "costs"), default="all")
+    parser.add_argument("--cases", nargs="+", help="only these cases (their folder names)")
     args = parser.parse_args()
     figures = {}
     if args.part == "costs":
