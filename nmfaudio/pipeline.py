@@ -499,12 +499,18 @@ def separate_files(
 
 def _separate_one(path: Path, outdir: Path, options: dict) -> tuple[Path, Path, str | None]:
     """One input of a batch: never raises for the input's own faults, says what they were."""
+    global _IN_JOB
+    _IN_JOB = True
     try:
         separate_file(path, outdir, **options)
     except NmfaudioError as exc:
         return path, outdir, str(exc)
     except (OSError, MemoryError) as exc:
         return path, outdir, f"{path}: {exc}"
+    except _StopWorker as stop:  # a worker told to stop: its stage was removed on the way
+        os._exit(stop.status)
+    finally:
+        _IN_JOB = False
     return path, outdir, None
 
 
@@ -539,9 +545,26 @@ def _run_all(todo, options, jobs, client):
 
 def _worker_start(budget: int) -> None:
     limit_threads(budget)
-    # SIGTERM from the parent: unwind (the staging folder is removed on the way).
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM from the parent, or Ctrl-C at the terminal: unwind (a job's staging folder
+    # is removed on the way) and exit quietly, in a job or idle.
+    signal.signal(signal.SIGTERM, _stop_worker)
+    signal.signal(signal.SIGINT, _stop_worker)
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+#: Whether this worker process is separating an input (see :func:`_stop_worker`).
+_IN_JOB = False
+
+
+class _StopWorker(BaseException):
+    """A worker's job is unwound by this, past the executor, which would catch SystemExit
+    and go on with the next input."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+def _stop_worker(signum, frame) -> None:
+    if _IN_JOB:
+        raise _StopWorker(128 + signum)
+    os._exit(128 + signum)  # idle: nothing to clean up

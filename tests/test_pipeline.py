@@ -219,3 +219,28 @@ def test_the_readme_batch_command_runs_as_a_console_script(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "2 done, 0 skipped, 0 failed" in done.stderr
     assert sorted(p.name for p in (tmp_path / "separated").iterdir()) == ["song0", "song1"]
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_batch_leaves_only_finished_folders(tmp_path, how):
+    album = tmp_path / "album"
+    album.mkdir()
+    for k in range(3):
+        sf.write(album / f"t{k}.wav", music_like(2, seconds=60.0, seed=k).T, SR)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nmfaudio", "separate", str(album), "-o", str(out), "--jobs", "2",
+         "-k", "24", "--iterations", "20000", "--tol", "0", "-q"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not any(out.glob("*/.nmfaudio-*")) and not out.exists():
+        time.sleep(0.05)
+    time.sleep(1.5)  # the workers are inside their NMF
+    process.send_signal(how)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == (130 if how == signal.SIGINT else 143), err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert not list(out.rglob(".nmfaudio-*"))  # no staging folder left
+    for folder in out.iterdir() if out.exists() else []:
+        assert (folder / MANIFEST).is_file()  # a folder that stayed is a finished one
