@@ -1,12 +1,15 @@
-"""nmfaudio: separate music recordings into parts with KL-divergence NMF.
+"""nmfaudio: separate music recordings into parts with non-negative matrix factorization.
 
 The pipeline has three stages, each a module you can use on its own:
 
 1. :mod:`nmfaudio.frontend` -- STFT of every channel, magnitude spectrogram V.
-2. :mod:`nmfaudio.nmf` -- V ~ W H under the generalized KL divergence.
+2. :mod:`nmfaudio.nmf` -- V ~ W H under a β-divergence (KL by default), with penalties.
 3. :mod:`nmfaudio.backend` -- soft masks, inverse STFT, one signal per component.
 
-:func:`separate` runs all three; :func:`separate_sources` separates sources
+:func:`separate` runs all three on an array and :func:`save` writes the parts;
+:func:`separate_file` runs them from a file to files, a block at a time, and
+:func:`separate_files` on collections (:mod:`nmfaudio.pipeline`);
+:mod:`nmfaudio.report` writes a page to hear them. :func:`separate_sources` separates sources
 blindly (the consensus of several factorizations, each grouped by
 :func:`group`), :func:`learn` and :func:`separate_with_templates` separate
 instruments with templates learnt from isolated recordings, and

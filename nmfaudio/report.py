@@ -251,6 +251,7 @@ def _settings_table(settings: dict, info: dict, n_rows: int) -> list[list[str]]:
 
     seconds = info["samples"] / info["sr"]
     command = settings.get("command")
+    final = settings.get("final_loss")
     rows = [
         ["input", str(settings.get("input", "?"))],
         ["command", " ".join(command) if isinstance(command, list) else "(library)"],
@@ -259,7 +260,7 @@ def _settings_table(settings: dict, info: dict, n_rows: int) -> list[list[str]]:
         ["components (K)", str(settings.get("n_components", "?"))],
         ["parts shown", str(n_rows)],
         ["iterations", str(settings.get("iterations", "?"))],
-        ["final cost", f"{settings['final_loss']:.6g}" if settings.get("final_loss") else "?"],
+        ["final cost", "?" if final is None else f"{final:.6g}"],
         ["STFT", f"n_fft {settings.get('n_fft', '?')}, hop {settings.get('hop_length', '?')}"],
         ["mask power", str(settings.get("mask_power", "?"))],
         ["nmfaudio", str(settings.get("nmfaudio", "?"))],
