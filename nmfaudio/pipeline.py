@@ -45,7 +45,7 @@ from .backend import stream_components
 from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import AudioFileError, NmfaudioError
 from .frontend import STFTConfig, check_length, frame_span, magnitude, stft_frames
-from .report import REPORT, page
+from .report import REPORT, check_reference, page
 from .separation import Separation, Spectrogram, warn_if_silent
 
 
@@ -305,6 +305,8 @@ def separate_file(
         report=report,
     )  # fmt: skip
     check_input_kept(path, outdir, planned)
+    if report and reference is not None:
+        check_reference(reference)
     # The folder is checked, created and held from here on: a bad one fails now,
     # not after the long part, and no other run writes there meanwhile.
     with output_dir(outdir):

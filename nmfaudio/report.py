@@ -30,6 +30,7 @@ import soundfile as sf
 from .audio_io import MANIFEST, manifest_files, output_dir, write_file
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, NmfaudioError
+from .frontend import STFTConfig, frame_span, stft_frames
 
 #: The page's file name in the output folder.
 REPORT = "report.html"
@@ -74,6 +75,8 @@ def write(
         The folder holds no separation, or cannot be written.
     """
     outdir = Path(outdir)
+    if reference is not None:
+        check_reference(reference)
     settings = _read_manifest(outdir)
     rows = part_files(settings)
     with output_dir(outdir):
@@ -89,6 +92,15 @@ def write(
     return path
 
 
+def check_reference(folder: str | os.PathLike) -> None:
+    """A reference folder must hold WAV files: found out before the long part, not after."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AudioFileError(f"{folder}: --reference must be a folder of the true parts' WAV files")
+    if not any(p.stem != "mixture" for p in folder.glob("*.wav")):
+        raise AudioFileError(f"{folder}: no WAV files to score against (--reference)")
+
+
 def part_files(settings: dict) -> list[str]:
     """The files the page plays: the sources, else the components, as the manifest lists them."""
     if settings.get("sources"):
@@ -98,9 +110,11 @@ def part_files(settings: dict) -> list[str]:
 
 def page(folder: Path, rows: list[str], settings: dict, *, result=None, reference=None) -> str:
     """The report's HTML for the parts ``rows`` (WAV files in ``folder``)."""
-    n_fft = int(settings.get("n_fft") or N_FFT)
-    hop = int(settings.get("hop_length") or HOP_LENGTH)
-    pictures = _Pictures(n_fft, hop)
+    config = STFTConfig(
+        n_fft=int(settings.get("n_fft") or N_FFT),
+        hop_length=int(settings.get("hop_length") or HOP_LENGTH),
+    )
+    pictures = _Pictures(config)
     parts, mixture, info = [], None, None
     for name in rows:
         y, sr = _read(folder / name)
@@ -147,9 +161,8 @@ def page(folder: Path, rows: list[str], settings: dict, *, result=None, referenc
 class _Pictures:
     """Pooled magnitude spectrograms on a log-frequency axis, computed a column at a time."""
 
-    def __init__(self, n_fft: int, hop: int):
-        self.n_fft, self.hop = n_fft, hop
-        self.window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as the STFT
+    def __init__(self, config: STFTConfig):
+        self.config = config
 
     def edges(self, sr: int) -> np.ndarray:
         return np.geomspace(LOWEST_HZ, sr / 2, BANDS + 1)
@@ -157,31 +170,33 @@ class _Pictures:
     def bands(self, spectra: np.ndarray, sr: int) -> np.ndarray:
         """Mean of each band's bins, shape ``(BANDS, n_columns)``; bins below the first edge
         join the first band, and bands narrower than a bin take the bin they fall in."""
-        freqs = np.fft.rfftfreq(self.n_fft, 1 / sr)
+        n_fft = self.config.n_fft
+        freqs = np.fft.rfftfreq(n_fft, 1 / sr)
         edges = self.edges(sr)
         band_of_bin = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, BANDS - 1)
         sums = np.zeros((BANDS, spectra.shape[1]))
         np.add.at(sums, band_of_bin, spectra)
         counts = np.bincount(band_of_bin, minlength=BANDS)
         centres = np.sqrt(edges[:-1] * edges[1:])
-        nearest = np.clip(np.round(centres / (sr / self.n_fft)).astype(int), 0, len(freqs) - 1)
+        nearest = np.clip(np.round(centres / (sr / n_fft)).astype(int), 0, len(freqs) - 1)
         return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None],
                         spectra[nearest])  # fmt: skip
 
     def magnitude(self, y: np.ndarray, sr: int) -> np.ndarray:
-        """``|STFT|`` of a mono signal (centred frames), averaged over groups of frames
-        so at most :data:`COLUMNS` remain, in bands: shape ``(BANDS, n_columns)``."""
-        padded = np.pad(y.astype(np.float32), self.n_fft // 2)
-        n_frames = 1 + (len(padded) - self.n_fft) // self.hop if len(padded) >= self.n_fft else 0
+        """``|STFT|`` of a mono signal (as :func:`nmfaudio.frontend.stft` frames it),
+        averaged over groups of frames so at most :data:`COLUMNS` remain, in bands:
+        shape ``(BANDS, n_columns)``."""
+        config = self.config
+        half = config.n_fft // 2
+        padded = np.pad(y.astype(np.float32), half)
+        n_frames = config.n_frames(len(y))
         factor = max(1, math.ceil(n_frames / COLUMNS))
         columns = []
-        for first in range(0, n_frames, factor):
-            frames = np.lib.stride_tricks.sliding_window_view(
-                padded[first * self.hop : (first + factor - 1) * self.hop + self.n_fft], self.n_fft
-            )[:: self.hop]
-            columns.append(np.abs(np.fft.rfft(frames * self.window, axis=1)).mean(axis=0))
-        spectra = np.array(columns).T if columns else np.zeros((self.n_fft // 2 + 1, 1))
-        return self.bands(spectra, sr)
+        for t0 in range(0, n_frames, factor):
+            start, stop = frame_span(t0, min(t0 + factor, n_frames), config)
+            frames = stft_frames(padded[start + half : stop + half], config)
+            columns.append(np.abs(frames).mean(axis=0))
+        return self.bands(np.array(columns).T, sr)
 
 
 def _pool_columns(values: np.ndarray, columns: int) -> np.ndarray:
