@@ -102,7 +102,7 @@ def group(result: Separation, n_sources: int) -> Separation:
             " ask for more components than sources"
         )
     groups = _timbre_groups(result.W, result.sr, result.config.n_fft, n_sources)
-    return dataclasses.replace(result, sources=_source_names(groups))
+    return dataclasses.replace(result, sources=source_names(groups))
 
 
 def _timbre_groups(W: np.ndarray, sr: int, n_fft: int, n_sources: int) -> list[np.ndarray]:
@@ -190,15 +190,59 @@ def separate_sources(
         )
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
     spectrogram = analyse(y, sr, config, n_components=n_components, what=what, progress=progress)
-    V = spectrogram.V
+    runs = restarts(
+        spectrogram.V, n_sources, n_components=n_components, n_restarts=n_restarts, sr=sr,
+        n_fft=n_fft, n_iter=n_iter, tol=tol, beta=beta, sparsity=sparsity,
+        continuity=continuity, seed=seed, progress=progress,
+    )  # fmt: skip
+    fit, groups = consensus(runs)
+    return assemble(spectrogram, fit, config, mask_power, source_names(groups))
+
+
+def restarts(
+    V: np.ndarray,
+    n_sources: int,
+    *,
+    n_components: int,
+    n_restarts: int,
+    sr: int,
+    n_fft: int,
+    n_iter: int = 200,
+    tol: float = 1e-4,
+    beta: float | str = 1.0,
+    sparsity: float = 0.0,
+    continuity: float = 0.0,
+    seed: int | np.random.Generator | None = 0,
+    progress: bool = False,
+) -> list[tuple[NMFResult, list[np.ndarray]]]:
+    """Factorizations of one spectrogram from ``n_restarts`` random starts, each grouped by timbre.
+
+    The starts are drawn one after another from one generator seeded by
+    ``seed``, so the first R restarts of a longer list are exactly those of
+    ``n_restarts=R``: what :func:`separate_sources` averages for R restarts
+    is ``consensus(restarts(...)[:R])``.
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(n_freq, n_frames)]
+        Magnitude spectrogram.
+    n_sources, n_components, n_restarts, n_iter, tol, beta, sparsity, continuity, seed, progress
+        As in :func:`separate_sources` (``n_components`` given).
+    sr, n_fft : int
+        Of the spectrogram, for the timbre features.
+
+    Returns
+    -------
+    list of (NMFResult, list of np.ndarray)
+        Each factorization with its components' indices for each source.
+    """
     rng = np.random.default_rng(seed)
     runs = []
-    for _ in range(n_restarts):
+    for _ in range(positive_int("n_restarts", n_restarts)):
         fit = nmf(V, n_components, **cost_options(beta, sparsity, continuity), n_iter=n_iter,
                   tol=tol, seed=rng, progress=progress)  # fmt: skip
         runs.append((fit, _timbre_groups(fit.W, sr, n_fft, n_sources)))
-    fit, groups = consensus(runs)
-    return assemble(spectrogram, fit, config, mask_power, _source_names(groups))
+    return runs
 
 
 def consensus(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> tuple[NMFResult, list[list[int]]]:
@@ -256,6 +300,7 @@ def _model_overlap(a: NMFResult, groups_a, b: NMFResult, groups_b) -> np.ndarray
     return np.array([[products[np.ix_(g, h)].sum() for h in groups_b] for g in groups_a])
 
 
-def _source_names(groups) -> dict[str, list[int]]:
+def source_names(groups) -> dict[str, list[int]]:
+    """``{"source_00": indices, ...}``: the names :func:`separate_sources` gives its groups."""
     names = (name.removesuffix(".wav") for name in numbered("source", len(groups)))
     return {name: list(map(int, g)) for name, g in zip(names, groups, strict=True)}

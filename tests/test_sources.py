@@ -14,8 +14,9 @@ from test_cli import run
 import nmfaudio
 from nmfaudio import AudioFileError, ParameterError, Templates
 from nmfaudio.frontend import STFTConfig
-from nmfaudio.grouping import N_RESTARTS, cluster_components, consensus
+from nmfaudio.grouping import N_RESTARTS, cluster_components, consensus, restarts, source_names
 from nmfaudio.nmf import EPSILON, NMFResult
+from nmfaudio.separation import analyse
 from nmfaudio.templates import stack_frames, unstack_components
 
 SR = 8000
@@ -163,6 +164,26 @@ def test_separate_sources_is_deterministic_for_a_seed_and_one_restart_is_group()
     grouped = nmfaudio.group(nmfaudio.separate(mix, SR, 6, n_iter=60, seed=3, **FAST), 2)
     assert single.sources == grouped.sources
     np.testing.assert_array_equal(single.W, grouped.W)
+
+
+def test_fewer_restarts_are_the_first_of_more_drawn_from_the_same_seed():
+    mix = tones([220, 330, 262]) + clicks()
+    options = dict(n_components=6, n_iter=40, seed=5, **FAST)
+    three = nmfaudio.separate_sources(mix, SR, 2, n_restarts=3, **options)
+    V = analyse(mix, SR, STFTConfig(**FAST), n_components=6).V
+    runs = restarts(V, 2, n_components=6, n_restarts=5, sr=SR, n_fft=FAST["n_fft"],
+                    n_iter=40, seed=5)  # fmt: skip
+    fit, groups = consensus(runs[:3])
+    np.testing.assert_array_equal(three.W, fit.W)
+    np.testing.assert_array_equal(three.H, fit.H)
+    assert three.sources == source_names(groups)
+    # Drawn one at a time from one generator: the same restarts again.
+    rng = np.random.default_rng(5)
+    singles = [restarts(V, 2, n_components=6, n_restarts=1, sr=SR, n_fft=FAST["n_fft"],
+                        n_iter=40, seed=rng)[0] for _ in range(5)]  # fmt: skip
+    for (a, a_groups), (b, b_groups) in zip(runs, singles, strict=True):
+        np.testing.assert_array_equal(a.W, b.W)
+        assert [g.tolist() for g in a_groups] == [g.tolist() for g in b_groups]
 
 
 def test_consensus_matches_sources_across_restarts_and_averages_their_models():
