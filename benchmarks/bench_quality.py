@@ -149,7 +149,8 @@ def blind_case(job: tuple[Path, list[int]]) -> dict:
         # one generator (tested): the restarts of the largest r serve every candidate.
         start = time.perf_counter()
         spectrogram = analyse(y, sr, CONFIG, n_components=COMPONENTS_PER_SOURCE * S)
-        rng, runs, run_seconds = np.random.default_rng(seed), [], [time.perf_counter() - start]
+        analysed = time.perf_counter() - start
+        rng, runs, run_seconds = np.random.default_rng(seed), [], []
         for _ in range(max(RESTARTS)):
             start = time.perf_counter()
             runs += restarts(
@@ -162,7 +163,7 @@ def blind_case(job: tuple[Path, list[int]]) -> dict:
             fit, groups = consensus(runs[:r])
             result = assemble(spectrogram, fit, CONFIG, 2.0, source_names(groups))
             estimates = np.stack([s[0] for s in result.iter_sources()])
-            seconds[f"R={r}"] += sum(run_seconds[: r + 1]) + time.perf_counter() - start
+            seconds[f"R={r}"] += analysed + sum(run_seconds[:r]) + time.perf_counter() - start
             out[f"R={r}"].append(scores(references, estimates))
     print(f"  done {folder.name}", flush=True)
     return {"case": folder.name, "sources": S, "scores": out, "seconds": seconds}
