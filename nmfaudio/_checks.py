@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import numbers
 
+from .defaults import (
+    HOP_LENGTH,
+    MAX_MASK_POWER,
+    MAX_N_FFT,
+    MAX_SAMPLE_RATE,
+    MIN_HOP,
+    MIN_SAMPLE_RATE,
+)
 from .exceptions import ParameterError
 
 
@@ -35,4 +43,57 @@ def positive_float(name: str, value: object) -> float:
     value = non_negative_float(name, value)
     if value == 0:
         raise ParameterError(f"{name} must be greater than 0, got {value!r}")
+    return value
+
+
+def sample_rate(name: str, value: object) -> int:
+    """Return ``value`` as an int if it is a whole number of Hz nmfaudio works at."""
+    value = positive_int(name, value)
+    if not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE:
+        raise ParameterError(
+            f"{name} must be from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {value}"
+        )
+    return value
+
+
+def random_seed(value: object):
+    """A seed: ``None``, a whole number >= 0 or a ``numpy.random.Generator``, returned as is."""
+    import numpy as np  # here: the command line checks its options without numpy
+
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ParameterError(
+            f"seed must be a whole number >= 0, None or a numpy Generator, got {value!r}"
+        )
+    return value
+
+
+def frame_length(value: object) -> int:
+    """An STFT frame length ``n_fft``: a whole number from 1 to :data:`MAX_N_FFT`."""
+    value = positive_int("n_fft", value)
+    if value > MAX_N_FFT:
+        raise ParameterError(f"n_fft must be at most {MAX_N_FFT} samples, got {value}")
+    return value
+
+
+def hop(value: object) -> int:
+    """An STFT hop: a whole number of at least :data:`MIN_HOP` samples."""
+    value = positive_int("hop_length", value)
+    if value < MIN_HOP:
+        raise ParameterError(
+            f"hop_length {value} would make {HOP_LENGTH / value:.0f} times the frames of the"
+            f" default hop {HOP_LENGTH}, and memory and time with them: use {MIN_HOP} or more"
+        )
+    return value
+
+
+def mask_power(value: object, name: str = "mask_power") -> float:
+    """A soft-mask exponent: a number > 0, at most :data:`MAX_MASK_POWER`."""
+    value = positive_float(name, value)
+    if value > MAX_MASK_POWER:
+        raise ParameterError(
+            f"{name} must be at most {MAX_MASK_POWER:g} (masks are binary in effect by then,"
+            f" and float32 cannot hold higher powers of quiet points), got {value:g}"
+        )
     return value

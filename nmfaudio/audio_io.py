@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import json
 import os
 import shutil
-import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,13 +13,9 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from .defaults import SUBTYPES
+from ._checks import sample_rate
+from .defaults import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SUBTYPES
 from .exceptions import AudioFileError, ParameterError
-
-#: Sample encodings ``save`` accepts, as soundfile subtype names.
-
-#: What a run writes beside its outputs: the settings and the list of its files.
-MANIFEST = "nmfaudio.json"
 
 #: Formats libsndfile does not read; librosa decodes them through ffmpeg (audioread).
 NEEDS_FFMPEG = (".m4a", ".mp4", ".aac", ".wma", ".opus", ".webm", ".alac")
@@ -38,8 +29,9 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, in
     path : str or path-like
         Any file soundfile reads (WAV, FLAC, OGG, MP3 with libsndfile >= 1.1);
         other formats are tried through ``librosa.load``.
-    sr : int > 0 or None
-        Resample to this rate. ``None`` keeps the file's own rate.
+    sr : int or None
+        Resample to this rate, from 1000 to 655350 Hz (libsndfile's limit, so
+        what nmfaudio writes it can read). ``None`` keeps the file's own rate.
 
     Returns
     -------
@@ -52,12 +44,13 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, in
     ------
     AudioFileError
         The file is missing, is not audio, holds no samples, or holds NaN or
-        infinite samples.
+        infinite samples, or its sample rate is outside that range.
+    ParameterError
+        ``sr`` is outside that range.
     """
     path = _check_path(path, sr)
     y, native_sr = _read(path)
-    if not 0 < native_sr <= MAX_SAMPLE_RATE:
-        raise AudioFileError(f"{path}: its header gives a sample rate of {native_sr} Hz")
+    check_header_rate(native_sr, path)
     check_samples(y, f"{path}:")
     if sr is not None and sr != native_sr:
         y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, axis=-1)
@@ -66,9 +59,11 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, in
 
 
 def _check_path(path: str | os.PathLike, sr: int | None) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise ParameterError(f"expected the path of an audio file, got {type(path).__name__}")
     path = Path(path)
-    if sr is not None and (not isinstance(sr, int | np.integer) or sr <= 0):
-        raise ParameterError(f"sr must be a positive integer, got {sr!r}")
+    if sr is not None:
+        sample_rate("sr", sr)
     if not path.exists():
         raise AudioFileError(f"{path}: no such file")
     if path.is_dir():
@@ -86,15 +81,56 @@ def streamable(path: str | os.PathLike, sr: int | None = None) -> bool:
     """
     path = _check_path(path, sr)
     try:
-        info = sf.info(path)
+        with _quiet_decoder(path):
+            info = sf.info(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError):
         return False
-    return 0 < info.samplerate <= MAX_SAMPLE_RATE and sr in (None, info.samplerate)
+    in_range = MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE
+    return in_range and sr in (None, info.samplerate)
+
+
+def check_header_rate(sr: int, path: Path) -> None:
+    """A file's own sample rate must be one nmfaudio works at."""
+    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+        raise AudioFileError(
+            f"{path}: its header gives a sample rate of {sr} Hz; nmfaudio reads"
+            f" {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
+        )
+
+
+@contextmanager
+def _quiet_decoder(path: Path) -> Iterator[None]:
+    """libmpg123 prints its own warnings (a truncated file's, say) on the process's
+    stderr; nmfaudio says what matters itself, so they are muted while MP3s are read."""
+    if path.suffix.lower() != ".mp3":
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _warn_truncated(path: Path, promised: int, decoded: int) -> None:
+    warnings.warn(
+        f"{path}: truncated: its header promises {promised} samples but only {decoded}"
+        " could be decoded; separating those",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
     try:
-        data, sr = sf.read(path, dtype="float32", always_2d=True)
+        with _quiet_decoder(path):
+            promised = sf.info(os.fsencode(path)).frames
+            data, sr = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
+        if 0 < len(data) < promised:
+            _warn_truncated(path, promised, len(data))
         return data.T, sr
     except sf.LibsndfileError:
         pass
@@ -115,9 +151,6 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
         ) from exc
     return np.atleast_2d(data), int(sr)
 
-
-#: Highest sample rate accepted from a file's header (libsndfile's own limit).
-MAX_SAMPLE_RATE = 655_350
 
 #: Largest sample magnitude analysed. Audio holds about +-1 (PCM read as float),
 #: floats of a few hundred at most; far beyond, the spectrogram's products and
@@ -149,176 +182,6 @@ def check_subtype(subtype: str) -> str:
     return upper
 
 
-#: Output folders this process holds (see :func:`output_dir`), with how many times.
-_HELD: dict[Path, int] = {}
-
-#: Staging folders inside an output folder: ``.nmfaudio-<owner pid>-<random>.partial``.
-_STAGE_PREFIX = ".nmfaudio-"
-_STAGE_SUFFIX = ".partial"
-
-
-@contextmanager
-def output_dir(outdir: str | os.PathLike) -> Iterator[Path]:
-    """Hold the folder ``outdir`` for one run; give its resolved path.
-
-    The folder is created if missing (and removed again if the run leaves it
-    empty) and probed for writing, so a bad destination is reported before
-    any long computation. It is locked against other runs (another process
-    holding it is refused with a message; this process may enter it again),
-    and the staging folders that killed runs left in it are removed.
-
-    Raises
-    ------
-    AudioFileError
-        ``outdir`` is not a folder, cannot be written, or another run holds it.
-    """
-    outdir = Path(os.path.realpath(outdir))  # a link's target: staging and files go there
-    if outdir in _HELD:
-        _HELD[outdir] += 1
-        try:
-            yield outdir
-        finally:
-            _HELD[outdir] -= 1
-        return
-    if outdir.exists() and not outdir.is_dir():
-        raise AudioFileError(f"{outdir}: exists and is not a directory")
-    created = not outdir.exists()
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-        Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=outdir)).rmdir()
-        handle = os.open(outdir, os.O_RDONLY)
-    except OSError as exc:
-        raise AudioFileError(f"{outdir}: cannot write here ({exc.strerror or exc})") from exc
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AudioFileError(
-                f"{outdir}: another nmfaudio run is writing here; try again when it has finished"
-            ) from None
-        _remove_stale_stages(outdir)
-        _HELD[outdir] = 1
-        try:
-            yield outdir
-        finally:
-            del _HELD[outdir]
-    finally:
-        os.close(handle)  # releases the lock
-        if created and not any(outdir.iterdir()):
-            outdir.rmdir()
-
-
-def _remove_stale_stages(outdir: Path) -> None:
-    """Remove the staging folders of runs that were killed (their owner is gone)."""
-    for stage in outdir.glob(f"{_STAGE_PREFIX}*{_STAGE_SUFFIX}"):
-        owner = stage.name.removeprefix(_STAGE_PREFIX).split("-")[0]
-        if owner.isdigit() and not _alive(int(owner)):
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-@contextmanager
-def staged_directory(outdir: str | os.PathLike) -> Iterator[Path]:
-    """Give a staging folder inside ``outdir``; publish its files there on success.
-
-    Files are written under a hidden staging folder first, on the destination's
-    own file system, so a failure part-way leaves nothing half-written in
-    ``outdir`` and publishing is a rename. On success each file is moved into
-    ``outdir`` (created if missing) with an atomic rename, all or none: a
-    target that is not a file stops the publishing before anything moved. When
-    the stage holds a :data:`MANIFEST`, the set it publishes replaces an earlier
-    one as a whole: the files that ``outdir``'s earlier manifest lists and this
-    set lacks are removed (no other file is touched), and the manifest is moved
-    in last. ``outdir`` is held (see :func:`output_dir`) meanwhile.
-    """
-    with output_dir(outdir) as outdir:
-        prefix = f"{_STAGE_PREFIX}{os.getpid()}-"
-        stage = Path(tempfile.mkdtemp(prefix=prefix, suffix=_STAGE_SUFFIX, dir=outdir))
-        try:
-            yield stage
-            new = sorted(stage.iterdir(), key=lambda item: (item.name == MANIFEST, item.name))
-            for item in new:
-                target = outdir / item.name
-                if target.exists() and not target.is_file():  # a folder, a FIFO, ...
-                    raise AudioFileError(f"{target}: is in the way, and not a file: remove it")
-            earlier = manifest_files(outdir) if (stage / MANIFEST).exists() else []
-            for item in new:
-                os.replace(item, outdir / item.name)
-            for name in set(earlier) - {item.name for item in new}:
-                (outdir / name).unlink(missing_ok=True)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-def check_input_kept(source: str | os.PathLike, outdir: str | os.PathLike, names) -> None:
-    """Refuse a run whose files, or the earlier set they replace, would take the input's place.
-
-    ``names`` are the files the run will write into ``outdir``; the files an
-    earlier manifest there lists are replaced or removed too. Compared as
-    files (``os.path.samefile``), so another spelling or a hard link is caught.
-    """
-    outdir = Path(outdir)
-    if not outdir.is_dir():
-        return
-    for name in sorted({*names, *manifest_files(outdir)}):
-        target = outdir / name
-        if target.exists() and os.path.samefile(target, source):
-            raise AudioFileError(
-                f"{source}: the outputs would replace this input ({target}): write them to"
-                " another folder with -o"
-            )
-
-
-def manifest_files(outdir: str | os.PathLike) -> list[str]:
-    """The files an earlier run wrote into ``outdir``, as its :data:`MANIFEST` lists them.
-
-    Only plain file names count; a missing or unreadable manifest lists nothing.
-    """
-    try:
-        files = json.loads((Path(outdir) / MANIFEST).read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    if not isinstance(files, list):
-        return []
-    return [
-        name for name in files
-        if isinstance(name, str) and name not in ("", ".", "..", MANIFEST)
-        and Path(name).name == name and "\\" not in name
-    ]  # fmt: skip
-
-
-def write_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """Make the file ``path`` with ``write(temporary path)``, then rename it into place.
-
-    A failure leaves no file behind, and never a half-written one at ``path``.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise AudioFileError(f"{path}: is a directory")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(handle)
-    except OSError as exc:
-        raise AudioFileError(f"{path}: cannot write here ({exc.strerror or exc})") from exc
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return path
-
-
 def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str = "FLOAT") -> None:
     """Write ``y`` (shape ``(n_channels, n_samples)``) to a WAV file.
 
@@ -340,7 +203,10 @@ class WavWriter:
         self.subtype = check_subtype(subtype)
         self.path = Path(path)
         self.peak = 0.0
-        self._file = sf.SoundFile(path, "w", sr, channels, subtype=self.subtype, format="WAV")
+        sr = sample_rate("sample rate", sr)  # what nmfaudio writes, it reads back
+        self._file = sf.SoundFile(
+            os.fsencode(path), "w", sr, channels, subtype=self.subtype, format="WAV"
+        )
 
     def write(self, frames: np.ndarray) -> None:
         """Append ``frames``, shape ``(n_frames, channels)``."""
@@ -380,21 +246,31 @@ class BlockReader:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._file = sf.SoundFile(self.path)
-        self.sr, self.channels, self.frames = self._file.samplerate, self._file.channels, None
-        self.frames = self._file.frames
+        with _quiet_decoder(self.path):
+            self._file = sf.SoundFile(os.fsencode(self.path))
+        self.sr, self.channels = self._file.samplerate, self._file.channels
+        #: Samples per channel: the header's count until a read finds the file ends sooner.
+        self.frames = self.promised = self._file.frames
 
     def read(self, start: int, stop: int) -> np.ndarray:
         out = np.zeros((self.channels, stop - start), np.float32)
         first, last = max(start, 0), min(stop, self.frames)
         if last > first:
             try:
-                self._file.seek(first)
-                data = self._file.read(last - first, dtype="float32", always_2d=True)
+                with _quiet_decoder(self.path):
+                    self._file.seek(first)
+                    data = self._file.read(last - first, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise AudioFileError(f"{self.path}: cannot be read ({exc})") from None
+            if len(data) < last - first:  # truncated: the decoder ends before the header
+                self.frames = first + len(data)
             out[:, first - start : first - start + len(data)] = data.T
         return out
+
+    def warn_if_truncated(self) -> None:
+        """Say so if the file ended before its header's count (see :attr:`frames`)."""
+        if self.frames < self.promised:
+            _warn_truncated(self.path, self.promised, self.frames)
 
     def close(self) -> None:
         self._file.close()
@@ -404,69 +280,3 @@ class BlockReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _why(exc: Exception, folder: Path) -> str:
-    """A write error in words: libsndfile says only "System error." of a full disk."""
-    reason = getattr(exc, "strerror", None) or str(exc).rstrip(".")
-    if isinstance(exc, sf.LibsndfileError) or getattr(exc, "errno", None) in (
-        errno.ENOSPC,
-        errno.EFBIG,
-    ):
-        free = shutil.disk_usage(folder).free
-        reason += f"; {free / 1e6:.0f} MB free there: is the disk full, or a file size limit set?"
-    return reason
-
-
-def write_many(
-    outdir: str | os.PathLike,
-    items: Iterable[tuple[str | tuple[str, ...], np.ndarray | Callable]],
-    sr: int,
-    *,
-    subtype: str = "FLOAT",
-    manifest: dict | None = None,
-) -> list[Path]:
-    """Write each ``(file name, content)`` of ``items`` into ``outdir``, all or nothing.
-
-    A content is a signal, shape ``(n_channels, n_samples)``, written as WAV, or a
-    function that writes the file at the path it is given (a figure, say); with a
-    tuple of names, a function that writes those files at once, given their paths
-    (parts made a block at a time, each block of every part in turn).
-    ``items`` may be a generator, so contents are produced and written one at a
-    time. With a ``manifest``, it is written as ``outdir/nmfaudio.json`` with
-    the list of files added, and the set replaces the one an earlier manifest
-    there lists (see :func:`staged_directory`). Returns the final paths, the
-    manifest last.
-    """
-    subtype = check_subtype(subtype)
-    outdir = Path(outdir)
-    names: list[str] = []
-
-    def write(name, content, stage):
-        try:
-            if isinstance(name, tuple):
-                content([stage / each for each in name])
-            elif callable(content):
-                content(stage / name)
-            else:
-                write_audio(stage / name, content, sr, subtype=subtype)
-        except (OSError, sf.LibsndfileError) as exc:
-            shown = name[0] if isinstance(name, tuple) else name
-            raise AudioFileError(f"{outdir / shown}: cannot write ({_why(exc, stage)})") from exc
-
-    # Each file is written in the background while the next content is produced:
-    # at most two contents are alive at once.
-    with staged_directory(outdir) as stage, ThreadPoolExecutor(1) as writer:
-        pending = None
-        for name, content in items:
-            if pending is not None:
-                pending.result()
-            pending = writer.submit(write, name, content, stage)
-            names.extend(name if isinstance(name, tuple) else [name])
-        if pending is not None:
-            pending.result()
-        if manifest is not None:
-            text = json.dumps(manifest | {"files": names}, indent=2)
-            (stage / MANIFEST).write_text(text + "\n", encoding="utf-8")
-            names.append(MANIFEST)
-    return [outdir / name for name in names]

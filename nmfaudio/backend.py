@@ -19,10 +19,29 @@ import numba
 import numpy as np
 import scipy.fft
 
-from ._checks import positive_float
+from ._checks import mask_power
 from ._kernels import usable_cores
 from .exceptions import ParameterError
 from .frontend import FRAMES_PER_CHUNK, STFTConfig, frame_span, stft_frames
+
+
+def mask_scale(W: np.ndarray, H: np.ndarray, power: float) -> float:
+    """A power of two to scale ``W`` by so that no ``power`` of the models overflows float32.
+
+    Masks are unchanged by a common scale of the models, and a power of two
+    scales floats exactly. Up to ``power`` 2 it is 1: models of audio within
+    nmfaudio's limits (samples up to 1e9, n_fft up to 65536) stay below 3.3e13,
+    whose square is far inside float32, so the masks are left bit for bit as
+    they were. Above, every entry of ``W H`` is brought to at most 1 (``power`` 24
+    on ``W`` itself made NaN masks); the bound is ``sum_k max(W[:, k]) max(H[k])``,
+    which ``W H`` never exceeds.
+    """
+    if power <= 2:
+        return 1.0
+    bound = float(np.max(W, axis=0, initial=0).astype(np.float64) @ np.max(H, axis=1, initial=0))
+    if not 0 < bound < float("inf"):
+        return 1.0
+    return float(2.0 ** -np.ceil(np.log2(bound)))
 
 
 def mask_denominator(
@@ -35,7 +54,8 @@ def mask_denominator(
     """``sum_g (W_g H_g)^power``, the normalizer of the soft masks.
 
     ``W_g H_g`` is the model of group ``g``, the sum of its components'
-    ``W[:, k] H[k]``; without groups every component is its own group.
+    ``W[:, k] H[k]``; without groups every component is its own group. For
+    powers above 2, pass ``W * mask_scale(W, H, power)``, whose powers stay finite.
 
     Parameters
     ----------
@@ -49,7 +69,7 @@ def mask_denominator(
     -------
     np.ndarray [shape=(n_freq, n_frames)]
     """
-    power = positive_float("power", power)
+    power = mask_power(power, "power")
     members = check_groups(groups, W.shape[1])
     # Computed frames-as-rows, (n_frames, n_freq) in memory, like the STFT.
     if power == 1:  # the groups partition the components: their sum is W H
@@ -126,7 +146,8 @@ def soft_mask(
         Mask exponent: 1 gives magnitude-ratio masks, 2 Wiener masks (the
         models taken as power spectra); larger values approach binary masks.
     denominator : np.ndarray [shape=(n_freq, n_frames)] or None
-        ``mask_denominator(W, H, power=power, groups=groups)``, to reuse across groups.
+        ``mask_denominator(W, H, power=power, groups=groups)``, to reuse across groups;
+        without it, the models are scaled by :func:`mask_scale` for both terms.
     groups : sequence of sequences of int, or None
         Component indices of each group; ``None``: each component alone.
 
@@ -138,6 +159,7 @@ def soft_mask(
     if not 0 <= k < len(groups):
         raise IndexError(f"component {k} out of range for {len(groups)} components")
     if denominator is None:
+        W = W * W.dtype.type(mask_scale(W, H, power))
         denominator = mask_denominator(W, H, power=power, groups=groups)
     numerator = W[:, groups[k]] @ H[groups[k]]
     if power != 1:
@@ -303,6 +325,7 @@ def iter_components(
     members = check_groups(groups, W.shape[1])
     uniform = real.type(1 / len(members))
     W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
+    W = W * real.type(mask_scale(W, H, power))  # a scaled copy: the caller's W is left as it is
     denominator = mask_denominator(W, H, power=power, groups=members).astype(real, copy=False)
     synthesis = _Synthesis(config, X.shape[-1], real)
     denominator_t = np.ascontiguousarray(denominator.T)  # no copy: already frame-major
@@ -385,6 +408,9 @@ def stream_components(
     tasks = [(p, g) for p, members in enumerate(partitions) for g in range(len(members))]
     real = np.dtype(np.float32)
     W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
+    W = W * real.type(
+        mask_scale(W, H, power)
+    )  # from the whole H, as iter_components: the same masks
     n_frames = config.n_frames(n_samples)
     if frames_per_block is None:
         frames_per_block = int(np.clip(2**24 // (len(tasks) * hop * 2), 16, FRAMES_PER_CHUNK))

@@ -7,6 +7,8 @@ usage errors, 1 for everything else, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
+import glob
 import json
 import os
 import signal
@@ -16,9 +18,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._checks import frame_length, hop, mask_power, random_seed, sample_rate
 from ._version import __version__
 from .defaults import BETA_NAMES, COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS, SUBTYPES
-from .exceptions import NmfaudioError
+from .exceptions import NmfaudioError, ParameterError
 
 # The pipeline's modules (numpy, librosa, numba) are imported by the commands
 # that use them, not here: `nmfaudio --version`, `--help` and usage errors answer
@@ -51,19 +54,25 @@ def _whole_number(minimum: int):
 
 _at_least_one = _whole_number(1)
 
-#: Frames grow as the hop shrinks, and memory and time with them: a hop that makes
-#: more than ten times the default's frames is refused (hop 1 on 10 s took 9 GB).
-MIN_HOP = -(-HOP_LENGTH // 10)
+
+def _checked(parse, check):
+    """An argparse type: ``parse`` the text, then the library's own ``check`` of the value,
+    so the command line and the library refuse the same values with the same words."""
+
+    def convert(text: str):
+        value = parse(text)
+        try:
+            return check(value)
+        except ParameterError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
-def _hop(text: str) -> int:
-    value = _at_least_one(text)
-    if value < MIN_HOP:
-        raise argparse.ArgumentTypeError(
-            f"{value} would make {HOP_LENGTH / value:.0f} times the frames of the default hop"
-            f" {HOP_LENGTH}, and memory and time with them: use {MIN_HOP} or more"
-        )
-    return value
+_hop = _checked(_at_least_one, hop)
+_n_fft = _checked(_at_least_one, frame_length)
+_sample_rate = _checked(_at_least_one, functools.partial(sample_rate, "the sample rate"))
+_seed = _checked(_whole_number(0), random_seed)
 
 
 def _number(text: str) -> float:
@@ -81,6 +90,9 @@ def _positive_number(text: str) -> float:
     if value == 0:
         raise argparse.ArgumentTypeError("must be greater than 0, got 0")
     return value
+
+
+_mask_power = _checked(_positive_number, mask_power)
 
 
 def _beta(text: str) -> float:
@@ -208,17 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_stft_options(sep)
     _add_cost_options(sep)
-    sep.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    sep.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     sep.add_argument(
         "--mask-power",
-        type=_positive_number,
+        type=_mask_power,
         default=2.0,
         metavar="P",
-        help="soft-mask exponent: 2 Wiener, 1 magnitude ratio (default: 2)",
+        help="soft-mask exponent, up to 8: 2 Wiener, 1 magnitude ratio (default: 2)",
     )
     sep.add_argument(
         "--sr",
-        type=_at_least_one,
+        type=_sample_rate,
         metavar="HZ",
         help="resample to this rate first (default: keep the file's rate; with --templates,"
         " their rate)",
@@ -317,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     learn.add_argument(
         "--sr",
-        type=_at_least_one,
+        type=_sample_rate,
         metavar="HZ",
         help="resample every file to this rate (default: the first file's rate)",
     )
@@ -327,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="maximum NMF iterations (default: 200)",
     )  # fmt: skip
     _add_cost_options(learn)
-    learn.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    learn.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     learn.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     learn.set_defaults(run=_run_learn)
 
@@ -351,7 +363,7 @@ def _add_stft_options(parser: argparse.ArgumentParser) -> None:
     # No defaults here: None tells "not given" (templates bring their own settings).
     parser.add_argument(
         "--n-fft",
-        type=_at_least_one,
+        type=_n_fft,
         metavar="N",
         help=f"STFT frame length in samples (default: {N_FFT})",
     )
@@ -405,7 +417,9 @@ def _run_separate(args: argparse.Namespace) -> int:
         n_iter=args.iterations, tol=args.tol, mask_power=args.mask_power, seed=args.seed,
         progress=not args.quiet, **_cost_options(args),
     )  # fmt: skip
-    batch = len(args.input) > 1 or args.input[0].is_dir() or args.jobs or args.scheduler
+    first = args.input[0]
+    pattern = not first.exists() and glob.has_magic(str(first))
+    batch = len(args.input) > 1 or first.is_dir() or pattern or args.jobs or args.scheduler
     if not batch:
         source = args.input[0]
         outdir = args.outdir or source.with_name(f"{source.stem}_separated")
@@ -423,7 +437,7 @@ def _run_separate(args: argparse.Namespace) -> int:
         return 0
     if args.outdir is None:
         args.parser.error("several inputs need -o OUTROOT, the folder their folders go in")
-    collect_inputs(args.input)  # a bad input is said before any work
+    collect_inputs(args.input, args.outdir)  # a bad input is said before any work
     client = _client(args.scheduler) if args.scheduler else None
     try:
         results = separate_files(
@@ -449,7 +463,7 @@ def _client(address: str):
         ) from None
     try:
         return Client(address, timeout=10)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
         raise NmfaudioError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
 
 
@@ -507,7 +521,8 @@ def _run_learn(args: argparse.Namespace) -> None:
 
 def _run_plot(args: argparse.Namespace) -> None:
     from . import plot
-    from .audio_io import load, write_file
+    from .audio_io import load
+    from .outputs import write_file
 
     output = args.output or args.input.with_name(f"{args.input.stem}_spectrogram.png")
     if output.suffix.lower() != ".png":

@@ -8,6 +8,25 @@ without loading the pipeline.
 N_FFT = 2048
 HOP_LENGTH = 512
 
+#: Frames grow as the hop shrinks, and memory and time with them: a hop that makes
+#: more than ten times the default's frames is refused (hop 1 on 10 s took 9 GB).
+MIN_HOP = -(-HOP_LENGTH // 10)
+#: Longest STFT frame: 1.5 s at 44.1 kHz, beyond what separates notes (a frame of
+#: 10**8 samples allocated 3.3 GB before anything checked it).
+MAX_N_FFT = 2**16
+
+#: Sample rates read, resampled to and written: libsndfile's highest (so whatever
+#: nmfaudio writes it reads back), and a lowest below which there is no music to
+#: separate (a 1 Hz or 10**9 Hz rate only costs memory: 10**9 Hz crashed at 12.5 GB).
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 655_350
+
+#: Highest soft-mask exponent. Masks are computed from models scaled by a power
+#: of two so that no power overflows float32; beyond 8 the powers of time-frequency
+#: points more than ~110 dB below the loudest underflow to zero, so those points
+#: would get uniform masks. 8 is already a binary mask in effect.
+MAX_MASK_POWER = 8.0
+
 #: Components per source when only the number of sources is given. Chosen by
 #: measurement: 4, 6, 8 and 12 per source on the four real recordings (8 best),
 #: and 4 against 8 over five seeds on the 20 development cases (8 better on both halves).

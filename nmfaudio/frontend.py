@@ -8,7 +8,7 @@ import librosa
 import numpy as np
 import scipy.fft
 
-from ._checks import positive_int
+from ._checks import frame_length, hop
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 
@@ -30,8 +30,8 @@ class STFTConfig:
     window: str = "hann"
 
     def __post_init__(self) -> None:
-        positive_int("n_fft", self.n_fft)
-        positive_int("hop_length", self.hop_length)
+        frame_length(self.n_fft)
+        hop(self.hop_length)
         if self.hop_length > self.n_fft:
             raise ParameterError(
                 f"hop_length must be at most n_fft={self.n_fft}, got {self.hop_length}"

@@ -23,7 +23,8 @@ import numpy as np
 import scipy.cluster.hierarchy
 import scipy.optimize
 
-from ._checks import positive_float, positive_int
+from ._checks import mask_power as check_mask_power
+from ._checks import positive_int, random_seed
 from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import ParameterError
 from .frontend import STFTConfig
@@ -178,7 +179,7 @@ def separate_sources(
     """
     n_sources = positive_int("n_sources", n_sources)
     n_restarts = positive_int("n_restarts", n_restarts)
-    mask_power = positive_float("mask_power", mask_power)
+    mask_power = check_mask_power(mask_power)
     what = None  # for the error message: the components asked for, in the caller's terms
     if n_components is None:
         n_components = COMPONENTS_PER_SOURCE * n_sources
@@ -236,7 +237,7 @@ def restarts(
     list of (NMFResult, list of np.ndarray)
         Each factorization with its components' indices for each source.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_seed(seed))
     runs = []
     for _ in range(positive_int("n_restarts", n_restarts)):
         fit = nmf(V, n_components, **cost_options(beta, sparsity, continuity), n_iter=n_iter,

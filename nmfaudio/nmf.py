@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse.linalg
 from tqdm.auto import tqdm
 
-from ._checks import non_negative_float, positive_int
+from ._checks import non_negative_float, positive_int, random_seed
 from ._updates import EPSILON, Penalties, Updates
 from .defaults import BETA_NAMES
 from .exceptions import ParameterError
@@ -372,7 +372,7 @@ def initialize(
     W : np.ndarray [shape=(n_freq, n_components)]
     H : np.ndarray [shape=(n_components, n_frames)]
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_seed(seed))
     n_freq, n_frames = V.shape
     mean = float(V.mean(dtype=np.float64))
     if init == "random":

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import glob
 import itertools
-import json
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import as_completed as as_completed_local
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,23 +29,25 @@ from tqdm.auto import tqdm
 from ._checks import positive_int
 from ._kernels import limit_threads, usable_cores
 from ._version import __version__
-from .audio_io import (
-    MANIFEST,
-    BlockReader,
-    WavWriter,
-    check_input_kept,
-    check_samples,
-    load,
-    manifest_files,
-    output_dir,
-    streamable,
-    write_many,
-)
+from .audio_io import BlockReader, WavWriter, check_samples, load, streamable
 from .backend import stream_components
 from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import AudioFileError, NmfaudioError
 from .frontend import STFTConfig, check_length, frame_span, magnitude, stft_frames
-from .report import REPORT, check_reference, page
+from .outputs import (
+    FIGURES,
+    MANIFEST,
+    REPORT,
+    FolderBusyError,
+    check_outputs,
+    is_complete,
+    output_dir,
+    owner,
+    read_manifest,
+    remove_stale_stages,
+    write_many,
+)
+from .report import check_reference, page
 from .separation import Separation, Spectrogram, warn_if_silent
 
 
@@ -87,11 +89,13 @@ def save(
         Show a progress bar over the files.
 
     Every run writes ``outdir/nmfaudio.json``: the version, the analysis
-    settings, the final cost, ``about`` and the files written. A later run
-    into the same folder replaces that set as a whole (files the manifest
-    does not list are never touched), so a folder never mixes two runs'
-    outputs. A separation of a file (no ``X``) is made from the file, read a
-    block at a time, every part's file written a block at a time.
+    settings, the final cost, ``about`` and the files written, with their
+    sizes. A later run into the same folder replaces that set as a whole, so a
+    folder never mixes two runs' outputs; files the manifest does not list (or
+    that changed since) are never touched: a run they are in the way of is
+    refused (see :mod:`nmfaudio.outputs`). A separation of a file (no ``X``)
+    is made from the file, read a block at a time, every part's file written
+    a block at a time.
 
     Returns
     -------
@@ -125,9 +129,6 @@ def save(
         unit="file", disable=not progress, leave=False,
     )  # fmt: skip
     return write_many(outdir, files, result.sr, subtype=subtype, manifest=manifest)
-
-
-FIGURES = ("decomposition", "components")
 
 
 def _manifest(result: Separation) -> dict:
@@ -220,6 +221,10 @@ def read_spectrogram(path: str | os.PathLike, config: STFTConfig) -> Spectrogram
             silent = silent and not samples.any()
             spectra = stft_frames(samples, config)  # (channels, frames, bins)
             Vt[t0:t1] = magnitude(np.swapaxes(spectra, -1, -2)).T
+        if reader.frames < n_samples:  # truncated: the frames of the samples there are
+            reader.warn_if_truncated()
+            n_samples = check_length(reader.frames, config)
+            Vt = Vt[: config.n_frames(n_samples)]  # zeros past the end, as stft() pads
         warn_if_silent(silent)
         return Spectrogram(Vt.T, None, reader.sr, n_samples, reader.channels, source=path)
 
@@ -243,6 +248,7 @@ def separate_file(
     report: bool = False,
     reference: str | os.PathLike | None = None,
     about: dict | None = None,
+    keep: Sequence[str | os.PathLike] = (),
     progress: bool = False,
     **options,
 ) -> Separation:
@@ -272,6 +278,9 @@ def separate_file(
         STFT settings (default 2048 and 512; the templates' with templates).
     subtype, plots, report, reference, about, progress
         As in :func:`save`; ``about`` adds to the manifest, which records the input.
+    keep : sequence of str or path-like
+        Files the outputs must not replace, beside the input (the other inputs
+        of a batch, say).
     **options
         Passed to the separation: ``n_iter``, ``tol``, ``mask_power``,
         ``beta``, ``sparsity``, ``continuity``, ``seed``.
@@ -285,14 +294,15 @@ def separate_file(
     ------
     NmfaudioError
         For a bad input or option (before any work where it can be known
-        then), or outputs that would replace the input.
+        then), or outputs that would replace the input, or a file nmfaudio
+        did not write (see :func:`nmfaudio.outputs.check_outputs`).
     """
     from .grouping import separate_sources
     from .separation import separate, separate_with_templates
-    from .templates import Templates, check_compatible
+    from .templates import as_templates, check_compatible
 
     path = Path(path)
-    templates = [t if isinstance(t, Templates) else Templates.load(t) for t in templates]
+    templates = as_templates(templates)
     if templates:
         check_compatible(templates, templates[0].sr)  # among themselves, before reading audio
         sr = sr or templates[0].sr
@@ -304,12 +314,12 @@ def separate_file(
         templates=templates, n_extra=n_extra, keep_components=keep_components, plots=plots,
         report=report,
     )  # fmt: skip
-    check_input_kept(path, outdir, planned)
     if report and reference is not None:
         check_reference(reference)
     # The folder is checked, created and held from here on: a bad one fails now,
     # not after the long part, and no other run writes there meanwhile.
-    with output_dir(outdir):
+    with output_dir(outdir) as held:
+        check_outputs(held, planned, keep=[path, *keep])
         if streamable(path, sr):
             y = read_spectrogram(path, config)
             rate = y.sr
@@ -376,6 +386,8 @@ class BatchResult:
     ----------
     done, skipped : list of (Path, Path)
         Inputs separated, or skipped because their folder was complete, with their folder.
+    busy : list of (Path, Path)
+        Inputs whose folder another nmfaudio run was writing: left to that run.
     failed : list of (Path, str)
         Inputs that failed, with the error.
     """
@@ -383,27 +395,60 @@ class BatchResult:
     done: list[tuple[Path, Path]] = field(default_factory=list)
     skipped: list[tuple[Path, Path]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    busy: list[tuple[Path, Path]] = field(default_factory=list)
 
     def summary(self) -> str:
-        return f"{len(self.done)} done, {len(self.skipped)} skipped, {len(self.failed)} failed"
+        busy = (
+            f", {len(self.busy)} busy (another nmfaudio run is writing their folders)"
+            if self.busy
+            else ""
+        )
+        return (
+            f"{len(self.done)} done, {len(self.skipped)} skipped{busy}, {len(self.failed)} failed"
+        )
 
 
-def collect_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+def collect_inputs(
+    inputs: Sequence[str | os.PathLike], outroot: str | os.PathLike | None = None
+) -> list[Path]:
     """Files, folders (searched recursively for :data:`AUDIO_EXTENSIONS`) and glob patterns,
     as a sorted list of files without repeats.
+
+    What a folder or a pattern finds that an earlier run wrote (its folder's
+    nmfaudio manifest lists it), or what a folder holds under ``outroot`` when
+    ``outroot`` is inside it, is output, not input; a file named on its own is
+    an input wherever it is.
 
     Raises
     ------
     AudioFileError
         An input that is none of these, or a folder without audio files.
     """
+    outputs = None if outroot is None else Path(os.path.realpath(outroot))
+
+    def is_output(path: Path, searched: Path | None = None) -> bool:
+        real = Path(os.path.realpath(path))
+        if searched is not None and outputs is not None:
+            inside = Path(os.path.realpath(searched))
+            if (
+                outputs != inside
+                and outputs.is_relative_to(inside)
+                and real.is_relative_to(outputs)
+            ):
+                return True
+        try:
+            return real.name in ((read_manifest(real.parent) or {}).get("files") or ())
+        except AudioFileError:
+            return False
+
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-            )
+                p for p in path.rglob("*")
+                if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file() and not is_output(p, path)
+            )  # fmt: skip
             if not found:
                 raise AudioFileError(f"{path}: no audio files in this folder")
             files += found
@@ -411,6 +456,7 @@ def collect_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
             files.append(path)  # a missing file is reported when it is separated
         else:
             matches = sorted(Path(p) for p in glob.glob(str(item), recursive=True))
+            matches = [p for p in matches if not is_output(p)]
             if not matches:
                 raise AudioFileError(f"{item}: no file matches")
             files += matches
@@ -419,25 +465,33 @@ def collect_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
 
 
 def output_folders(files: Sequence[Path], outroot: str | os.PathLike) -> list[Path]:
-    """``outroot/<stem>`` for each input; a stem seen before gets ``-2``, ``-3``, ..."""
-    seen: dict[str, int] = {}
+    """The folder of each input: ``outroot/<stem>``, or ``-2``, ``-3``, ... for a stem seen
+    before. A folder whose nmfaudio manifest names an input stays that input's, whatever
+    else appears later (a new file of the same stem gets a new number)."""
+    outroot = Path(outroot)
+    claimed: dict[Path, str] = {}  # folders the manifests give to inputs
+    stems = {path.stem for path in files}
+    if outroot.is_dir():
+        for folder in outroot.iterdir():
+            base, _, number = folder.name.rpartition("-")
+            if folder.name in stems or (base in stems and number.isdigit()):
+                name = owner(folder)
+                if name is not None:
+                    claimed[folder] = name
+    mine = {name: folder for folder, name in claimed.items()}
+    taken = set(claimed)
     folders = []
     for path in files:
-        count = seen[path.stem] = seen.get(path.stem, 0) + 1
-        folders.append(Path(outroot) / (path.stem if count == 1 else f"{path.stem}-{count}"))
+        folder = mine.get(str(path.resolve()))
+        count = 1
+        while folder is None:
+            candidate = outroot / (path.stem if count == 1 else f"{path.stem}-{count}")
+            if candidate not in taken:
+                folder = candidate
+            count += 1
+        taken.add(folder)
+        folders.append(folder)
     return folders
-
-
-def is_complete(path: Path, outdir: Path) -> bool:
-    """Whether ``outdir`` holds a finished separation of ``path``: its manifest names the
-    input and every file it lists is there."""
-    try:
-        manifest = json.loads((outdir / MANIFEST).read_text("utf-8"))
-        same = manifest.get("input") == str(path.resolve())
-    except (OSError, ValueError, AttributeError):
-        return False
-    files = manifest_files(outdir)
-    return same and bool(files) and all((outdir / name).is_file() for name in files)
 
 
 def separate_files(
@@ -455,12 +509,14 @@ def separate_files(
     Parameters
     ----------
     inputs : sequence of str or path-like
-        Files, folders (searched recursively for audio files) and glob patterns.
+        Files, folders (searched recursively for audio files) and glob patterns
+        (see :func:`collect_inputs`).
     outroot : str or path-like
-        Where the folders go.
+        Where the folders go (see :func:`output_folders`).
     jobs : int or None
         Worker processes on this machine (``None``: 1, in this process); each
-        gets an equal share of the cores for its threads.
+        gets an equal share of the cores for its threads, and ends when this
+        process does, killed or not.
     client : dask.distributed.Client or None
         Run each input as a task on the cluster's workers instead (the paths
         must be readable and writable there, as on a shared file system).
@@ -475,40 +531,57 @@ def separate_files(
     Returns
     -------
     BatchResult
-        One input's failure never stops the others.
+        One input's failure never stops the others: an error, a worker that
+        died on it, or a folder another run holds is that input's alone. No
+        outputs replace an input of the batch.
     """
-    files = collect_inputs(inputs)
+    files = collect_inputs(inputs, outroot)
+    made_root = not os.path.lexists(outroot)
     result = BatchResult()
     todo = []
     for path, outdir in zip(files, output_folders(files, outroot), strict=True):
         if not overwrite and is_complete(path, outdir):
+            remove_stale_stages(outdir)  # what a run killed while re-doing it left
             result.skipped.append((path, outdir))
         else:
             todo.append((path, outdir))
     jobs = positive_int("jobs", jobs or 1)
     one_at_a_time = client is None and jobs == 1
-    options = dict(options, progress=progress and one_at_a_time)
+    options = dict(options, progress=progress and one_at_a_time, keep=files)
     bar = tqdm(total=len(todo), desc="files", unit="file", disable=not progress)
-    with bar:
-        for path, outdir, error in _run_all(todo, options, jobs, client):
-            if error is None:
-                result.done.append((path, outdir))
-            else:
-                result.failed.append((path, error))
-            bar.update()
+    try:
+        with bar:
+            for path, outdir, outcome in _run_all(todo, options, jobs, client):
+                if outcome is None:
+                    result.done.append((path, outdir))
+                elif outcome is _BUSY:
+                    result.busy.append((path, outdir))
+                else:
+                    result.failed.append((path, outcome))
+                bar.update()
+    finally:
+        if made_root and os.path.isdir(outroot) and not any(Path(outroot).iterdir()):
+            os.rmdir(outroot)  # interrupted before anything was written
     return result
 
 
+#: What :func:`_separate_one` says of an input whose folder another run holds.
+_BUSY = "busy"
+
+
 def _separate_one(path: Path, outdir: Path, options: dict) -> tuple[Path, Path, str | None]:
-    """One input of a batch: never raises for the input's own faults, says what they were."""
+    """One input of a batch: never raises for the input's own faults, says what they were
+    (``None`` when it was done), in words that name the input."""
     global _IN_JOB
     _IN_JOB = True
     try:
         separate_file(path, outdir, **options)
+    except FolderBusyError:
+        return path, outdir, _BUSY
     except NmfaudioError as exc:
-        return path, outdir, str(exc)
+        return path, outdir, _naming(path, str(exc))
     except (OSError, MemoryError) as exc:
-        return path, outdir, f"{path}: {exc}"
+        return path, outdir, _naming(path, str(exc) or type(exc).__name__)
     except _StopWorker as stop:  # a worker told to stop: its stage was removed on the way
         os._exit(stop.status)
     finally:
@@ -516,41 +589,108 @@ def _separate_one(path: Path, outdir: Path, options: dict) -> tuple[Path, Path, 
     return path, outdir, None
 
 
-def _run_all(todo, options, jobs, client):
-    if client is not None:
-        from dask.distributed import as_completed
+def _naming(path: Path, message: str) -> str:
+    return message if str(path) in message else f"{path}: {message}"
 
-        futures = [client.submit(_separate_one, p, o, options, pure=False) for p, o in todo]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            client.cancel(futures)
-        return
-    if jobs == 1:
+
+def _run_all(todo, options, jobs, client) -> Iterator[tuple[Path, Path, str | None]]:
+    if client is not None:
+        yield from _run_on_cluster(todo, options, client)
+    elif jobs == 1:
         for path, outdir in todo:
             yield _separate_one(path, outdir, options)
-        return
-    budget = max(1, usable_cores() // jobs)
-    with ProcessPoolExecutor(jobs, initializer=_worker_start, initargs=(budget,)) as pool:
-        futures = [pool.submit(_separate_one, p, o, options) for p, o in todo]
-        try:
-            for future in as_completed_local(futures):
+    else:
+        yield from _run_in_workers(todo, options, jobs)
+
+
+def _run_on_cluster(todo, options, client):
+    from dask.distributed import as_completed
+
+    futures = {
+        client.submit(_separate_one, p, o, options, pure=False,
+                      key=f"nmfaudio-{p.name}-{os.urandom(6).hex()}"): (p, o)
+        for p, o in todo
+    }  # fmt: skip
+    try:
+        for future in as_completed(futures):
+            path, outdir = futures[future]
+            try:
                 yield future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            for process in list(pool._processes.values()):  # running ones clean up and stop
-                process.terminate()
-            raise
+            except Exception as exc:  # the task's worker died (KilledWorker), or was lost
+                yield path, outdir, f"{path}: its worker died ({type(exc).__name__}: {exc})"
+    finally:
+        client.cancel(list(futures))
 
 
-def _worker_start(budget: int) -> None:
+def _run_in_workers(todo, options, jobs):
+    """Each input in a worker process of its own, ``jobs`` at a time: a worker that dies
+    (killed, out of memory) fails only its input."""
+    budget = max(1, usable_cores() // jobs)
+    context = multiprocessing.get_context()
+    waiting = list(reversed(todo))
+    running: dict = {}  # a worker's sentinel: (process, its result pipe, input, folder)
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                path, outdir = waiting.pop()
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_worker, args=(path, outdir, options, budget, send),
+                    daemon=True,
+                )  # fmt: skip
+                process.start()
+                send.close()
+                running[process.sentinel] = (process, receive, path, outdir)
+            for sentinel in multiprocessing.connection.wait(list(running)):
+                process, receive, path, outdir = running.pop(sentinel)
+                try:
+                    outcome = receive.recv() if receive.poll() else None
+                except EOFError:  # it died before it could say anything
+                    outcome = None
+                receive.close()
+                process.join()
+                if outcome is None:
+                    remove_stale_stages(outdir, pid=process.pid)
+                    if outdir.is_dir() and not any(outdir.iterdir()):
+                        outdir.rmdir()
+                    outcome = path, outdir, f"{path}: its worker died ({_death(process.exitcode)})"
+                yield outcome
+    finally:  # interrupted: the running workers clean up and stop
+        for process, *_ in running.values():
+            process.terminate()
+        for process, *_ in running.values():
+            process.join()
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        return f"killed by {name}" + (", out of memory?" if name == "SIGKILL" else "")
+    return f"exit status {exitcode}"
+
+
+def _worker(path, outdir, options, budget, send) -> None:
+    """A worker process: one input, its outcome sent back, then exit."""
     limit_threads(budget)
     # SIGTERM from the parent, or Ctrl-C at the terminal: unwind (a job's staging folder
     # is removed on the way) and exit quietly, in a job or idle.
     signal.signal(signal.SIGTERM, _stop_worker)
     signal.signal(signal.SIGINT, _stop_worker)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    send.send(_separate_one(path, outdir, options))
+    send.close()
+
+
+#: How often a worker looks whether its parent is still there, in seconds.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    """A parent killed outright (SIGKILL) cannot stop its workers: each stops itself when
+    it finds it has a new parent, as cleanly as when told to."""
+    while os.getppid() == parent:
+        threading.Event().wait(PARENT_CHECK_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 #: Whether this worker process is separating an input (see :func:`_stop_worker`).
@@ -558,8 +698,7 @@ _IN_JOB = False
 
 
 class _StopWorker(BaseException):
-    """A worker's job is unwound by this, past the executor, which would catch SystemExit
-    and go on with the next input."""
+    """A worker's job is unwound by this, past any handler of ordinary errors."""
 
     def __init__(self, status: int):
         super().__init__(status)

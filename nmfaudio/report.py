@@ -27,13 +27,11 @@ from string import Template
 import numpy as np
 import soundfile as sf
 
-from .audio_io import MANIFEST, manifest_files, output_dir, write_file
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, NmfaudioError
 from .frontend import STFTConfig, frame_span, stft_frames
+from .outputs import MANIFEST, REPORT, publish, read_manifest, staged_output
 
-#: The page's file name in the output folder.
-REPORT = "report.html"
 #: Most columns of a picture: about the pixels a row's picture fills.
 COLUMNS = 400
 #: Log-frequency bands of a picture, from :data:`LOWEST_HZ` to the Nyquist frequency.
@@ -77,19 +75,18 @@ def write(
     outdir = Path(outdir)
     if reference is not None:
         check_reference(reference)
-    settings = _read_manifest(outdir)
-    rows = part_files(settings)
-    with output_dir(outdir):
-        missing = [name for name in rows if not (outdir / name).is_file()]
+    _read_manifest(outdir)  # a folder with no separation fails before it is held
+    with staged_output(outdir) as (held, stage):
+        settings = _read_manifest(held)
+        rows = part_files(settings)
+        missing = [name for name in rows if not (held / name).is_file()]
         if missing:
             raise AudioFileError(f"{outdir / missing[0]}: listed in {MANIFEST} but missing")
-        text = page(outdir, rows, settings, result=result, reference=reference)
-        path = write_file(outdir / REPORT, lambda target: target.write_text(text, "utf-8"))
-        if REPORT not in settings["files"]:
-            settings["files"].append(REPORT)
-            manifest = json.dumps(settings, indent=2)
-            write_file(outdir / MANIFEST, lambda target: target.write_text(manifest, "utf-8"))
-    return path
+        text = page(held, rows, settings, result=result, reference=reference)
+        (stage / REPORT).write_text(text, "utf-8")
+        files = settings["files"] + [REPORT] * (REPORT not in settings["files"])
+        publish(held, stage, settings | {"files": files})
+    return outdir / REPORT
 
 
 def check_reference(folder: str | os.PathLike) -> None:
@@ -153,9 +150,16 @@ def page(folder: Path, rows: list[str], settings: dict, *, result=None, referenc
     return Template(assets.joinpath("report.html").read_text("utf-8")).substitute(
         title=html.escape(f"nmfaudio: {data['title']}"),
         css=assets.joinpath("report.css").read_text("utf-8"),
-        data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+        data=embedded_json(data),
         script=assets.joinpath("report.js").read_text("utf-8"),
     )
+
+
+def embedded_json(data) -> str:
+    """``data`` as JSON to stand inside a ``<script>`` element: every ``<``, ``>`` and ``&``
+    escaped, so no name (``</script>``, ``<!--<script>``, ...) can end or hide the script."""
+    text = json.dumps(data, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 class _Pictures:
@@ -240,21 +244,17 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 def _read_manifest(outdir: Path) -> dict:
     if not outdir.is_dir():
         raise AudioFileError(f"{outdir}: no such folder")
-    try:
-        settings = json.loads((outdir / MANIFEST).read_text("utf-8"))
-    except FileNotFoundError:
+    settings = read_manifest(outdir)
+    if settings is None:
         raise AudioFileError(
             f"{outdir}: no nmfaudio outputs here (no {MANIFEST}): run 'nmfaudio separate' first"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise AudioFileError(f"{outdir / MANIFEST}: unreadable ({exc})") from None
-    if not isinstance(settings, dict):
-        raise AudioFileError(f"{outdir / MANIFEST}: not an nmfaudio manifest")
-    settings["files"] = manifest_files(outdir)
+        )
+    if settings.get("complete", True) is not True:
+        raise AudioFileError(
+            f"{outdir}: a run into this folder did not finish: run 'nmfaudio separate' again"
+        )
     sources = settings.get("sources")
-    if sources is not None and not (
-        isinstance(sources, dict) and all(f"{name}.wav" in settings["files"] for name in sources)
-    ):
+    if sources is not None and not all(f"{name}.wav" in settings["files"] for name in sources):
         raise AudioFileError(f"{outdir / MANIFEST}: its sources are not among its files")
     if not part_files(settings):
         raise AudioFileError(f"{outdir}: the manifest lists no audio parts")

@@ -17,13 +17,21 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import backend
-from ._checks import non_negative_int, positive_float, positive_int
+from ._checks import mask_power as check_mask_power
+from ._checks import non_negative_int, positive_int, random_seed
 from .audio_io import check_samples
 from .defaults import HOP_LENGTH, N_FFT
-from .exceptions import AudioFileError, ParameterError
+from .exceptions import ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
 from .nmf import NMFResult, cost_options, initialize, nmf
-from .templates import REST, Templates, check_compatible, stack_frames, unstack_components
+from .templates import (
+    REST,
+    Templates,
+    as_templates,
+    check_compatible,
+    stack_frames,
+    unstack_components,
+)
 
 
 @dataclass
@@ -219,7 +227,7 @@ def separate(
         ``.components`` has shape ``(n_components, n_channels, n_samples)``
         and sums over components to ``y``.
     """
-    mask_power = positive_float("mask_power", mask_power)
+    mask_power = check_mask_power(mask_power)
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
     spectrogram = analyse(y, sr, config, n_components=n_components, progress=progress)
     result = nmf(
@@ -260,9 +268,10 @@ def separate_with_templates(
         The recording, at the templates' sample rate.
     sr : int > 0
         Sample rate of ``y``; must equal the templates'.
-    templates : sequence of Templates
+    templates : sequence of Templates or of their files
         One set per instrument (see :func:`nmfaudio.learn`), with distinct
-        names, all learnt with the same sample rate and STFT settings.
+        names, all learnt with the same sample rate and STFT settings; a path
+        is read with :meth:`Templates.load`.
     n_extra : int >= 0
         Free components, output together as the source ``"rest"``.
     adapt : bool
@@ -293,14 +302,14 @@ def separate_with_templates(
         No templates; sets with the same name, or learnt at other rates or
         STFT settings than each other or than ``sr``.
     """
-    templates = check_compatible(templates, sr)
-    mask_power = positive_float("mask_power", mask_power)
+    templates = check_compatible(as_templates(templates), sr)
+    mask_power = check_mask_power(mask_power)
     n_extra = non_negative_int("n_extra", n_extra)
     config, context = templates[0].config, templates[0].context
     spectrogram = analyse(y, sr, config, n_components=1, progress=progress)
     V = stack_frames(spectrogram.V, context)
     learnt = np.concatenate([t.W for t in templates], axis=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_seed(seed))
     options = dict(cost_options(beta, sparsity, continuity), n_iter=n_iter, tol=tol, seed=rng,
                    progress=progress)  # fmt: skip
     # The templates first, alone: their activations explain what they can...
@@ -382,9 +391,7 @@ def analyse(
             )
         spectrogram = y
     else:
-        y = np.atleast_2d(np.asarray(y, dtype=np.float32))
-        if y.ndim != 2:
-            raise AudioFileError(f"y must have shape (n_channels, n_samples), got {y.shape}")
+        y = _as_signal(y)
         check_samples(y, "the audio")
         check_length(y.shape[1], config)
         warn_if_silent(not y.any())
@@ -402,6 +409,26 @@ def analyse(
         return spectrogram
     X = stft(y, config)
     return Spectrogram(magnitude(X), X, sr, length, n_channels)
+
+
+def _as_signal(y) -> np.ndarray:
+    """``y`` as float32 samples, ``(n_channels, n_samples)``, or a ParameterError that says
+    what was given instead."""
+    if isinstance(y, str | Path):
+        raise ParameterError(
+            f"y must be an array of samples, got the {type(y).__name__} {str(y)!r}: read a file"
+            " with nmfaudio.load, or separate it with nmfaudio.separate_file"
+        )
+    try:
+        y = np.atleast_2d(np.asarray(y, dtype=np.float32))
+    except (TypeError, ValueError):
+        raise ParameterError(f"y must be an array of samples, got {type(y).__name__}") from None
+    if y.ndim != 2 or y.shape[0] == 0:
+        raise ParameterError(
+            f"y must have shape (n_samples,) or (n_channels, n_samples) with at least one"
+            f" channel, got {y.shape}"
+        )
+    return y
 
 
 def warn_if_silent(silent: bool) -> None:

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import positive_int
+from ._checks import positive_int, sample_rate
 from ._updates import Penalties
-from .audio_io import write_file
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import STFTConfig, check_length, magnitude, stft
 from .nmf import cost_options, nmf
+from .outputs import write_file
 
 #: Name of the source made of the free components beside learnt templates.
 REST = "rest"
@@ -126,12 +126,16 @@ class Templates:
                     "beta": float(data["beta"]) if "beta" in data else 1.0,
                     "penalties": _penalties(str(data["penalties"])) if "penalties" in data else {},
                 }
+                sr = sample_rate("its sample rate", int(data["sr"]))
                 return cls(
-                    str(data["name"]), data["W"], int(data["sr"]), config, int(data["context"]),
-                    **cost,
+                    str(data["name"]), data["W"], sr, config, int(data["context"]), **cost,
                 )  # fmt: skip
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
-                ParameterError):  # fmt: skip
+        except ParameterError as exc:  # a template file, with settings nmfaudio refuses
+            raise AudioFileError(
+                f"{path}: not an nmfaudio template file that can be used ({exc})"
+            ) from None
+        except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError,
+                OverflowError, zipfile.BadZipFile):  # fmt: skip
             raise AudioFileError(
                 f"{path}: not an nmfaudio template file (make one with 'nmfaudio learn')"
             ) from None
@@ -233,7 +237,7 @@ def learn(
     Templates
     """
     check_name(name)
-    sr = positive_int("sr", sr)
+    sr = sample_rate("sr", sr)
     context = positive_int("context", context)
     config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
     if len(signals) == 0:
@@ -304,6 +308,22 @@ def check_name(name: object) -> str:
     ):  # fmt: skip
         raise ParameterError(f"a template name must be a plain file name, got {name!r}")
     return name
+
+
+def as_templates(items: Sequence) -> list[Templates]:
+    """Template sets, given as :class:`Templates` or as their files (read here)."""
+    if isinstance(items, Templates | str | os.PathLike):
+        items = [items]
+    sets = []
+    for item in items:
+        if isinstance(item, str | os.PathLike):
+            item = Templates.load(item)
+        elif not isinstance(item, Templates):
+            raise ParameterError(
+                f"templates must be Templates or template files, got {type(item).__name__}"
+            )
+        sets.append(item)
+    return sets
 
 
 def check_compatible(templates: Sequence[Templates], sr: int) -> list[Templates]:

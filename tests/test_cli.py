@@ -16,8 +16,8 @@ import soundfile as sf
 from conftest import music_like
 
 from nmfaudio import __version__
-from nmfaudio.audio_io import MANIFEST
 from nmfaudio.cli import main
+from nmfaudio.outputs import MANIFEST
 
 FAST = ["--n-fft", "512", "--hop", "128", "--iterations", "30", "-q"]
 
@@ -68,12 +68,14 @@ def test_a_reused_outdir_holds_only_the_latest_run(capsys, tmp_path, example_mix
     assert manifest["final_loss"] > 0 and manifest["sources"].keys() == {"source_00", "source_01"}
     total = sum(sf.read(outdir / name, always_2d=True)[0] for name in manifest["files"])
     np.testing.assert_allclose(total, sf.read(example_mixture, always_2d=True)[0], atol=1e-4)
-    # A manifest that lists paths outside the folder removes nothing there.
+    # A manifest nmfaudio did not write (paths outside, a file of the user's) removes
+    # nothing: the run is refused, naming it.
     (outdir / MANIFEST).write_text(json.dumps({"files": ["../x.wav", "/etc/passwd", "notes.txt"]}))
     (tmp_path / "x.wav").write_text("x")
+    before = {p.name: digest(p) for p in outdir.iterdir()}
     status, _, err = run(capsys, "separate", example_mixture, "-o", outdir, "-k", "2", *FAST)
-    assert status == 0, err
-    assert (tmp_path / "x.wav").exists() and not (outdir / "notes.txt").exists()
+    assert status == 1 and err.count("\n") == 1 and "not a manifest nmfaudio wrote" in err, err
+    assert (tmp_path / "x.wav").exists() and {p.name: digest(p) for p in outdir.iterdir()} == before
 
 
 def test_default_outdir_is_beside_the_input(capsys, tmp_path, example_mixture):
@@ -437,3 +439,57 @@ def test_a_name_that_is_not_utf8_is_said_in_one_line(capsys, tmp_path, example_m
     name = os.fsdecode(b"caf\xe9.wav")  # Latin-1 bytes: a surrogate in Python's str
     status, _, err = run(capsys, "separate", tmp_path / name, "-o", tmp_path / "o", *FAST)
     assert status == 1 and err.count("\n") == 1 and "no such file" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sr", "1000000000"], "the sample rate must be from 1000 to 655350 Hz"),
+        (["--sr", "10000000"], "the sample rate must be from 1000 to 655350 Hz"),
+        (["--n-fft", "100000000"], "n_fft must be at most 65536 samples"),
+        (["--seed", "-1"], "must be at least 0, got -1"),
+        (["--mask-power", "24"], "mask_power must be at most 8"),
+    ],
+)
+def test_limits_are_usage_errors_before_any_allocation(capsys, tmp_path, example_mixture, argv,
+                                                       message):  # fmt: skip
+    status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
+    assert status == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_template_files_with_settings_out_of_range_are_one_line(capsys, tmp_path, example_mixture):
+    good = tmp_path / "good.npz"
+    assert run(capsys, "learn", example_mixture, "-k", "2", "-o", good, "--n-fft", "512",
+               "--hop", "128", "--iterations", "5", "-q")[0] == 0  # fmt: skip
+    members = dict(np.load(good))
+    for change, message in [
+        ({"sr": 1_000_000_000}, "its sample rate must be from 1000"),
+        ({"hop_length": 1}, "use 52 or more"),
+        ({"penalties": "[" * 200_000}, "not an nmfaudio template file"),
+    ]:
+        bad = tmp_path / "bad.npz"
+        np.savez(bad, **(members | change))
+        status, _, err = run(capsys, "separate", example_mixture, "--templates", bad, "-o",
+                             tmp_path / "o", "-q")  # fmt: skip
+        assert status == 1 and message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "o").exists()
+
+
+def test_a_file_at_an_unusable_rate_is_refused_when_read(capsys, tmp_path):
+    slow = tmp_path / "slow.wav"
+    sf.write(slow, np.zeros(5000, np.float32), 1)  # 1 Hz
+    status, _, err = run(capsys, "separate", slow, "-o", tmp_path / "o", *FAST)
+    assert status == 1 and "sample rate of 1 Hz; nmfaudio reads 1000 to 655350 Hz" in err
+
+
+def test_nested_json_and_bad_addresses_are_one_line(capsys, tmp_path, example_mixture):
+    outdir = tmp_path / "o"
+    outdir.mkdir()
+    (outdir / MANIFEST).write_text("[" * 200_000)
+    for argv in (["separate", example_mixture, "-o", outdir, *FAST], ["report", outdir]):
+        status, _, err = run(capsys, *argv)
+        assert status == 1 and "not JSON, or nested too deeply" in err and err.count("\n") == 1
+    status, _, err = run(capsys, "separate", example_mixture, example_mixture, "-o", tmp_path / "b",
+                         "--scheduler", "not a url", *FAST)  # fmt: skip
+    assert status == 1 and "cannot reach the Dask scheduler at not a url" in err, err

@@ -186,3 +186,29 @@ def test_cli_scores_a_silent_file_and_refuses_a_fifo(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path / "ref"), str(tmp_path / "est")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a regular file" in err
+
+
+def test_ten_unnamed_sources_are_matched_at_once_by_the_hungarian_algorithm():
+    # Every permutation of ten (3.6 million) took hours; the assignment takes ten calls.
+    from nmfaudio.evaluation import _best_assignment
+
+    truth = np.random.default_rng(1).permutation(10)  # estimate truth[i] is reference i's
+    calls = []
+
+    def bss_eval(references, estimates, compute_permutation):
+        assert not compute_permutation
+        calls.append(1)
+        j = estimates[:, 0].astype(int)  # each fake estimate carries its index
+        sir = -np.abs(np.argsort(truth)[j] - np.arange(10)).astype(float)
+        return sir + 1, sir, sir + 2, np.arange(10)
+
+    estimates = np.arange(10.0)[:, None] * np.ones((10, 3))
+    sdr, sir, sar, order = _best_assignment(bss_eval, np.zeros((10, 3)), estimates)
+    assert list(order) == list(truth) and len(calls) == 10
+    assert (sir == 0).all() and (sdr == 1).all() and (sar == 2).all()
+
+
+def test_name_lists_must_fit_the_signals():
+    refs = np.random.default_rng(0).standard_normal((2, 1000))
+    with pytest.raises(ParameterError, match="1 estimate names for 2 estimates"):
+        evaluate(refs, refs, reference_names=["a", "b"], estimate_names=["a"])

@@ -8,7 +8,8 @@ from conftest import music_like
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmfaudio import AudioFileError, ParameterError, STFTConfig
+import nmfaudio
+from nmfaudio import AudioFileError, ParameterError, STFTConfig, backend
 from nmfaudio.backend import istft, iter_components, mask_denominator, soft_mask
 from nmfaudio.frontend import magnitude, stft
 
@@ -185,3 +186,29 @@ def test_stft_matches_librosa_and_keeps_frames_contiguous(n_fft, hop, n_channels
     np.testing.assert_allclose(X, expected, atol=1e-4 * np.abs(expected).max())
     assert X[0].T.flags.c_contiguous  # frames are rows in memory
     assert magnitude(X).T.flags.c_contiguous
+
+
+def test_high_mask_powers_stay_finite_and_sum_to_the_input():
+    # Loud samples (floats up to 1e5) and power 8: the models' eighth powers overflowed
+    # float32 before they were scaled (NaN masks).
+    y = (music_like(2, seconds=1.0) * 1e5).astype(np.float32)
+    for power in (1.0, 2.0, 8.0):
+        result = nmfaudio.separate(y, 8000, 3, n_fft=512, hop_length=128, n_iter=10,
+                                   mask_power=power)  # fmt: skip
+        parts = result.components
+        assert np.isfinite(parts).all()
+        np.testing.assert_allclose(parts.sum(axis=0), y, rtol=0, atol=1e-5 * np.abs(y).max())
+    with pytest.raises(nmfaudio.ParameterError, match="mask_power must be at most 8"):
+        nmfaudio.separate(y, 8000, 3, n_fft=512, hop_length=128, mask_power=24)
+
+
+def test_models_are_scaled_by_a_power_of_two_only_for_high_powers():
+    rng = np.random.default_rng(0)
+    W, H = rng.random((33, 4)).astype(np.float32) * 50, rng.random((4, 20)).astype(np.float32)
+    assert backend.mask_scale(W, H, 2.0) == 1.0  # Wiener masks exactly as they were
+    scale = backend.mask_scale(W, H, 8.0)
+    assert scale == 2.0 ** -np.ceil(np.log2(W.max(axis=0) @ H.max(axis=1)))
+    assert 0.5 < (W * scale @ H).max() <= 1.0
+    for k in range(4):  # soft_mask scales itself: the same masks, from finite powers
+        plain = backend.soft_mask(W.astype(np.float64), H.astype(np.float64), k, power=8.0)
+        np.testing.assert_allclose(backend.soft_mask(W, H, k, power=8.0), plain, atol=1e-6)

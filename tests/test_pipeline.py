@@ -19,8 +19,8 @@ from test_cli import FAST, run
 
 import nmfaudio
 from nmfaudio import backend
-from nmfaudio.audio_io import MANIFEST
 from nmfaudio.frontend import STFTConfig, magnitude, stft
+from nmfaudio.outputs import MANIFEST
 from nmfaudio.pipeline import collect_inputs, output_folders, read_spectrogram
 
 SR = 8000
@@ -242,5 +242,130 @@ def test_an_interrupted_batch_leaves_only_finished_folders(tmp_path, how):
     assert process.returncode == (130 if how == signal.SIGINT else 143), err
     assert "Traceback" not in err and err.count("\n") == 1, err
     assert not list(out.rglob(".nmfaudio-*"))  # no staging folder left
+    assert not out.exists() or any(out.iterdir())  # the root the run made: not left empty
     for folder in out.iterdir() if out.exists() else []:
         assert (folder / MANIFEST).is_file()  # a folder that stayed is a finished one
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _holds(pid: int, folder: Path) -> bool:
+    try:
+        links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:
+        return False
+    return str(folder.resolve()) in links
+
+
+def _long_album(tmp_path: Path, n: int) -> Path:
+    album = tmp_path / "album"
+    album.mkdir()
+    for k in range(n):
+        sf.write(album / f"t{k}.wav", music_like(2, seconds=30.0, seed=k).T, SR)
+    return album
+
+
+LONG = ["-k", "24", "--iterations", "20000", "--tol", "0", "-q"]
+
+
+def _workers_of(process: subprocess.Popen, count: int) -> list[int]:
+    end = time.monotonic() + 60
+    while time.monotonic() < end and len(_children(process.pid)) < count:
+        time.sleep(0.1)
+    return _children(process.pid)
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    album = _long_album(tmp_path, 2)
+    out = tmp_path / "out"
+    parent = subprocess.Popen([sys.executable, "-m", "nmfaudio", "separate", str(album), "-o",
+                               str(out), "--jobs", "2", *LONG])  # fmt: skip
+    workers = _workers_of(parent, 2)
+    assert len(workers) == 2
+    time.sleep(2.0)  # inside their work
+    parent.kill()
+    parent.wait()
+    end = time.monotonic() + 30
+    while time.monotonic() < end and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers)
+    assert not list(out.rglob(".nmfaudio-*"))  # each cleaned its stage on the way out
+
+
+def test_a_worker_killed_fails_its_input_alone(tmp_path):
+    album = _long_album(tmp_path, 2)
+    (album / "t1.wav").unlink()
+    sf.write(album / "t1.wav", music_like(1, seconds=3.0).T, SR)  # quick: it gets done
+    out = tmp_path / "out"
+    parent = subprocess.Popen([sys.executable, "-m", "nmfaudio", "separate", str(album), "-o",
+                               str(out), "--jobs", "2", *LONG],
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    end = time.monotonic() + 60
+    victim = None
+    while victim is None and time.monotonic() < end:  # t0's worker: the one holding out/t0
+        victim = next((pid for pid in _children(parent.pid) if _holds(pid, out / "t0")), None)
+        time.sleep(0.1)
+    assert victim is not None
+    time.sleep(1.0)
+    os.kill(victim, signal.SIGKILL)
+    _, err = parent.communicate(timeout=120)
+    assert parent.returncode == 1, err
+    assert "Traceback" not in err
+    assert f"{album / 't0.wav'}: its worker died (killed by SIGKILL" in err
+    assert err.strip().endswith(f"1 done, 0 skipped, 1 failed (in {out})")
+    assert sorted(p.name for p in out.iterdir()) == ["t1"]  # no empty folder for t0
+
+
+def test_a_batch_input_error_names_the_input(capsys, tmp_path):
+    album = tmp_path / "album"
+    album.mkdir()
+    sf.write(album / "broken.wav", np.full(300, 0.1, np.float32), SR)
+    sf.write(album / "fine.wav", music_like(1, seconds=1.0).T, SR)
+    status, _, err = run(capsys, "separate", album, "-o", tmp_path / "out", "-k", "2", *FAST)
+    assert status == 1
+    assert f"nmfaudio: error: {album / 'broken.wav'}: audio is 300 samples long" in err
+
+
+def test_a_dask_worker_killed_by_an_input_is_that_inputs_failure(tmp_path):
+    distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] is absent")
+    import dask
+
+    files = []
+    for name in ("die", "fine"):
+        files.append(tmp_path / f"{name}.wav")
+        sf.write(files[-1], music_like(1, seconds=1.0).T, SR)
+
+    class KillOnDie(distributed.WorkerPlugin):
+        def transition(self, key, start, finish, **kwargs):
+            if finish == "executing" and "-die.wav-" in str(key):
+                os._exit(1)  # as a segfault or the OOM killer would
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                 dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        client.register_plugin(KillOnDie())
+        small = dict(n_components=2, n_fft=512, hop_length=128, n_iter=5)
+        result = nmfaudio.separate_files(files, tmp_path / "out", client=client, **small)
+    assert [p.name for p, _ in result.done] == ["fine.wav"]
+    assert len(result.failed) == 1 and result.failed[0][0] == files[0]
+    assert "its worker died (KilledWorker" in result.failed[0][1]

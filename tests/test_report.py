@@ -23,7 +23,7 @@ from test_cli import FAST, run
 
 import nmfaudio
 from nmfaudio import report
-from nmfaudio.audio_io import MANIFEST
+from nmfaudio.outputs import MANIFEST
 
 QUICK = [*FAST, "--restarts", "1"]
 VOID = {"meta", "link", "input", "br", "img", "hr", "source", "wbr", "col", "area", "base"}
@@ -351,4 +351,35 @@ def test_in_chromium_one_to_sixty_four_rows_mono_and_six_channels(
         " return d && d.every(isFinite) && d"
     )  # fmt: skip
     assert durations == pytest.approx([6.0] * k, abs=0.01)
+    assert errors_in_console(browser) == []
+
+
+HOSTILE = ["<!--<script>", "<script>alert(1)", "<img src=x onerror=alert(1)>",
+           "it's \"quoted\" & more", "\u202eevil\u202c", "line\nbreak"]  # fmt: skip
+
+
+def _hostile_folder(tmp_path: Path) -> Path:
+    y = music_like(1, seconds=1.0)
+    result = nmfaudio.separate(y, 8000, len(HOSTILE), n_fft=512, hop_length=128, n_iter=5)
+    result.sources = {name: [k] for k, name in enumerate(HOSTILE)}
+    folder = tmp_path / "hostile"
+    nmfaudio.save(result, folder, report=True)
+    return folder
+
+
+def test_hostile_names_cannot_end_or_hide_the_pages_script(tmp_path):
+    text = (_hostile_folder(tmp_path) / "report.html").read_text()
+    start = text.index('id="nmfaudio-data">') + len('id="nmfaudio-data">')
+    data = text[start : text.index("</script>", start)]
+    assert not set("<>&") & set(data)  # every one escaped inside the data block
+    assert json.loads(data)["rows"][0]["name"] == "<!--<script>"
+
+
+def test_in_chromium_hostile_names_leave_the_page_working(browser, tmp_path):
+    folder = _hostile_folder(tmp_path)
+    browser.get((folder / "report.html").as_uri())
+    wait_for(browser, "return window.nmfaudioReport")
+    wait_for(browser, "return window.nmfaudioReport.durations().every(isFinite)")
+    assert len(browser.execute_script("return window.nmfaudioReport.durations()")) == len(HOSTILE)
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
     assert errors_in_console(browser) == []

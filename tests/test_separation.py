@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -12,7 +15,7 @@ from conftest import music_like
 
 import nmfaudio
 from nmfaudio import AudioFileError, ParameterError
-from nmfaudio.audio_io import write_many
+from nmfaudio.outputs import write_many
 
 
 @pytest.mark.parametrize("n_channels", [1, 2, 6])
@@ -188,3 +191,47 @@ def test_real_music_piano_sax_sums_back(separation_case):
     error = np.abs(result.components.sum(axis=0) - y).max()
     assert error <= 1e-4 * np.abs(y).max()
     assert result.losses[-1] < 0.5 * result.losses[0]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda y: nmfaudio.separate(np.zeros((0, 44100)), 8000, 2), "at least one channel"),
+        (lambda y: nmfaudio.separate(y, 8000, 1, n_fft=1, hop_length=1), "use 52 or more"),
+        (lambda y: nmfaudio.separate(y, 8000, 2, seed=-1), "seed must be a whole number >= 0"),
+        (lambda y: nmfaudio.separate(y, 8000, 2, seed="x"), "seed must be a whole number >= 0"),
+        (lambda y: nmfaudio.separate("hello", 8000), "read a file with nmfaudio.load"),
+        (lambda y: nmfaudio.separate_with_templates(y, 8000, ["x.npz"]), "x.npz: no such file"),
+        (lambda y: nmfaudio.separate_with_templates(y, 8000, [3]), "templates must be Templates"),
+        (lambda y: nmfaudio.load("x.wav", sr=10**9), "sr must be from 1000 to 655350 Hz"),
+    ],
+)
+def test_bad_library_calls_raise_nmfaudio_errors(call, message):
+    y = music_like(1, seconds=0.5)
+    with pytest.raises(nmfaudio.NmfaudioError, match=re.escape(message)):
+        call(y)
+
+
+def test_a_truncated_mp3_is_separated_at_its_decoded_length(tmp_path):
+    whole = tmp_path / "whole.mp3"
+    try:
+        sf.write(whole, music_like(1, seconds=3.0, sr=44100).T, 44100, format="MP3")
+    except (sf.LibsndfileError, TypeError, ValueError):
+        pytest.skip("this libsndfile writes no MP3")
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(data[: len(data) // 3])
+    decoded = len(sf.read(cut)[0])
+    assert decoded < sf.info(cut).frames  # the header still promises the whole
+    code = (
+        "import sys, warnings; from nmfaudio.cli import main;"
+        f" sys.exit(main(['separate', {str(cut)!r}, '-k', '2', '-o', {str(tmp_path / 'o')!r},"
+        " '--iterations', '5', '-q']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (
+        f"nmfaudio: warning: {cut}: truncated: its header promises {sf.info(cut).frames}"
+        f" samples but only {decoded} could be decoded; separating those"
+    )  # and nothing of libmpg123's own
+    assert sf.info(tmp_path / "o" / "component_00.wav").frames == decoded
