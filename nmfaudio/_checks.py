@@ -46,10 +46,15 @@ def positive_float(name: str, value: object) -> float:
     return value
 
 
+def usable_rate(value: int) -> bool:
+    """Whether nmfaudio reads, resamples to and writes at ``value`` Hz."""
+    return MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE
+
+
 def sample_rate(name: str, value: object) -> int:
     """Return ``value`` as an int if it is a whole number of Hz nmfaudio works at."""
     value = positive_int(name, value)
-    if not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE:
+    if not usable_rate(value):
         raise ParameterError(
             f"{name} must be from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {value}"
         )
@@ -58,11 +63,12 @@ def sample_rate(name: str, value: object) -> int:
 
 def random_seed(value: object):
     """A seed: ``None``, a whole number >= 0 or a ``numpy.random.Generator``, returned as is."""
-    import numpy as np  # here: the command line checks its options without numpy
-
-    if value is None or isinstance(value, np.random.Generator):
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if value is None or (whole and value >= 0):
         return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+    import numpy as np  # only here: the command line checks its seed without numpy
+
+    if not isinstance(value, np.random.Generator):
         raise ParameterError(
             f"seed must be a whole number >= 0, None or a numpy Generator, got {value!r}"
         )

@@ -13,7 +13,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from ._checks import sample_rate
+from ._checks import sample_rate, usable_rate
 from .defaults import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SUBTYPES
 from .exceptions import AudioFileError, ParameterError
 
@@ -85,13 +85,12 @@ def streamable(path: str | os.PathLike, sr: int | None = None) -> bool:
             info = sf.info(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError):
         return False
-    in_range = MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE
-    return in_range and sr in (None, info.samplerate)
+    return usable_rate(info.samplerate) and sr in (None, info.samplerate)
 
 
 def check_header_rate(sr: int, path: Path) -> None:
     """A file's own sample rate must be one nmfaudio works at."""
-    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+    if not usable_rate(sr):
         raise AudioFileError(
             f"{path}: its header gives a sample rate of {sr} Hz; nmfaudio reads"
             f" {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz"
@@ -126,9 +125,9 @@ def _warn_truncated(path: Path, promised: int, decoded: int) -> None:
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
     try:
-        with _quiet_decoder(path):
-            promised = sf.info(os.fsencode(path)).frames
-            data, sr = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
+        with _quiet_decoder(path), sf.SoundFile(os.fsencode(path)) as file:
+            promised, sr = file.frames, file.samplerate
+            data = file.read(dtype="float32", always_2d=True)
         if 0 < len(data) < promised:
             _warn_truncated(path, promised, len(data))
         return data.T, sr

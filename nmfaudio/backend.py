@@ -25,11 +25,12 @@ from .exceptions import ParameterError
 from .frontend import FRAMES_PER_CHUNK, STFTConfig, frame_span, stft_frames
 
 
-def mask_scale(W: np.ndarray, H: np.ndarray, power: float) -> float:
-    """A power of two to scale ``W`` by so that no ``power`` of the models overflows float32.
+def scaled_for_masks(W: np.ndarray, H: np.ndarray, power: float) -> np.ndarray:
+    """``W``, or a copy scaled by a power of two so that no ``power`` of the models
+    ``W H`` overflows float32; the masks are the same either way.
 
     Masks are unchanged by a common scale of the models, and a power of two
-    scales floats exactly. Up to ``power`` 2 it is 1: models of audio within
+    scales floats exactly. Up to ``power`` 2, ``W`` itself: models of audio within
     nmfaudio's limits (samples up to 1e9, n_fft up to 65536) stay below 3.3e13,
     whose square is far inside float32, so the masks are left bit for bit as
     they were. Above, every entry of ``W H`` is brought to at most 1 (``power`` 24
@@ -37,11 +38,11 @@ def mask_scale(W: np.ndarray, H: np.ndarray, power: float) -> float:
     which ``W H`` never exceeds.
     """
     if power <= 2:
-        return 1.0
+        return W
     bound = float(np.max(W, axis=0, initial=0).astype(np.float64) @ np.max(H, axis=1, initial=0))
     if not 0 < bound < float("inf"):
-        return 1.0
-    return float(2.0 ** -np.ceil(np.log2(bound)))
+        return W
+    return W * W.dtype.type(2.0 ** -np.ceil(np.log2(bound)))
 
 
 def mask_denominator(
@@ -55,7 +56,7 @@ def mask_denominator(
 
     ``W_g H_g`` is the model of group ``g``, the sum of its components'
     ``W[:, k] H[k]``; without groups every component is its own group. For
-    powers above 2, pass ``W * mask_scale(W, H, power)``, whose powers stay finite.
+    powers above 2, pass ``scaled_for_masks(W, H, power)``, whose powers stay finite.
 
     Parameters
     ----------
@@ -147,7 +148,7 @@ def soft_mask(
         models taken as power spectra); larger values approach binary masks.
     denominator : np.ndarray [shape=(n_freq, n_frames)] or None
         ``mask_denominator(W, H, power=power, groups=groups)``, to reuse across groups;
-        without it, the models are scaled by :func:`mask_scale` for both terms.
+        without it, the models are scaled by :func:`scaled_for_masks` for both terms.
     groups : sequence of sequences of int, or None
         Component indices of each group; ``None``: each component alone.
 
@@ -159,7 +160,7 @@ def soft_mask(
     if not 0 <= k < len(groups):
         raise IndexError(f"component {k} out of range for {len(groups)} components")
     if denominator is None:
-        W = W * W.dtype.type(mask_scale(W, H, power))
+        W = scaled_for_masks(W, H, power)
         denominator = mask_denominator(W, H, power=power, groups=groups)
     numerator = W[:, groups[k]] @ H[groups[k]]
     if power != 1:
@@ -325,7 +326,7 @@ def iter_components(
     members = check_groups(groups, W.shape[1])
     uniform = real.type(1 / len(members))
     W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
-    W = W * real.type(mask_scale(W, H, power))  # a scaled copy: the caller's W is left as it is
+    W = scaled_for_masks(W, H, power)
     denominator = mask_denominator(W, H, power=power, groups=members).astype(real, copy=False)
     synthesis = _Synthesis(config, X.shape[-1], real)
     denominator_t = np.ascontiguousarray(denominator.T)  # no copy: already frame-major
@@ -408,9 +409,7 @@ def stream_components(
     tasks = [(p, g) for p, members in enumerate(partitions) for g in range(len(members))]
     real = np.dtype(np.float32)
     W, H = np.ascontiguousarray(W, dtype=real), np.ascontiguousarray(H, dtype=real)
-    W = W * real.type(
-        mask_scale(W, H, power)
-    )  # from the whole H, as iter_components: the same masks
+    W = scaled_for_masks(W, H, power)  # from the whole H, as iter_components: the same masks
     n_frames = config.n_frames(n_samples)
     if frames_per_block is None:
         frames_per_block = int(np.clip(2**24 // (len(tasks) * hop * 2), 16, FRAMES_PER_CHUNK))

@@ -37,14 +37,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _real(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def _whole_number(minimum: int):
     """An argparse type: a whole number >= ``minimum``."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        value = _integer(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         return value
@@ -56,8 +67,8 @@ _at_least_one = _whole_number(1)
 
 
 def _checked(parse, check):
-    """An argparse type: ``parse`` the text, then the library's own ``check`` of the value,
-    so the command line and the library refuse the same values with the same words."""
+    """An argparse type: ``parse`` the text into a number, then the library's own ``check``
+    of it, so the command line and the library refuse the same values with the same words."""
 
     def convert(text: str):
         value = parse(text)
@@ -69,17 +80,15 @@ def _checked(parse, check):
     return convert
 
 
-_hop = _checked(_at_least_one, hop)
-_n_fft = _checked(_at_least_one, frame_length)
-_sample_rate = _checked(_at_least_one, functools.partial(sample_rate, "the sample rate"))
-_seed = _checked(_whole_number(0), random_seed)
+_hop = _checked(_integer, hop)
+_n_fft = _checked(_integer, frame_length)
+_sample_rate = _checked(_integer, functools.partial(sample_rate, "the sample rate"))
+_seed = _checked(_integer, random_seed)
+_mask_power = _checked(_real, mask_power)
 
 
 def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _real(text)
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
     return value
@@ -90,9 +99,6 @@ def _positive_number(text: str) -> float:
     if value == 0:
         raise argparse.ArgumentTypeError("must be greater than 0, got 0")
     return value
-
-
-_mask_power = _checked(_positive_number, mask_power)
 
 
 def _beta(text: str) -> float:

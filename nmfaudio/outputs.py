@@ -123,21 +123,25 @@ def check_outputs(
     """
     check_unique(names)
     outdir = Path(outdir)
-    if not outdir.is_dir():
-        return
-    earlier = read_manifest(outdir) or {"files": [], "sizes": {}}
-    listed, sizes = earlier["files"], earlier.get("sizes", {})
-    kept = [Path(p) for p in keep]
-    for name in sorted({*names, *listed} - {MANIFEST}):
+    if outdir.is_dir():
+        _check_targets(outdir, names, read_manifest(outdir), keep)
+
+
+def _check_targets(outdir: Path, names, earlier: dict | None, keep=()) -> None:
+    """:func:`check_outputs` for a folder whose manifest ``earlier`` was read already."""
+    listed = earlier["files"] if earlier else []
+    sizes = earlier.get("sizes", {}) if earlier else {}
+    present = [name for name in sorted({*names, *listed} - {MANIFEST})
+               if os.path.lexists(outdir / name)]  # fmt: skip
+    inputs = _identities(keep) if present else {}
+    for name in present:
         target = outdir / name
-        if not os.path.lexists(target):
-            continue
-        for source in kept:
-            if source.exists() and target.exists() and os.path.samefile(target, source):
-                raise AudioFileError(
-                    f"{source}: the outputs would replace this input ({target}): write them to"
-                    " another folder with -o"
-                )
+        source = inputs.get(_identity(target))
+        if source is not None:
+            raise AudioFileError(
+                f"{source}: the outputs would replace this input ({target}): write them to"
+                " another folder with -o"
+            )
         if not target.is_file() or target.is_symlink():
             raise AudioFileError(f"{target}: is in the way, and not a file: remove it")
         if name not in listed:
@@ -150,6 +154,25 @@ def check_outputs(
                 f"{target}: has changed since nmfaudio wrote it: move it away to keep it,"
                 " or delete it, and run again"
             )
+
+
+def _identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """What ``os.path.samefile`` compares: the device and inode a path leads to."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _identities(paths: Iterable[str | os.PathLike]) -> dict[tuple[int, int], Path]:
+    """Each existing file of ``paths`` by its identity, each stat'ed once."""
+    found = {}
+    for path in paths:
+        identity = _identity(path)
+        if identity is not None:
+            found.setdefault(identity, Path(path))
+    return found
 
 
 def check_unique(names: Iterable[str]) -> None:
@@ -281,14 +304,13 @@ def _put_json(data: dict, stage: Path, target: Path) -> None:
     os.replace(temporary, target)
 
 
-def publish(outdir: Path, stage: Path, manifest: dict) -> list[Path]:
+def publish(outdir: Path, stage: Path, manifest: dict) -> None:
     """Move the files of ``stage`` into ``outdir`` as the set ``manifest["files"]``.
 
     The set may keep files of the earlier set (listed there and not staged);
     files of the earlier set it lacks are removed. Journalled (see the module's
     notes): killed at any point, the folder is either the earlier set or marked
-    incomplete, with every file in it claimed. Returns the set's paths, the
-    manifest last.
+    incomplete, with every file in it claimed.
     """
     staged = sorted(p.name for p in stage.iterdir())
     files = list(manifest["files"])
@@ -296,7 +318,7 @@ def publish(outdir: Path, stage: Path, manifest: dict) -> list[Path]:
     old = earlier["files"]
     if any(name not in staged and name not in old for name in files):
         raise ParameterError("a manifest may only keep files the earlier one lists")
-    check_outputs(outdir, staged)
+    _check_targets(outdir, staged, earlier)
     sizes = {name: (stage / name).stat().st_size for name in staged}
     sizes |= {name: earlier["sizes"][name] for name in files
               if name not in sizes and name in earlier.get("sizes", {})}  # fmt: skip
@@ -313,7 +335,6 @@ def publish(outdir: Path, stage: Path, manifest: dict) -> list[Path]:
         (outdir / name).unlink(missing_ok=True)
     final = {"nmfaudio": __version__} | {k: v for k, v in manifest.items() if k != "files"}
     _put_json(final | {"complete": True, "files": files, "sizes": sizes}, stage, outdir / MANIFEST)
-    return [outdir / name for name in [*files, MANIFEST]]
 
 
 def write_file(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:

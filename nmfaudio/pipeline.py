@@ -12,6 +12,7 @@ layer over these.
 
 from __future__ import annotations
 
+import functools
 import glob
 import itertools
 import multiprocessing
@@ -19,6 +20,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -426,28 +428,30 @@ def collect_inputs(
     """
     outputs = None if outroot is None else Path(os.path.realpath(outroot))
 
-    def is_output(path: Path, searched: Path | None = None) -> bool:
-        real = Path(os.path.realpath(path))
-        if searched is not None and outputs is not None:
-            inside = Path(os.path.realpath(searched))
-            if (
-                outputs != inside
-                and outputs.is_relative_to(inside)
-                and real.is_relative_to(outputs)
-            ):
-                return True
+    @functools.cache
+    def written(folder: Path) -> frozenset:
+        """What the folder's manifest says an earlier run wrote there: read once a folder."""
         try:
-            return real.name in ((read_manifest(real.parent) or {}).get("files") or ())
+            return frozenset((read_manifest(folder) or {}).get("files") or ())
         except AudioFileError:
-            return False
+            return frozenset()
+
+    def is_output(path: Path, nested: Path | None = None) -> bool:
+        real = Path(os.path.realpath(path))
+        if nested is not None and real.is_relative_to(nested):
+            return True
+        return real.name in written(real.parent)
 
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            inside, nested = Path(os.path.realpath(path)), None
+            if outputs is not None and outputs != inside and outputs.is_relative_to(inside):
+                nested = outputs  # -o inside the folder searched: all under it is output
             found = sorted(
                 p for p in path.rglob("*")
-                if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file() and not is_output(p, path)
+                if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file() and not is_output(p, nested)
             )  # fmt: skip
             if not found:
                 raise AudioFileError(f"{path}: no audio files in this folder")
@@ -554,7 +558,7 @@ def separate_files(
             for path, outdir, outcome in _run_all(todo, options, jobs, client):
                 if outcome is None:
                     result.done.append((path, outdir))
-                elif outcome is _BUSY:
+                elif outcome == _BUSY:  # compared by value: it may come from another process
                     result.busy.append((path, outdir))
                 else:
                     result.failed.append((path, outcome))
@@ -628,7 +632,7 @@ def _run_in_workers(todo, options, jobs):
     budget = max(1, usable_cores() // jobs)
     context = multiprocessing.get_context()
     waiting = list(reversed(todo))
-    running: dict = {}  # a worker's sentinel: (process, its result pipe, input, folder)
+    running: dict = {}  # a worker's result pipe: (its process, input, folder)
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
@@ -640,11 +644,12 @@ def _run_in_workers(todo, options, jobs):
                 )  # fmt: skip
                 process.start()
                 send.close()
-                running[process.sentinel] = (process, receive, path, outdir)
-            for sentinel in multiprocessing.connection.wait(list(running)):
-                process, receive, path, outdir = running.pop(sentinel)
+                running[receive] = (process, path, outdir)
+            # A pipe is ready when its worker has sent its outcome, or has died (end of file).
+            for receive in multiprocessing.connection.wait(list(running)):
+                process, path, outdir = running.pop(receive)
                 try:
-                    outcome = receive.recv() if receive.poll() else None
+                    outcome = receive.recv()
                 except EOFError:  # it died before it could say anything
                     outcome = None
                 receive.close()
@@ -656,9 +661,9 @@ def _run_in_workers(todo, options, jobs):
                     outcome = path, outdir, f"{path}: its worker died ({_death(process.exitcode)})"
                 yield outcome
     finally:  # interrupted: the running workers clean up and stop
-        for process, *_ in running.values():
+        for process, _, _ in running.values():
             process.terminate()
-        for process, *_ in running.values():
+        for process, _, _ in running.values():
             process.join()
 
 
@@ -689,7 +694,7 @@ def _watch_parent(parent: int) -> None:
     """A parent killed outright (SIGKILL) cannot stop its workers: each stops itself when
     it finds it has a new parent, as cleanly as when told to."""
     while os.getppid() == parent:
-        threading.Event().wait(PARENT_CHECK_SECONDS)
+        time.sleep(PARENT_CHECK_SECONDS)
     os.kill(os.getpid(), signal.SIGTERM)
 
 

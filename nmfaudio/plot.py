@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._updates import describe_cost
-from .backend import check_groups, mask_denominator, mask_scale, soft_mask
+from .backend import check_groups, mask_denominator, scaled_for_masks, soft_mask
 from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import ParameterError
 from .frontend import FRAMES_PER_CHUNK, STFTConfig, magnitude, stft
@@ -193,7 +193,7 @@ def _pooled(result, groups, max_columns: int, *, parts: bool):
     usable = n_frames // factor * factor if factor > 1 else n_frames
     block = factor * max(1, FRAMES_PER_CHUNK // factor)
     power = result.mask_power
-    W = result.W * result.W.dtype.type(mask_scale(result.W, result.H, power))
+    W = scaled_for_masks(result.W, result.H, power)
     n_parts = len(check_groups(groups, W.shape[1])) if parts else 0
     mixture, masked = [], [[] for _ in range(n_parts)]
     for t0 in range(0, usable, block):

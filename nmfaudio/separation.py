@@ -6,6 +6,7 @@ Files to files (streamed, and collections) are :mod:`nmfaudio.pipeline`'s.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -414,7 +415,7 @@ def analyse(
 def _as_signal(y) -> np.ndarray:
     """``y`` as float32 samples, ``(n_channels, n_samples)``, or a ParameterError that says
     what was given instead."""
-    if isinstance(y, str | Path):
+    if isinstance(y, str | os.PathLike):
         raise ParameterError(
             f"y must be an array of samples, got the {type(y).__name__} {str(y)!r}: read a file"
             " with nmfaudio.load, or separate it with nmfaudio.separate_file"

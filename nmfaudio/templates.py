@@ -50,7 +50,7 @@ class Templates:
     W : np.ndarray [shape=(context * n_freq, n_components)]
         Templates, each column summing to 1.
     sr : int
-        Sample rate of the recordings they were learnt from.
+        Sample rate of the recordings they were learnt from, 1000 to 655350 Hz.
     config : STFTConfig
         STFT settings they were learnt with.
     context : int >= 1
@@ -71,6 +71,7 @@ class Templates:
 
     def __post_init__(self) -> None:
         check_name(self.name)
+        sample_rate("sr", self.sr)
         positive_int("context", self.context)
         rows = self.context * self.config.n_freq
         if self.W.ndim != 2 or self.W.shape[0] != rows or self.W.shape[1] == 0:
@@ -126,9 +127,9 @@ class Templates:
                     "beta": float(data["beta"]) if "beta" in data else 1.0,
                     "penalties": _penalties(str(data["penalties"])) if "penalties" in data else {},
                 }
-                sr = sample_rate("its sample rate", int(data["sr"]))
                 return cls(
-                    str(data["name"]), data["W"], sr, config, int(data["context"]), **cost,
+                    str(data["name"]), data["W"], int(data["sr"]), config, int(data["context"]),
+                    **cost,
                 )  # fmt: skip
         except ParameterError as exc:  # a template file, with settings nmfaudio refuses
             raise AudioFileError(
@@ -215,8 +216,8 @@ def learn(
     ----------
     signals : sequence of np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
         Recordings of the instrument alone, all at ``sr``.
-    sr : int > 0
-        Their sample rate.
+    sr : int
+        Their sample rate, 1000 to 655350 Hz.
     n_components : int >= 1
         Number of templates.
     name : str

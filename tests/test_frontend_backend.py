@@ -205,10 +205,11 @@ def test_high_mask_powers_stay_finite_and_sum_to_the_input():
 def test_models_are_scaled_by_a_power_of_two_only_for_high_powers():
     rng = np.random.default_rng(0)
     W, H = rng.random((33, 4)).astype(np.float32) * 50, rng.random((4, 20)).astype(np.float32)
-    assert backend.mask_scale(W, H, 2.0) == 1.0  # Wiener masks exactly as they were
-    scale = backend.mask_scale(W, H, 8.0)
-    assert scale == 2.0 ** -np.ceil(np.log2(W.max(axis=0) @ H.max(axis=1)))
-    assert 0.5 < (W * scale @ H).max() <= 1.0
+    assert backend.scaled_for_masks(W, H, 2.0) is W  # Wiener masks exactly as they were
+    scaled = backend.scaled_for_masks(W, H, 8.0)
+    scale = 2.0 ** -np.ceil(np.log2(W.max(axis=0) @ H.max(axis=1)))
+    np.testing.assert_array_equal(scaled, W * np.float32(scale))  # a power of two, exactly
+    assert 0.5 < (scaled @ H).max() <= 1.0
     for k in range(4):  # soft_mask scales itself: the same masks, from finite powers
         plain = backend.soft_mask(W.astype(np.float64), H.astype(np.float64), k, power=8.0)
         np.testing.assert_allclose(backend.soft_mask(W, H, k, power=8.0), plain, atol=1e-6)

@@ -271,12 +271,16 @@ def test_a_folder_another_run_holds_is_busy_not_failed(capsys, tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         status, _, err = run(capsys, "separate", album, "-o", out, "-k", "2", *FAST[:-1])
+        # The same from worker processes, whose outcomes come back pickled.
+        small = dict(n_components=2, n_fft=512, hop_length=128, n_iter=5)
+        workers = nmfaudio.separate_files([album], out, jobs=2, overwrite=True, **small)
     finally:
         holder.kill()
         holder.wait()
     assert status == 0, err
     assert "1 done, 0 skipped, 1 busy (another nmfaudio run is writing their folders)" in err
     assert "error" not in err
+    assert [p.name for p, _ in workers.busy] == ["t1.wav"] and not workers.failed
 
 
 def test_a_non_utf8_file_name_is_separated_in_a_batch(capsys, tmp_path):
