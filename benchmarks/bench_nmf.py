@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 from sklearn.decomposition import non_negative_factorization
 
-from nmfaudio import divergence, nmf
+from nmfaudio import Cost, Fit, divergence, nmf
 from nmfaudio.nmf import initialize
 
 N_FREQ = 1025
@@ -65,9 +65,11 @@ def per_iteration(run, n_iter: int) -> float:
     return (time.perf_counter() - start - short) / n_iter
 
 
-def time_nmf(V, k, W0, H0, n_iter, **options) -> float:
-    """nmfaudio's seconds per iteration from the start (W0, H0)."""
-    return per_iteration(lambda n: nmf(V, k, W=W0, H=H0, n_iter=n, tol=0, **options), n_iter)
+def time_nmf(V, k, W0, H0, n_iter, **cost) -> float:
+    """nmfaudio's seconds per iteration from the start (W0, H0), under ``Cost(**cost)``."""
+    return per_iteration(
+        lambda n: nmf(V, k, W=W0, H=H0, cost=Cost(**cost), fit=Fit(n_iter=n, tol=0)), n_iter
+    )
 
 
 def sgemm_gflops() -> float:
@@ -91,14 +93,17 @@ def sklearn_mu(V, W0, H0, k, beta, n_iter, **penalty):
 
 def agreement(n_frames: int, k: int) -> None:
     V = spectrogram(n_frames, seed=2)
-    W0, H0 = initialize(V, k, seed=0)
+    W0, H0 = initialize(V, k)
     V64 = V.astype(np.float64)
     print(f"\nagreement after 200 iterations, V {V.shape} float32, K={k}, same start")
     print(f"  {'beta':>5} {'penalty':<9} {'nmfaudio':>14} {'scikit-learn':>14} {'rel. diff':>10}")
     worst = 0.0
     for beta in BETAS:
         for name, (theirs_penalty, ours_penalty) in PENALTIES.items():
-            ours = nmf(V, k, W=W0, H=H0, beta=beta, n_iter=200, tol=0, **ours_penalty)
+            ours = nmf(
+                V, k, W=W0, H=H0, cost=Cost(beta=beta, **ours_penalty),
+                fit=Fit(n_iter=200, tol=0),
+            )  # fmt: skip
             W, H = sklearn_mu(V, W0, H0, k, beta, 200, **theirs_penalty)
             d_ours = divergence(V64, ours.W.astype(np.float64), ours.H.astype(np.float64), beta)
             d_theirs = divergence(V64, W.astype(np.float64), H.astype(np.float64), beta)
@@ -109,7 +114,7 @@ def agreement(n_frames: int, k: int) -> None:
 
 
 def speed(V: np.ndarray, k: int, n_iter: int, floor_gflops: float) -> None:
-    W0, H0 = initialize(V, k, seed=0)
+    W0, H0 = initialize(V, k)
     print(f"\nspeed, V {V.shape} float32, K={k}, ms per iteration, same start, {n_iter} timed")
     print(f"  {'beta':>5} {'nmfaudio':>10} {'scikit-learn':>13} {'speed-up':>9}")
     for beta in BETAS:
@@ -126,7 +131,7 @@ def speed(V: np.ndarray, k: int, n_iter: int, floor_gflops: float) -> None:
 
 
 def penalty_cost(V: np.ndarray, k: int, n_iter: int) -> None:
-    W0, H0 = initialize(V, k, seed=0)
+    W0, H0 = initialize(V, k)
     n_iter *= 3  # the differences are a few percent: time long enough to see them
     options = {
         "L1 W+H": {"sparsity_W": 1e-5, "sparsity_H": 1e-5},
@@ -151,7 +156,7 @@ def scaling(n_iter: int) -> None:
         print("  T \\ K " + "".join(f"{k:>10d}" for k in ks) + "   ms per 1000 frames at K=16")
         for n_frames in (4000, 16000, 64000):
             V = spectrogram(n_frames, seed=1)
-            row = [time_nmf(V, k, *initialize(V, k, seed=0), n_iter, beta=beta) for k in ks]
+            row = [time_nmf(V, k, *initialize(V, k), n_iter, beta=beta) for k in ks]
             cells = "".join(f"{t * 1e3:10.1f}" for t in row)
             print(f"  {n_frames:6d}{cells}   {row[1] * 1e3 / n_frames * 1000:8.2f}")
 

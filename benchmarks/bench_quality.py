@@ -56,17 +56,16 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import non_negative_factorization
 
 import nmfaudio
-from nmfaudio.defaults import COMPONENTS_PER_SOURCE
-from nmfaudio.frontend import STFTConfig
+from nmfaudio import Cost, Fit, Settings, Sources, STFTConfig
 from nmfaudio.grouping import consensus, restarts, source_names
-from nmfaudio.separation import analyse, assemble
+from nmfaudio.separation import Separation, analyse
 
 N_FFT, HOP = 2048, 512
 CONFIG = STFTConfig(n_fft=N_FFT, hop_length=HOP)
 DRUMS = ("kick", "snare", "hihat")
-RESTARTS = (1, 3, 5, 8)  # candidates for nmfaudio.grouping.N_RESTARTS
+RESTARTS = (1, 3, 5, 8)  # candidates for nmfaudio.defaults.N_RESTARTS
 CROSS_PAIRS = (("case_003", "case_014"), ("case_005", "case_015"))  # pieces sharing parts
-#: Costs compared by ``--part costs``: keywords of nmfaudio.separate_sources.
+#: Costs compared by ``--part costs``: keywords of nmfaudio.Cost.of.
 COSTS = {
     "KL (default)": {},
     "Itakura-Saito": {"beta": 0.0},
@@ -148,20 +147,19 @@ def blind_case(job: tuple[Path, list[int]]) -> dict:
         # separate_sources(n_restarts=r) is the consensus of the first r restarts drawn from
         # one generator (tested): the restarts of the largest r serve every candidate.
         start = time.perf_counter()
-        spectrogram = analyse(y, sr, CONFIG, n_components=COMPONENTS_PER_SOURCE * S)
+        mode = Sources(S)
+        spectrogram = analyse(y, sr, CONFIG, mode)
         analysed = time.perf_counter() - start
-        rng, runs, run_seconds = np.random.default_rng(seed), [], []
+        settings = Settings(stft=CONFIG, fit=Fit(seed=np.random.default_rng(seed)))
+        runs, run_seconds = [], []
         for _ in range(max(RESTARTS)):
             start = time.perf_counter()
-            runs += restarts(
-                spectrogram.V, S, n_components=COMPONENTS_PER_SOURCE * S, n_restarts=1,
-                sr=sr, n_fft=N_FFT, seed=rng,
-            )  # fmt: skip
+            runs += restarts(spectrogram, S, mode.n_fitted, 1, settings=settings)
             run_seconds.append(time.perf_counter() - start)
         for r in RESTARTS:
             start = time.perf_counter()
             fit, groups = consensus(runs[:r])
-            result = assemble(spectrogram, fit, CONFIG, 2.0, source_names(groups))
+            result = Separation(spectrogram, fit, Settings(stft=CONFIG), source_names(groups))
             estimates = np.stack([s[0] for s in result.iter_sources()])
             seconds[f"R={r}"] += analysed + sum(run_seconds[:r]) + time.perf_counter() - start
             out[f"R={r}"].append(scores(references, estimates))
@@ -176,7 +174,8 @@ def cost_case(job: tuple[Path, list[int]]) -> dict:
     out: dict[str, list] = {name: [] for name in COSTS}
     for name, cost in COSTS.items():
         for seed in seeds:
-            result = nmfaudio.separate_sources(y, sr, len(names), n_restarts=1, seed=seed, **cost)
+            settings = Settings(cost=Cost.of(**cost), fit=Fit(seed=seed))
+            result = nmfaudio.separate_sources(y, sr, len(names), n_restarts=1, settings=settings)
             estimates = np.stack([s[0] for s in result.iter_sources()])
             out[name].append(scores(references, estimates))
     print(f"  done {folder.name}", flush=True)
@@ -191,7 +190,8 @@ def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]
         signals = [nmfaudio.load(f, sr=sr)[0] for f in files]
         V = np.concatenate([np.abs(librosa.stft(s.mean(axis=0), n_fft=N_FFT)) for s in signals], 1)
         recipe_W.append(sklearn_nmf(V, 4, seed)[0])
-        ours.append(nmfaudio.learn(signals, sr, 4, name=drum, seed=seed))
+        seeded = Settings(fit=Fit(seed=seed))
+        ours.append(nmfaudio.learn(signals, sr, 4, name=drum, settings=seeded))
     W = np.concatenate(recipe_W, axis=1)
     W, H = sklearn_nmf(np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)), W.shape[1], seed, W)
     labels = np.repeat(np.arange(len(DRUMS)), 4)
@@ -199,7 +199,9 @@ def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]
     out = {"recipe": scores(references, estimates, names, list(DRUMS))}
     variants = {"fixed": {}, "adapt": {"adapt": True}, "extra 2": {"n_extra": 2}}
     for label, options in variants.items():
-        result = nmfaudio.separate_with_templates(y, sr, ours, seed=seed, **options)
+        result = nmfaudio.separate_with_templates(
+            y, sr, ours, settings=Settings(fit=Fit(seed=seed)), **options
+        )
         estimates = np.stack([s[0] for s in result.iter_sources()])
         # Scored by name: with free components, the drums (their rest is not a part).
         out[label] = scores(references, estimates, names, list(result.sources))
@@ -213,7 +215,13 @@ def supervised_cross(data: Path, train: str, test: str, seed: int) -> dict:
     shared = [n for n in names if n in train_names]
     others = [i for i, n in enumerate(names) if n not in shared]
     sets = [
-        nmfaudio.learn([train_refs[train_names.index(n)]], train_sr, 4, name=n, seed=seed)
+        nmfaudio.learn(
+            [train_refs[train_names.index(n)]],
+            train_sr,
+            4,
+            name=n,
+            settings=Settings(fit=Fit(seed=seed)),
+        )
         for n in shared
     ]
     targets = references[[names.index(n) for n in shared]]
@@ -224,8 +232,9 @@ def supervised_cross(data: Path, train: str, test: str, seed: int) -> dict:
     out = {}
     for adapt in (False, True):
         result = nmfaudio.separate_with_templates(
-            y, sr, sets, n_extra=4 * len(others), adapt=adapt, seed=seed
-        )
+            y, sr, sets, n_extra=4 * len(others), adapt=adapt,
+            settings=Settings(fit=Fit(seed=seed)),
+        )  # fmt: skip
         estimates = np.stack([s[0] for s in result.iter_sources()])
         out["adapt" if adapt else "fixed"] = scores(
             targets, estimates, target_names, list(result.sources)

@@ -26,7 +26,7 @@ def main() -> None:
     y, sr = nmfaudio.load(path)
     config = STFTConfig(n_fft=2048, hop_length=512)
     V = magnitude(stft(y, config))  # (n_freq, n_frames)
-    result = nmfaudio.nmf(V, 6, init="nndsvda", seed=0)
+    result = nmfaudio.nmf(V, 6, fit=nmfaudio.Fit(init="nndsvda"))
     freqs = librosa.fft_frequencies(sr=sr, n_fft=config.n_fft)
     energy = result.H.sum(axis=1)  # W columns sum to 1, so H rows carry the energy
 

@@ -33,14 +33,12 @@ def main() -> None:
     y, sr = nmfaudio.load(EXAMPLE / "mixture.wav")
     truth = np.stack([nmfaudio.load(EXAMPLE / f"{part}.wav")[0] for part in PARTS])
 
-    blind = nmfaudio.separate_sources(y, sr, len(PARTS), seed=0)
+    blind = nmfaudio.separate_sources(y, sr, len(PARTS))
     nmfaudio.save(blind, outdir / "blind")
     print(f"Blind grouping -> {outdir / 'blind'}/\n{score(blind, truth)}\n")
 
-    templates = [
-        nmfaudio.learn([truth[i]], sr, 4, name=part, seed=0) for i, part in enumerate(PARTS)
-    ]
-    supervised = nmfaudio.separate_with_templates(y, sr, templates, seed=0)
+    templates = [nmfaudio.learn([truth[i]], sr, 4, name=part) for i, part in enumerate(PARTS)]
+    supervised = nmfaudio.separate_with_templates(y, sr, templates)
     nmfaudio.save(supervised, outdir / "templates")
     print(f"Learnt templates -> {outdir / 'templates'}/\n{score(supervised, truth)}")
 

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     output = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "decomposition.png"
     y, sr = nmfaudio.load(HERE.parent / "data" / "example" / "mixture.wav")
-    result = nmfaudio.separate(y, sr, n_components=6, seed=0)
+    result = nmfaudio.separate(y, sr, n_components=6)
     plot.decomposition(result, title="data/example/mixture.wav").savefig(output, dpi=80)
     print(f"wrote {output}")
 

@@ -21,7 +21,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "example"
 def main() -> None:
     outdir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("example_separated")
     y, sr = nmfaudio.load(EXAMPLE / "mixture.wav")
-    result = nmfaudio.separate(y, sr, n_components=6, seed=0, progress=True)
+    result = nmfaudio.separate(y, sr, n_components=6, progress=True)
     paths = nmfaudio.save(result, outdir)
     print(f"{result.n_components} components in {outdir}/, KL divergence {result.losses[-1]:.1f}")
 

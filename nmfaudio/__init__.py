@@ -6,15 +6,18 @@ The pipeline has three stages, each a module you can use on its own:
 2. :mod:`nmfaudio.nmf` -- V ~ W H under a β-divergence (KL by default), with penalties.
 3. :mod:`nmfaudio.backend` -- soft masks, inverse STFT, one signal per component.
 
-:func:`separate` runs all three on an array and :func:`save` writes the parts;
+Their settings are values (:mod:`nmfaudio.settings`: :class:`STFTConfig`,
+:class:`Cost`, :class:`Fit`, gathered in :class:`Settings`), and each way of
+separating is one object (:mod:`nmfaudio.modes`): :class:`Components`,
+:class:`Sources` (blindly, the consensus of several factorizations, each
+grouped by :func:`group`) and :class:`WithTemplates` (instruments of templates
+from :func:`learn`). :func:`separate_as` runs any of them on an array
+(:func:`separate`, :func:`separate_sources` and :func:`separate_with_templates`
+with the mode made for you) and :func:`save` writes the parts;
 :func:`separate_file` runs them from a file to files, a block at a time, and
 :func:`separate_files` on collections (:mod:`nmfaudio.pipeline`);
-:mod:`nmfaudio.report` writes a page to hear them. :func:`separate_sources` separates sources
-blindly (the consensus of several factorizations, each grouped by
-:func:`group`), :func:`learn` and :func:`separate_with_templates` separate
-instruments with templates learnt from isolated recordings, and
-:func:`evaluate` scores sources against references. :func:`load` reads audio
-files.
+:mod:`nmfaudio.report` writes a page to hear them, :func:`evaluate` scores
+sources against references and :func:`load` reads audio files.
 """
 
 import importlib
@@ -32,26 +35,36 @@ from .exceptions import AudioFileError, NmfaudioError, ParameterError
 _WHERE = {
     "load": "audio_io", "write_audio": "audio_io",
     "Evaluation": "evaluation", "evaluate": "evaluation",
-    "STFTConfig": "frontend",
-    "group": "grouping", "separate_sources": "grouping",
+    "Cost": "settings", "Fit": "settings", "Output": "settings", "Settings": "settings",
+    "STFTConfig": "settings",
+    "Components": "modes", "Sources": "modes", "WithTemplates": "modes",
+    "group": "grouping",
     "NMFResult": "nmf", "divergence": "nmf", "kl_divergence": "nmf", "nmf": "nmf",
-    "Separation": "separation", "separate": "separation",
+    "Separation": "separation", "separate": "separation", "separate_as": "separation",
+    "separate_sources": "separation", "separate_with_templates": "separation",
     "save": "pipeline", "separate_file": "pipeline", "separate_files": "pipeline",
-    "separate_with_templates": "separation",
     "Templates": "templates", "learn": "templates",
 }  # fmt: skip
-_SUBMODULES = ("audio_io", "backend", "evaluation", "frontend", "grouping", "nmf", "pipeline",
-               "plot", "report", "separation", "templates")  # fmt: skip
+_SUBMODULES = ("audio_io", "backend", "evaluation", "frontend", "grouping", "modes", "nmf",
+               "outputs", "pipeline", "plot", "report", "separation", "settings",
+               "templates")  # fmt: skip
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from . import plot as plot
     from .audio_io import load, write_audio
     from .evaluation import Evaluation, evaluate
-    from .frontend import STFTConfig
-    from .grouping import group, separate_sources
+    from .grouping import group
+    from .modes import Components, Sources, WithTemplates
     from .nmf import NMFResult, divergence, kl_divergence, nmf
     from .pipeline import save, separate_file, separate_files
-    from .separation import Separation, separate, separate_with_templates
+    from .separation import (
+        Separation,
+        separate,
+        separate_as,
+        separate_sources,
+        separate_with_templates,
+    )
+    from .settings import Cost, Fit, Output, Settings, STFTConfig
     from .templates import Templates, learn
 
 
@@ -84,13 +97,20 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "AudioFileError",
+    "Components",
+    "Cost",
     "Evaluation",
+    "Fit",
     "NMFResult",
     "NmfaudioError",
+    "Output",
     "ParameterError",
     "STFTConfig",
     "Separation",
+    "Settings",
+    "Sources",
     "Templates",
+    "WithTemplates",
     "__version__",
     "divergence",
     "evaluate",
@@ -101,6 +121,7 @@ __all__ = [
     "nmf",
     "save",
     "separate",
+    "separate_as",
     "separate_file",
     "separate_files",
     "separate_sources",

@@ -11,6 +11,7 @@ from .defaults import (
     MAX_SAMPLE_RATE,
     MIN_HOP,
     MIN_SAMPLE_RATE,
+    SUBTYPES,
 )
 from .exceptions import ParameterError
 
@@ -103,3 +104,11 @@ def mask_power(value: object, name: str = "mask_power") -> float:
             f" and float32 cannot hold higher powers of quiet points), got {value:g}"
         )
     return value
+
+
+def subtype(value: object) -> str:
+    """A WAV sample encoding from :data:`SUBTYPES`, in any case; returned upper-cased."""
+    upper = str(value).upper()
+    if upper not in SUBTYPES:
+        raise ParameterError(f"subtype must be one of {', '.join(SUBTYPES)}, got {value!r}")
+    return upper

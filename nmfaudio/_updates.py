@@ -35,11 +35,11 @@ formed at all: ``V H^T`` and ``W (H H^T)`` are the whole update.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ._kernels import BlockRunner, _jit, _log
+from .settings import Cost
 
 #: Floor of W H in the update terms and the divergence, as in scikit-learn.
 EPSILON = float(np.finfo(np.float32).eps)
@@ -47,37 +47,6 @@ EPSILON = float(np.finfo(np.float32).eps)
 #: Activations below this are set to zero after each H update, as scikit-learn does for
 #: β <= 1; here for every β, which keeps them out of subnormal (100x slower) arithmetic.
 H_FLOOR = float(np.finfo(np.float64).eps)
-
-
-def describe_cost(beta: float, penalties: dict[str, float]) -> str:
-    """The cost in words, as figures and messages name it: "KL divergence + sparsity_H 0.01"."""
-    names = {0.0: "Itakura-Saito divergence", 1.0: "KL divergence", 2.0: "Euclidean distance"}
-    terms = [names.get(beta, f"β-divergence (β = {beta:g})")]
-    return " + ".join(terms + [f"{name} {value:g}" for name, value in penalties.items()])
-
-
-@dataclass(frozen=True)
-class Penalties:
-    """Weights of the penalties (see the module's formula); all zero by default.
-
-    ``sparsity_W = a`` is scikit-learn's ``alpha_W = a, l1_ratio = 1``;
-    ``l2_W = a`` its ``alpha_W = a, l1_ratio = 0``; likewise for H.
-    """
-
-    sparsity_W: float = 0.0
-    sparsity_H: float = 0.0
-    l2_W: float = 0.0
-    l2_H: float = 0.0
-    continuity_H: float = 0.0
-
-    def active(self) -> dict[str, float]:
-        """The penalties in use, by name."""
-        return {name: value for name, value in asdict(self).items() if value}
-
-    @property
-    def depends_on_scale(self) -> bool:
-        """Whether rescaling W up and H down changes the cost (L1 and L2 do, continuity not)."""
-        return bool(self.sparsity_W or self.sparsity_H or self.l2_W or self.l2_H)
 
 
 def gamma(beta: float) -> float:
@@ -275,8 +244,8 @@ class Updates(BlockRunner):
     ----------
     Vt : np.ndarray [shape=(n_frames, n_freq)], C-contiguous
         The data, transposed.
-    beta : float >= 0
-    penalties : Penalties
+    cost : Cost
+        β and the penalties' weights.
     n_threads : int or None
         ``None``: every core this process may use.
 
@@ -284,18 +253,16 @@ class Updates(BlockRunner):
     and need the worker threads running (:meth:`running`).
     """
 
-    def __init__(self, Vt: np.ndarray, beta: float, penalties: Penalties,
-                 n_threads: int | None = None):  # fmt: skip
+    def __init__(self, Vt: np.ndarray, cost: Cost, n_threads: int | None = None):
         super().__init__(Vt, n_threads)
-        self.beta = float(beta)
-        self.penalties = penalties
+        self.beta = cost.beta
         self.gamma = gamma(self.beta)
         self.eps = Vt.dtype.type(EPSILON)
         n_frames, n_freq = Vt.shape
         # Penalties scaled as scikit-learn scales alpha: by the other dimension of V.
-        self._l1_W, self._l2_W = n_frames * penalties.sparsity_W, n_frames * penalties.l2_W
-        self._l1_H, self._l2_H = n_freq * penalties.sparsity_H, n_freq * penalties.l2_H
-        self._continuity = n_freq * penalties.continuity_H
+        self._l1_W, self._l2_W = n_frames * cost.sparsity_W, n_frames * cost.l2_W
+        self._l1_H, self._l2_H = n_freq * cost.sparsity_H, n_freq * cost.l2_H
+        self._continuity = n_freq * cost.continuity_H
         # The part of the divergence that depends on V alone (β not 0 or 1).
         self._constant = 0.0
         if self.beta not in (0, 1):  # sum(V ** β) / (β (β - 1)), a block of frames at a time

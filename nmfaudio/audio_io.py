@@ -14,7 +14,8 @@ import numpy as np
 import soundfile as sf
 
 from ._checks import sample_rate, usable_rate
-from .defaults import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SUBTYPES
+from ._checks import subtype as check_subtype
+from .defaults import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from .exceptions import AudioFileError, ParameterError
 
 #: Formats libsndfile does not read; librosa decodes them through ffmpeg (audioread).
@@ -171,14 +172,6 @@ def check_samples(y: np.ndarray, what: str) -> None:
         raise AudioFileError(
             f"{what} samples reach {peak:.3g}, far beyond audio levels (about 1): scale them down"
         )
-
-
-def check_subtype(subtype: str) -> str:
-    """Return ``subtype`` upper-cased, or raise ParameterError if it is not in SUBTYPES."""
-    upper = str(subtype).upper()
-    if upper not in SUBTYPES:
-        raise ParameterError(f"subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
-    return upper
 
 
 def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str = "FLOAT") -> None:

@@ -22,7 +22,7 @@ import scipy.fft
 from ._checks import mask_power
 from ._kernels import usable_cores
 from .exceptions import ParameterError
-from .frontend import FRAMES_PER_CHUNK, STFTConfig, frame_span, stft_frames
+from .frontend import FRAMES_PER_CHUNK, STFTConfig, frame_blocks, frame_span, stft_frames
 
 
 def scaled_for_masks(W: np.ndarray, H: np.ndarray, power: float) -> np.ndarray:
@@ -49,7 +49,7 @@ def mask_denominator(
     W: np.ndarray,
     H: np.ndarray,
     *,
-    power: float = 1.0,
+    power: float,
     groups: Sequence[Sequence[int]] | None = None,
 ) -> np.ndarray:
     """``sum_g (W_g H_g)^power``, the normalizer of the soft masks.
@@ -128,7 +128,7 @@ def soft_mask(
     H: np.ndarray,
     k: int,
     *,
-    power: float = 1.0,
+    power: float,
     denominator: np.ndarray | None = None,
     groups: Sequence[Sequence[int]] | None = None,
 ) -> np.ndarray:
@@ -248,8 +248,7 @@ class _Synthesis:
         """
         n_fft, hop = self.config.n_fft, self.config.hop_length
         full.fill(0)
-        for t0 in range(0, self.n_frames, FRAMES_PER_CHUNK):
-            t1 = min(t0 + FRAMES_PER_CHUNK, self.n_frames)
+        for t0, t1 in frame_blocks(self.n_frames, FRAMES_PER_CHUNK):
             frames = scipy.fft.irfft(spectra(t0, t1), n=n_fft, axis=-1, workers=workers)
             _overlap_add(frames.astype(full.dtype, copy=False), self.window, hop, t0, full)
         start = n_fft // 2  # centred frames: sample 0 is the middle of frame 0
@@ -291,7 +290,7 @@ def iter_components(
     *,
     config: STFTConfig,
     length: int,
-    power: float = 1.0,
+    power: float,
     groups: Sequence[Sequence[int]] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield each component's signal in turn, or each group of components'.
@@ -361,6 +360,20 @@ def iter_components(
             yield signal
 
 
+def signals(separation, groups: Sequence[Sequence[int]] | None) -> Iterator[np.ndarray]:
+    """Each component's (or group's) signal of a :class:`~nmfaudio.Separation` made in memory,
+    in turn (see :func:`iter_components`)."""
+    if separation.X is None:
+        raise ParameterError(
+            f"this separation of {separation.source} holds no STFT: its parts are made from"
+            " the file, block by block, by nmfaudio.save"
+        )
+    return iter_components(
+        separation.X, separation.W, separation.H, config=separation.config,
+        length=separation.length, power=separation.mask_power, groups=groups,
+    )  # fmt: skip
+
+
 def stream_components(
     read: Callable[[int, int], np.ndarray],
     n_samples: int,
@@ -368,7 +381,7 @@ def stream_components(
     H: np.ndarray,
     *,
     config: STFTConfig,
-    power: float = 1.0,
+    power: float,
     partitions: Sequence[Sequence[Sequence[int]] | None] = (None,),
     frames_per_block: int | None = None,
 ) -> Iterator[list[np.ndarray]]:
@@ -438,8 +451,7 @@ def stream_components(
         return np.ascontiguousarray(out.T)  # interleaved, as a WAV file is
 
     with ThreadPoolExecutor(usable_cores()) as pool:
-        for t0 in range(0, n_frames, frames_per_block):
-            t1 = min(t0 + frames_per_block, n_frames)
+        for t0, t1 in frame_blocks(n_frames, frames_per_block):
             start, stop = frame_span(t0, t1, config)
             # Padded positions t0 * hop .. t1 * hop are final after this block (the last
             # block: all that is left); in signal samples, half a frame earlier.

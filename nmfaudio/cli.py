@@ -18,10 +18,34 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._checks import frame_length, hop, mask_power, random_seed, sample_rate
+from ._checks import (
+    frame_length,
+    hop,
+    mask_power,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    random_seed,
+    sample_rate,
+    subtype,
+)
 from ._version import __version__
-from .defaults import BETA_NAMES, COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS, SUBTYPES
+from .defaults import (
+    COMPONENTS_PER_SOURCE,
+    HOP_LENGTH,
+    MASK_POWER,
+    N_COMPONENTS,
+    N_FFT,
+    N_ITER,
+    N_RESTARTS,
+    SEED,
+    SUBTYPES,
+    TEMPLATE_CONTEXT,
+    TOL,
+)
 from .exceptions import NmfaudioError, ParameterError
+from .settings import Cost, Fit, Output, Settings, STFTConfig, check_beta
 
 # The pipeline's modules (numpy, librosa, numba) are imported by the commands
 # that use them, not here: `nmfaudio --version`, `--help` and usage errors answer
@@ -51,21 +75,6 @@ def _real(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _whole_number(minimum: int):
-    """An argparse type: a whole number >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        value = _integer(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_at_least_one = _whole_number(1)
-
-
 def _checked(parse, check):
     """An argparse type: ``parse`` the text into a number, then the library's own ``check``
     of it, so the command line and the library refuse the same values with the same words."""
@@ -80,42 +89,30 @@ def _checked(parse, check):
     return convert
 
 
+def _number_or_name(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _count(name: str, check=positive_int):
+    """An argparse type: a count, checked as the library checks its ``name``."""
+    return _checked(_integer, functools.partial(check, name))
+
+
+def _weight(name: str, check=non_negative_float):
+    """An argparse type: a number, checked as the library checks its ``name``."""
+    return _checked(_real, functools.partial(check, name))
+
+
 _hop = _checked(_integer, hop)
 _n_fft = _checked(_integer, frame_length)
 _sample_rate = _checked(_integer, functools.partial(sample_rate, "the sample rate"))
 _seed = _checked(_integer, random_seed)
 _mask_power = _checked(_real, mask_power)
-
-
-def _number(text: str) -> float:
-    value = _real(text)
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
-    return value
-
-
-def _positive_number(text: str) -> float:
-    value = _number(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be greater than 0, got 0")
-    return value
-
-
-def _beta(text: str) -> float:
-    if text.lower() in BETA_NAMES:
-        return BETA_NAMES[text.lower()]
-    try:
-        return _number(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number >= 0 or one of {', '.join(BETA_NAMES)}, got {text!r}"
-        ) from None
-
-
-def _subtype(text: str) -> str:
-    if text.upper() not in SUBTYPES:
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(SUBTYPES)}, got {text!r}")
-    return text.upper()
+_beta = _checked(_number_or_name, check_beta)
+_subtype = _checked(str, subtype)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,20 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument(
         "-k",
         "--components",
-        type=_at_least_one,
+        type=_count("n_components"),
         metavar="K",
-        help=f"number of components (default: 8, or {COMPONENTS_PER_SOURCE} per source with"
-        " --sources)",
+        help=f"number of components (default: {N_COMPONENTS}, or {COMPONENTS_PER_SOURCE} per"
+        " source with --sources)",
     )
     sep.add_argument(
         "--sources",
-        type=_at_least_one,
+        type=_count("n_sources"),
         metavar="S",
         help="split into S sources blindly: components grouped by timbre, averaged over restarts",
     )
     sep.add_argument(
         "--restarts",
-        type=_at_least_one,
+        type=_count("n_restarts"),
         metavar="R",
         help=f"with --sources: average the sources of R random starts (default: {N_RESTARTS})",
     )
@@ -169,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sep.add_argument(
         "--extra",
-        type=_whole_number(0),
+        type=_count("n_extra", non_negative_int),
         default=0,
         metavar="K0",
         help="with --templates: free components for the rest, written as rest.wav (default: 0)",
@@ -194,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sep.add_argument(
         "--jobs",
-        type=_at_least_one,
+        type=_count("jobs"),
         metavar="J",
         help="with several inputs: separate J at once, in worker processes sharing the cores",
     )
@@ -210,29 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="with several inputs: separate again those whose folder is complete (by"
         " default they are skipped, so an interrupted batch resumes)",
     )
-    sep.add_argument(
-        "--iterations",
-        type=_at_least_one,
-        default=200,
-        metavar="N",
-        help="maximum NMF iterations (default: 200)",
-    )
+    _add_fit_options(sep)
     sep.add_argument(
         "--tol",
-        type=_number,
-        default=1e-4,
+        type=_weight("tol"),
         help="stop when an iteration improves the loss by less than this"
-        " fraction; 0 runs all iterations (default: 1e-4)",
+        f" fraction; 0 runs all iterations (default: {TOL:g})",
     )
     _add_stft_options(sep)
     _add_cost_options(sep)
-    sep.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     sep.add_argument(
         "--mask-power",
         type=_mask_power,
-        default=2.0,
         metavar="P",
-        help="soft-mask exponent, up to 8: 2 Wiener, 1 magnitude ratio (default: 2)",
+        help=f"soft-mask exponent, up to 8: 2 Wiener, 1 magnitude ratio (default: {MASK_POWER:g})",
     )
     sep.add_argument(
         "--sr",
@@ -244,8 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument(
         "--subtype",
         type=_subtype,
-        default="FLOAT",
-        help=f"sample encoding: {', '.join(SUBTYPES)} (default: FLOAT)",
+        help=f"sample encoding: {', '.join(SUBTYPES)} (default: {SUBTYPES[0]})",
     )
     sep.add_argument(
         "--plot",
@@ -299,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stft_options(plot)
     plot.add_argument(
         "--max-freq",
-        type=_positive_number,
+        type=_weight("--max-freq", positive_float),
         metavar="HZ",
         help="top of the frequency axis (default: half the sample rate)",
     )
@@ -317,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     learn.add_argument("files", metavar="FILE", type=Path, nargs="+", help="audio files")
     learn.add_argument(
-        "-k", "--components", type=_at_least_one, required=True, metavar="K",
+        "-k", "--components", type=_count("n_components"), required=True, metavar="K",
         help="number of templates",
     )  # fmt: skip
     learn.add_argument(
@@ -328,10 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     learn.add_argument(
         "--context",
-        type=_at_least_one,
-        default=2,
+        type=_count("context"),
+        default=TEMPLATE_CONTEXT,
         metavar="C",
-        help="frames each template spans (default: 2)",
+        help=f"frames each template spans (default: {TEMPLATE_CONTEXT})",
     )
     learn.add_argument(
         "--sr",
@@ -340,12 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="resample every file to this rate (default: the first file's rate)",
     )
     _add_stft_options(learn)
-    learn.add_argument(
-        "--iterations", type=_at_least_one, default=200, metavar="N",
-        help="maximum NMF iterations (default: 200)",
-    )  # fmt: skip
+    _add_fit_options(learn)
     _add_cost_options(learn)
-    learn.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     learn.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     learn.set_defaults(run=_run_learn)
 
@@ -381,47 +364,78 @@ def _add_stft_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--iterations", type=_count("n_iter"), metavar="N",
+        help=f"maximum NMF iterations (default: {N_ITER})",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=_seed, help=f"random seed (default: {SEED})")
+
+
 def _add_cost_options(parser: argparse.ArgumentParser) -> None:
+    # No defaults here, nor for any setting: what is not given is the library's default.
     parser.add_argument(
         "--beta",
         type=_beta,
-        default=1.0,
         metavar="B",
         help="divergence the NMF minimises: 0 or 'is' (Itakura-Saito), 1 or 'kl' (default),"
         " 2 or 'euclidean', or any number >= 0",
     )
     parser.add_argument(
         "--sparsity",
-        type=_number,
-        default=0.0,
+        type=_weight("sparsity"),
         metavar="A",
         help="weight of an L1 penalty on templates and activations (default: 0)",
     )
     parser.add_argument(
         "--continuity",
-        type=_number,
-        default=0.0,
+        type=_weight("continuity"),
         metavar="A",
         help="weight of a temporal continuity penalty on the activations (default: 0)",
     )
 
 
-def _cost_options(args: argparse.Namespace) -> dict[str, float]:
-    return {"beta": args.beta, "sparsity": args.sparsity, "continuity": args.continuity}
+def _given(**values) -> dict:
+    """The options the user gave: the library supplies every default."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings the options say (``separate`` and ``learn``)."""
+    options = vars(args)
+    return Settings(
+        stft=STFTConfig(**_given(n_fft=args.n_fft, hop_length=args.hop)),
+        cost=Cost.of(**_given(beta=args.beta, sparsity=args.sparsity, continuity=args.continuity)),
+        fit=Fit(**_given(n_iter=args.iterations, tol=options.get("tol"), seed=args.seed)),
+        **_given(mask_power=options.get("mask_power")),
+    )
+
+
+def _mode(args: argparse.Namespace):
+    """The way of separating the options say; a contradiction among them is a usage error."""
+    from .modes import Components, Sources, WithTemplates
+
+    try:
+        if args.templates:
+            return WithTemplates(args.templates, n_extra=args.extra, adapt=args.adapt)
+        if args.sources:
+            return Sources(args.sources, args.components, **_given(n_restarts=args.restarts))
+        return Components(**_given(n_components=args.components))
+    except ParameterError as exc:
+        args.parser.error(str(exc))
 
 
 def _run_separate(args: argparse.Namespace) -> int:
     from .pipeline import collect_inputs, separate_file, separate_files
 
     _check_separate_options(args)
-    options = dict(
-        n_components=args.components, n_sources=args.sources,
-        n_restarts=args.restarts or N_RESTARTS, templates=args.templates or (),
-        n_extra=args.extra, adapt=args.adapt, keep_components=args.keep_components,
-        sr=args.sr, n_fft=args.n_fft, hop_length=args.hop, subtype=args.subtype,
-        plots=args.plot, report=args.report, reference=args.reference,
-        n_iter=args.iterations, tol=args.tol, mask_power=args.mask_power, seed=args.seed,
-        progress=not args.quiet, **_cost_options(args),
+    common = dict(
+        mode=_mode(args), settings=_settings(args), sr=args.sr,
+        output=Output(
+            **_given(subtype=args.subtype), components=args.keep_components, plots=args.plot,
+            report=args.report, reference=args.reference,
+        ),
+        about={"command": _command_line(args)}, progress=not args.quiet,
     )  # fmt: skip
     first = args.input[0]
     pattern = not first.exists() and glob.has_magic(str(first))
@@ -429,15 +443,12 @@ def _run_separate(args: argparse.Namespace) -> int:
     if not batch:
         source = args.input[0]
         outdir = args.outdir or source.with_name(f"{source.stem}_separated")
-        about = {"command": _command_line(args)}
-        result = separate_file(source, outdir, about=about, **options)
+        result = separate_file(source, outdir, **common)
         if not args.quiet:
-            from ._updates import describe_cost
-
             count = result.n_sources or result.n_components
             what = "sources" if result.sources else "components"
             print(
-                f"wrote {count} {what} to {outdir} ({describe_cost(result.beta, result.penalties)}"
+                f"wrote {count} {what} to {outdir} ({result.cost.describe()}"
                 f" {result.losses[-1]:.6g} after {len(result.losses)} iterations)"
             )
         return 0
@@ -448,7 +459,7 @@ def _run_separate(args: argparse.Namespace) -> int:
     try:
         results = separate_files(
             args.input, args.outdir, jobs=args.jobs, client=client, overwrite=args.overwrite,
-            about={"command": _command_line(args)}, **options,
+            **common,
         )  # fmt: skip
     finally:
         if client is not None:
@@ -497,13 +508,6 @@ def _check_separate_options(args: argparse.Namespace) -> None:
         args.parser.error("--restarts needs --sources")
     if args.reference is not None and not args.report:
         args.parser.error("--reference needs --report")
-    if args.sources and args.components and args.components < args.sources:
-        args.parser.error(f"-k {args.components} is fewer components than --sources {args.sources}")
-
-
-def _stft_options(args: argparse.Namespace) -> dict[str, int]:
-    """``--n-fft`` and ``--hop`` as keyword arguments, defaults filled in."""
-    return {"n_fft": args.n_fft or N_FFT, "hop_length": args.hop or HOP_LENGTH}
 
 
 def _run_learn(args: argparse.Namespace) -> None:
@@ -517,8 +521,8 @@ def _run_learn(args: argparse.Namespace) -> None:
     y, sr = load(args.files[0], sr=args.sr)
     signals = [y] + [load(path, sr=sr)[0] for path in args.files[1:]]
     templates = learn(
-        signals, sr, args.components, name=name, context=args.context, **_stft_options(args),
-        n_iter=args.iterations, seed=args.seed, progress=not args.quiet, **_cost_options(args),
+        signals, sr, args.components, name=name, context=args.context, settings=_settings(args),
+        progress=not args.quiet,
     )  # fmt: skip
     templates.save(args.output)
     if not args.quiet:
@@ -535,8 +539,8 @@ def _run_plot(args: argparse.Namespace) -> None:
         raise NmfaudioError(f"{output}: the picture is written as PNG; give it a .png name")
     y, sr = load(args.input)
     figure = plot.spectrogram(
-        y, sr, **_stft_options(args), max_freq=args.max_freq,
-        title=args.input.name,
+        y, sr, config=STFTConfig(**_given(n_fft=args.n_fft, hop_length=args.hop)),
+        max_freq=args.max_freq, title=args.input.name,
     )  # fmt: skip
     write_file(output, lambda path: figure.savefig(path, dpi=100, format="png"))
     if not args.quiet:

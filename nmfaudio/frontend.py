@@ -1,63 +1,27 @@
-"""Stage 1, the front end: signal -> complex STFT per channel -> magnitude spectrogram V."""
+"""Stage 1, the front end: signal -> complex STFT per channel -> magnitude spectrogram V.
+
+In memory (:func:`stft`, :func:`magnitude`) or streamed from a file a block of
+frames at a time (:func:`read_spectrogram`), the same values either way.
+"""
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-import librosa
 import numpy as np
 import scipy.fft
 
-from ._checks import frame_length, hop
-from .defaults import HOP_LENGTH, N_FFT
+from .audio_io import BlockReader, check_samples
 from .exceptions import AudioFileError, ParameterError
+from .settings import STFTConfig
 
 #: Frames transformed at once by the forward and inverse STFT: bounded buffers,
 #: large enough for efficient FFT calls.
 FRAMES_PER_CHUNK = 2048
-
-
-@dataclass(frozen=True)
-class STFTConfig:
-    """Short-time Fourier transform settings shared by the front and back ends.
-
-    Frames are centred (``center=True``, zero padding) as in ``librosa.stft``,
-    so frame ``t`` is centred on sample ``t * hop_length``.
-    """
-
-    n_fft: int = N_FFT
-    hop_length: int = HOP_LENGTH
-    window: str = "hann"
-
-    def __post_init__(self) -> None:
-        frame_length(self.n_fft)
-        hop(self.hop_length)
-        if self.hop_length > self.n_fft:
-            raise ParameterError(
-                f"hop_length must be at most n_fft={self.n_fft}, got {self.hop_length}"
-            )
-        import scipy.signal  # here, not at import: it costs a second of start-up
-
-        # The inverse STFT divides by the summed squared windows; it must not vanish.
-        window = self.window_values(np.float64)
-        if not scipy.signal.check_NOLA(window, self.n_fft, self.n_fft - self.hop_length):
-            raise ParameterError(
-                f"hop_length={self.hop_length} is too large for a {self.window} window of"
-                f" n_fft={self.n_fft}: frames do not overlap enough to invert the STFT"
-            )
-
-    def window_values(self, dtype: np.dtype) -> np.ndarray:
-        """The analysis (and synthesis) window, ``n_fft`` samples, periodic as for an FFT."""
-        return librosa.filters.get_window(self.window, self.n_fft, fftbins=True).astype(dtype)
-
-    @property
-    def n_freq(self) -> int:
-        """Number of frequency bins, ``1 + n_fft // 2``."""
-        return 1 + self.n_fft // 2
-
-    def n_frames(self, n_samples: int) -> int:
-        """Number of STFT frames of a signal ``n_samples`` long."""
-        return 1 + n_samples // self.hop_length
 
 
 def check_length(n_samples: int, config: STFTConfig) -> int:
@@ -102,11 +66,17 @@ def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
     padded = np.pad(y.astype(real, copy=False), [(0, 0)] * (y.ndim - 1) + [(half, half)])
     n_frames = config.n_frames(n_samples)
     out = np.empty((*y.shape[:-1], n_frames, config.n_freq), dtype=np.result_type(real, 1j))
-    for t0 in range(0, n_frames, FRAMES_PER_CHUNK):  # no full copy of the framed signal
-        t1 = min(t0 + FRAMES_PER_CHUNK, n_frames)
+    for t0, t1 in frame_blocks(n_frames, FRAMES_PER_CHUNK):  # no full copy of the framed signal
         start, stop = frame_span(t0, t1, config)
         out[..., t0:t1, :] = stft_frames(padded[..., start + half : stop + half], config)
     return np.swapaxes(out, -1, -2)
+
+
+def frame_blocks(n_frames: int, size: int) -> Iterator[tuple[int, int]]:
+    """Consecutive blocks of frames ``[t0, t1)`` of at most ``size``, tiling ``[0, n_frames)``:
+    every stage that goes through a spectrogram a block at a time goes this way."""
+    for t0 in range(0, n_frames, size):
+        yield t0, min(t0 + size, n_frames)
 
 
 def stft_frames(segment: np.ndarray, config: STFTConfig) -> np.ndarray:
@@ -153,3 +123,86 @@ def magnitude(X: np.ndarray) -> np.ndarray:
         power += channel.real**2 + channel.imag**2
     power /= X.shape[0]
     return np.sqrt(power, out=power)
+
+
+@dataclass(frozen=True)
+class Spectrogram:
+    """What the front end hands the NMF: the magnitude ``V`` and, unless streamed, the STFT.
+
+    Attributes
+    ----------
+    V : np.ndarray [shape=(n_freq, n_frames)] or None
+        Magnitude of the channel mix (see :func:`magnitude`); a
+        :class:`~nmfaudio.Separation` keeps it only without ``X``, of which it is
+        the magnitude.
+    X : np.ndarray [shape=(n_channels, n_freq, n_frames), complex] or None
+        ``None`` when ``V`` was computed from a file a block at a time
+        (:func:`read_spectrogram`): the back end reads the file again.
+    sr, length, n_channels : int
+        Sample rate, samples per channel and channels of the recording.
+    config : STFTConfig
+        The settings ``V`` (and ``X``) were computed with.
+    source : Path or None
+        The file, for a streamed spectrogram.
+    """
+
+    V: np.ndarray
+    X: np.ndarray | None
+    sr: int
+    length: int
+    n_channels: int
+    config: STFTConfig
+    source: Path | None = None
+
+
+def spectrogram(y: np.ndarray, sr: int, config: STFTConfig) -> Spectrogram:
+    """The STFT and magnitude of a checked signal ``(n_channels, n_samples)``, in memory."""
+    X = stft(y, config)
+    return Spectrogram(magnitude(X), X, sr, y.shape[-1], len(y), config)
+
+
+#: Frames read and transformed at once by :func:`read_spectrogram`: its buffers (the
+#: framed samples and their spectra) stay near 10 MB, and the FFTs are as fast.
+FRAMES_PER_READ = 256
+
+
+def read_spectrogram(path: str | os.PathLike, config: STFTConfig) -> Spectrogram:
+    """The magnitude spectrogram of an audio file, read and transformed a block at a time.
+
+    The same values as ``magnitude(stft(load(path)[0], config))``, without
+    holding the samples or the STFT: memory is the spectrogram's. The samples
+    are checked as :func:`nmfaudio.load` checks them.
+
+    Returns
+    -------
+    Spectrogram
+        Without ``X``; ``source`` is ``path``.
+    """
+    path = Path(path)
+    with BlockReader(path) as reader:
+        n_samples = reader.frames
+        if n_samples == 0:
+            raise AudioFileError(f"{path}: contains no samples")
+        check_length(n_samples, config)
+        n_frames = config.n_frames(n_samples)
+        Vt = np.empty((n_frames, config.n_freq), np.float32)  # frames as rows, as the NMF reads
+        silent = True
+        for t0, t1 in frame_blocks(n_frames, FRAMES_PER_READ):
+            start, stop = frame_span(t0, t1, config)
+            samples = reader.read(start, stop)
+            check_samples(samples, f"{path}:")
+            silent = silent and not samples.any()
+            spectra = stft_frames(samples, config)  # (channels, frames, bins)
+            Vt[t0:t1] = magnitude(np.swapaxes(spectra, -1, -2)).T
+        if reader.frames < n_samples:  # truncated: the frames of the samples there are
+            reader.warn_if_truncated()
+            n_samples = check_length(reader.frames, config)
+            Vt = Vt[: config.n_frames(n_samples)]  # zeros past the end, as stft() pads
+        warn_if_silent(silent)
+        return Spectrogram(Vt.T, None, reader.sr, n_samples, reader.channels, config, path)
+
+
+def warn_if_silent(silent: bool) -> None:
+    """Say so when the whole recording is silent (its parts will be silent too)."""
+    if silent:
+        warnings.warn("the audio is silent: every component will be silent", stacklevel=4)

@@ -23,13 +23,12 @@ import numpy as np
 import scipy.cluster.hierarchy
 import scipy.optimize
 
-from ._checks import mask_power as check_mask_power
 from ._checks import positive_int, random_seed
-from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import ParameterError
-from .frontend import STFTConfig
-from .nmf import NMFResult, cost_options, nmf
-from .separation import Separation, analyse, assemble, numbered
+from .frontend import Spectrogram
+from .nmf import NMFResult, nmf
+from .outputs import numbered
+from .settings import Settings
 
 N_MELS = 40
 N_MFCC = 13
@@ -80,14 +79,14 @@ def cluster_components(features: np.ndarray, n_sources: int) -> np.ndarray:
     return np.argsort(np.argsort(first))[labels]  # renumber by first appearance
 
 
-def group(result: Separation, n_sources: int) -> Separation:
+def group(result, n_sources: int):
     """Group the components of a separation into ``n_sources`` sources, with no reference.
 
     Parameters
     ----------
     result : Separation
         From :func:`nmfaudio.separate`, ideally with several components per
-        source (:data:`COMPONENTS_PER_SOURCE` is what ``--sources`` uses).
+        source (:data:`~nmfaudio.defaults.COMPONENTS_PER_SOURCE` is what ``--sources`` uses).
     n_sources : int, 1 <= n_sources <= result.n_components
 
     Returns
@@ -112,137 +111,45 @@ def _timbre_groups(W: np.ndarray, sr: int, n_fft: int, n_sources: int) -> list[n
     return [np.flatnonzero(labels == s) for s in range(n_sources)]
 
 
-def separate_sources(
-    y: np.ndarray,
-    sr: int,
-    n_sources: int,
-    *,
-    n_components: int | None = None,
-    n_restarts: int = N_RESTARTS,
-    n_iter: int = 200,
-    tol: float = 1e-4,
-    n_fft: int = N_FFT,
-    hop_length: int = HOP_LENGTH,
-    mask_power: float = 2.0,
-    beta: float | str = 1.0,
-    sparsity: float = 0.0,
-    continuity: float = 0.0,
-    seed: int | np.random.Generator | None = 0,
-    progress: bool = False,
-) -> Separation:
-    """Split a recording into ``n_sources`` sources blindly: the consensus of several NMFs.
-
-    The recording is factorized ``n_restarts`` times from different random
-    starts; each factorization's components are grouped into sources by
-    timbre (:func:`group`); the sources of every restart are matched to
-    those of the restart that agrees most with the others (by the overlap
-    of their models, see :func:`consensus`) and each source's model is the
-    mean of its matches. Which components one random start
-    finds, and so how they group, varies a lot; the mean of several is both
-    better and steadier (measured in the README's "Separation quality").
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
-        The recording, finite, at least ``n_fft`` samples per channel.
-    sr : int > 0
-        Sample rate of ``y``.
-    n_sources : int >= 1
-        Number of sources.
-    n_components : int >= n_sources or None
-        Components of each factorization; ``None``:
-        ``COMPONENTS_PER_SOURCE * n_sources``.
-    n_restarts : int >= 1
-        Factorizations to average.
-    n_iter, tol, seed, progress
-        Passed to :func:`nmfaudio.nmf`; the restarts draw their starts one
-        after another from the one seeded generator.
-    n_fft, hop_length, mask_power, beta, sparsity, continuity
-        As in :func:`nmfaudio.separate`.
-
-    Returns
-    -------
-    Separation
-        Sources ``source_00``, ``source_01``, ..., which sum to ``y``; its
-        components are those of every restart, activations divided by
-        ``n_restarts``, and ``losses`` are those of the reference restart.
-
-    Examples
-    --------
-    >>> import numpy as np, nmfaudio
-    >>> sr = 22050
-    >>> t = np.arange(2 * sr) / sr
-    >>> y = np.sin(2 * np.pi * 440 * t) * (t < 1) + np.sin(2 * np.pi * 110 * t) * (t >= 1)
-    >>> result = nmfaudio.separate_sources(y, sr, 2, n_restarts=2, n_iter=50)
-    >>> list(result.sources)
-    ['source_00', 'source_01']
-    """
-    n_sources = positive_int("n_sources", n_sources)
-    n_restarts = positive_int("n_restarts", n_restarts)
-    mask_power = check_mask_power(mask_power)
-    what = None  # for the error message: the components asked for, in the caller's terms
-    if n_components is None:
-        n_components = COMPONENTS_PER_SOURCE * n_sources
-        what = f"{n_sources} sources of {COMPONENTS_PER_SOURCE} components ({n_components} in all)"
-    if positive_int("n_components", n_components) < n_sources:
-        raise ParameterError(
-            f"{n_components} components cannot make {n_sources} sources:"
-            " ask for at least one component per source"
-        )
-    config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
-    spectrogram = analyse(y, sr, config, n_components=n_components, what=what, progress=progress)
-    runs = restarts(
-        spectrogram.V, n_sources, n_components=n_components, n_restarts=n_restarts, sr=sr,
-        n_fft=n_fft, n_iter=n_iter, tol=tol, beta=beta, sparsity=sparsity,
-        continuity=continuity, seed=seed, progress=progress,
-    )  # fmt: skip
-    fit, groups = consensus(runs)
-    return assemble(spectrogram, fit, config, mask_power, source_names(groups))
-
-
 def restarts(
-    V: np.ndarray,
+    spectrogram: Spectrogram,
     n_sources: int,
-    *,
     n_components: int,
     n_restarts: int,
-    sr: int,
-    n_fft: int,
-    n_iter: int = 200,
-    tol: float = 1e-4,
-    beta: float | str = 1.0,
-    sparsity: float = 0.0,
-    continuity: float = 0.0,
-    seed: int | np.random.Generator | None = 0,
+    *,
+    settings: Settings,
     progress: bool = False,
 ) -> list[tuple[NMFResult, list[np.ndarray]]]:
     """Factorizations of one spectrogram from ``n_restarts`` random starts, each grouped by timbre.
 
     The starts are drawn one after another from one generator seeded by
-    ``seed``, so the first R restarts of a longer list are exactly those of
-    ``n_restarts=R``: what :func:`separate_sources` averages for R restarts
-    is ``consensus(restarts(...)[:R])``.
+    ``settings.fit.seed``, so the first R restarts of a longer list are exactly
+    those of ``n_restarts=R``: what :class:`~nmfaudio.modes.Sources` averages for R
+    restarts is ``consensus(restarts(...)[:R])``.
 
     Parameters
     ----------
-    V : np.ndarray [shape=(n_freq, n_frames)]
-        Magnitude spectrogram.
-    n_sources, n_components, n_restarts, n_iter, tol, beta, sparsity, continuity, seed, progress
-        As in :func:`separate_sources` (``n_components`` given).
-    sr, n_fft : int
-        Of the spectrogram, for the timbre features.
+    spectrogram : Spectrogram
+        Its magnitude ``V`` is factorized; its rate and STFT settings give the
+        timbre features.
+    n_sources, n_components, n_restarts : int >= 1
+        Sources, components of each factorization, factorizations.
+    settings : Settings
+        The cost and the fit of every factorization.
+    progress : bool
 
     Returns
     -------
     list of (NMFResult, list of np.ndarray)
         Each factorization with its components' indices for each source.
     """
-    rng = np.random.default_rng(random_seed(seed))
+    rng = np.random.default_rng(random_seed(settings.fit.seed))
+    fit = dataclasses.replace(settings.fit, seed=rng)
+    sr, n_fft = spectrogram.sr, spectrogram.config.n_fft
     runs = []
     for _ in range(positive_int("n_restarts", n_restarts)):
-        fit = nmf(V, n_components, **cost_options(beta, sparsity, continuity), n_iter=n_iter,
-                  tol=tol, seed=rng, progress=progress)  # fmt: skip
-        runs.append((fit, _timbre_groups(fit.W, sr, n_fft, n_sources)))
+        result = nmf(spectrogram.V, n_components, cost=settings.cost, fit=fit, progress=progress)
+        runs.append((result, _timbre_groups(result.W, sr, n_fft, n_sources)))
     return runs
 
 
@@ -302,6 +209,8 @@ def _model_overlap(a: NMFResult, groups_a, b: NMFResult, groups_b) -> np.ndarray
 
 
 def source_names(groups) -> dict[str, list[int]]:
-    """``{"source_00": indices, ...}``: the names :func:`separate_sources` gives its groups."""
-    names = (name.removesuffix(".wav") for name in numbered("source", len(groups)))
-    return {name: list(map(int, g)) for name, g in zip(names, groups, strict=True)}
+    """``{"source_00": indices, ...}``: the names blind sources get, in order of ``groups``."""
+    return {
+        name: list(map(int, g))
+        for name, g in zip(numbered("source", len(groups)), groups, strict=True)
+    }

@@ -11,19 +11,17 @@ this module checks, starts, iterates and scales.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse.linalg
 from tqdm.auto import tqdm
 
-from ._checks import non_negative_float, positive_int, random_seed
-from ._updates import EPSILON, Penalties, Updates
-from .defaults import BETA_NAMES
+from ._checks import positive_int, random_seed
+from ._updates import EPSILON, Updates
+from .defaults import BETA
 from .exceptions import ParameterError
-
-INITS = ("random", "nndsvda")
+from .settings import Cost, Fit, given
 
 
 @dataclass
@@ -38,17 +36,14 @@ class NMFResult:
         Activations, scaled so that ``W @ H`` is the fitted model.
     losses : np.ndarray [shape=(n_iter,), dtype=float64]
         The cost minimised, ``D_β(V | W H)`` plus the penalties, after each iteration.
-    beta : float
-        The β of the divergence.
-    penalties : dict of str to float
-        The penalties used (see :func:`nmf`), by name; empty for none.
+    cost : Cost
+        That cost: β and the penalties.
     """
 
     W: np.ndarray
     H: np.ndarray
     losses: np.ndarray
-    beta: float = 1.0
-    penalties: dict[str, float] = field(default_factory=dict)
+    cost: Cost = field(default_factory=Cost)
 
     @property
     def n_iter(self) -> int:
@@ -56,7 +51,7 @@ class NMFResult:
         return len(self.losses)
 
 
-def divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray, beta: float | str = 1.0) -> float:
+def divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray, beta: float | str = BETA) -> float:
     """β-divergence ``D_β(V | W H)``, summed over the entries, without forming an F x T array.
 
     ``d_β(x | y) = (x**β + (β - 1) y**β - β x y**(β-1)) / (β (β - 1))``; its
@@ -84,11 +79,11 @@ def divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray, beta: float | str = 
     >>> divergence(2 * W @ H, W, H, beta="euclidean")
     6.0
     """
-    beta = check_beta(beta)
+    cost = Cost(beta=beta)
     V = np.ascontiguousarray(V)
     dtype = V.dtype if V.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     Vt = np.ascontiguousarray(V.T, dtype=dtype)
-    updates = Updates(Vt, beta, Penalties())
+    updates = Updates(Vt, cost)
     with updates.running():
         return updates.cost(np.asarray(W, dtype), np.ascontiguousarray(np.asarray(H, dtype).T))
 
@@ -99,57 +94,25 @@ def kl_divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray) -> float:
     ``D = sum(V * log(V / WH) - V + WH)``, with ``0 * log 0 = 0`` and ``W H``
     floored at ``EPSILON`` inside the logarithm, as in the updates.
     """
-    return divergence(V, W, H, beta=1.0)
-
-
-def cost_options(beta: float | str = 1.0, sparsity: float = 0.0, continuity: float = 0.0) -> dict:
-    """:func:`nmf` keywords from the pipeline's three cost settings.
-
-    ``sparsity`` weighs L1 on both factors alike (scikit-learn's ``alpha_W``
-    with ``alpha_H="same"`` and ``l1_ratio=1``): on H alone, W would grow and H
-    shrink to dodge it. ``continuity`` is ``continuity_H``.
-    """
-    return {"beta": beta, "sparsity_W": sparsity, "sparsity_H": sparsity,
-            "continuity_H": continuity}  # fmt: skip
-
-
-def check_beta(beta: object) -> float:
-    """β as a float, from a number >= 0 or one of the names in ``BETA_NAMES``."""
-    if isinstance(beta, str):
-        if beta.lower() in BETA_NAMES:
-            return BETA_NAMES[beta.lower()]
-        raise ParameterError(
-            f"beta must be a number >= 0 or one of {', '.join(BETA_NAMES)}, got {beta!r}"
-        )
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < np.inf:
-        raise ParameterError(f"beta must be a finite number >= 0, got {beta!r}")
-    return float(beta)
+    return divergence(V, W, H, beta="kl")
 
 
 def nmf(
     V: np.ndarray,
     n_components: int,
     *,
-    beta: float | str = 1.0,
-    sparsity_W: float = 0.0,
-    sparsity_H: float = 0.0,
-    l2_W: float = 0.0,
-    l2_H: float = 0.0,
-    continuity_H: float = 0.0,
-    n_iter: int = 200,
-    tol: float = 1e-4,
-    init: str = "random",
+    cost: Cost | None = None,
+    fit: Fit | None = None,
     W: np.ndarray | None = None,
     H: np.ndarray | None = None,
     fix_W: bool | np.ndarray = False,
     fix_H: bool | np.ndarray = False,
-    seed: int | np.random.Generator | None = 0,
     dtype: type = np.float32,
     progress: bool = False,
 ) -> NMFResult:
     """Factorize a non-negative matrix, ``V ~ W @ H``, minimizing a β-divergence plus penalties.
 
-    The cost, for ``V`` of shape (F, T)::
+    The cost, for ``V`` of shape (F, T), weighted as a :class:`~nmfaudio.settings.Cost` says::
 
         D_β(V | W H)
         + T * sparsity_W * sum(W)        + F * sparsity_H * sum(H)
@@ -169,20 +132,15 @@ def nmf(
         Non-negative, finite data, typically a magnitude spectrogram.
     n_components : int >= 1
         Number of components K. Unless ``fix_W``, at most ``min(n_freq, n_frames)``.
-    beta : float >= 0 or {"is", "kl", "euclidean"}
-        The divergence: 0 Itakura-Saito, 1 generalized Kullback-Leibler (the
-        default), 2 Euclidean (half the squared error), or any β between or
-        beyond. β in {0, 1, 2} has a fast float32 path; others are slower.
-    sparsity_W, sparsity_H, l2_W, l2_H, continuity_H : float >= 0
-        Weights of the penalties above; 0 (the default) leaves one out.
-    n_iter : int >= 1
-        Maximum number of iterations.
-    tol : float >= 0
-        Stop when an iteration lowers the loss by less than ``tol`` times its
-        previous value. ``tol=0`` runs exactly ``n_iter`` iterations.
-    init : {"random", "nndsvda"}
-        How to start the factors not given: scaled absolute Gaussian noise
-        (as scikit-learn's "random"), or NNDSVD with zeros filled by the mean of V.
+    cost : Cost or None
+        The divergence (β: 0 Itakura-Saito, 1 generalized Kullback-Leibler, 2
+        Euclidean, or any β >= 0) and the penalties' weights above; ``None``: KL,
+        no penalty. β in {0, 1, 2} has a fast float32 path; others are slower.
+    fit : Fit or None
+        Most iterations, tolerance (stop when an iteration lowers the cost by
+        less than ``tol`` times its previous value; 0 runs them all), start
+        (see :func:`initialize`) and seed (the same seed, the same result;
+        ``None`` draws a fresh one); ``None``: 200, 1e-4, "random", 0.
     W : np.ndarray [shape=(n_freq, n_components)] or None
         Starting templates (or, with ``fix_W``, the fixed templates).
     H : np.ndarray [shape=(n_components, n_frames)] or None
@@ -198,9 +156,6 @@ def nmf(
         both masks True for some components, those are a fixed part of the
         model that the others fit around (free components beside learnt
         templates, for one).
-    seed : int, np.random.Generator or None
-        Seed of the random initialization: the same seed gives the same
-        result (0 by default, as the command line); ``None`` draws a fresh one.
     dtype : np.float32 or np.float64
         Precision of the computation.
     progress : bool
@@ -217,9 +172,10 @@ def nmf(
     Examples
     --------
     >>> import numpy as np
+    >>> from nmfaudio.settings import Cost, Fit
     >>> V = np.random.default_rng(0).random((20, 30))
-    >>> fit = nmf(V, 3, beta="is", sparsity_H=0.01, n_iter=50)
-    >>> fit.W.shape, fit.H.shape, fit.penalties
+    >>> result = nmf(V, 3, cost=Cost(beta="is", sparsity_H=0.01), fit=Fit(n_iter=50))
+    >>> result.W.shape, result.H.shape, result.cost.penalties
     ((20, 3), (3, 30), {'sparsity_H': 0.01})
 
     Raises
@@ -234,16 +190,7 @@ def nmf(
     V = _check_data(V, dtype)
     n_freq, n_frames = V.shape
     n_components = positive_int("n_components", n_components)
-    n_iter = positive_int("n_iter", n_iter)
-    tol = non_negative_float("tol", tol)
-    beta = check_beta(beta)
-    penalties = Penalties(**{
-        name: non_negative_float(name, value)
-        for name, value in (("sparsity_W", sparsity_W), ("sparsity_H", sparsity_H),
-                            ("l2_W", l2_W), ("l2_H", l2_H), ("continuity_H", continuity_H))
-    })  # fmt: skip
-    if init not in INITS:
-        raise ParameterError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    cost, fit = given("cost", cost, Cost), given("fit", fit, Fit)
     fixed = _check_fixed("fix_W", fix_W, n_components)
     if fixed.any() and W is None:
         raise ParameterError("fix_W needs the templates W")
@@ -255,24 +202,21 @@ def nmf(
     W = _check_factor("W", W, (n_freq, n_components), dtype)
     H = _check_factor("H", H, (n_components, n_frames), dtype)
     if W is None or H is None:
-        W0, H0 = initialize(V, n_components, init=init, seed=seed)
+        W0, H0 = initialize(V, n_components, fit=fit)
         W = W0 if W is None else W
         H = H0 if H is None else H
 
     Vt = np.ascontiguousarray(V.T)  # frames as rows: each block of frames is contiguous
     del V  # one copy of the data during the iterations, not two (when the caller let go of it)
     Ht = np.ascontiguousarray(H.T)
-    losses = _run(
-        Updates(Vt, beta, penalties), W, Ht,
-        n_iter=n_iter, tol=tol, fixed=fixed, frozen=frozen, progress=progress,
-    )  # fmt: skip
+    losses = _run(Updates(Vt, cost), W, Ht, fit=fit, fixed=fixed, frozen=frozen, progress=progress)
     H = np.ascontiguousarray(Ht.T)
-    if not penalties.depends_on_scale:
+    if not cost.depends_on_scale:
         scale = np.where(fixed | frozen, 1, W.sum(axis=0))
         scale[scale == 0] = 1
         W /= scale
         H *= scale[:, None]
-    return NMFResult(W=W, H=H, losses=losses, beta=beta, penalties=penalties.active())
+    return NMFResult(W=W, H=H, losses=losses, cost=cost)
 
 
 def check_n_components(n_components: int, n_freq: int, n_frames: int) -> None:
@@ -303,8 +247,7 @@ def _run(
     W: np.ndarray,
     Ht: np.ndarray,
     *,
-    n_iter: int,
-    tol: float,
+    fit: Fit,
     fixed: np.ndarray,
     frozen: np.ndarray,
     progress: bool,
@@ -319,6 +262,7 @@ def _run(
     always ends with the cost of the returned factors.
     """
     losses: list[float] = []
+    n_iter, tol = fit.n_iter, fit.tol
     with (
         updates.running(),
         tqdm(total=n_iter, desc="NMF", unit="it", disable=not progress, leave=False) as bar,
@@ -347,42 +291,35 @@ def _run(
 
 
 def initialize(
-    V: np.ndarray,
-    n_components: int,
-    *,
-    init: str = "random",
-    seed: int | np.random.Generator | None = 0,
+    V: np.ndarray, n_components: int, *, fit: Fit | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Starting factors for :func:`nmf`.
+    """Starting factors for :func:`nmf`, as ``fit.init`` and ``fit.seed`` say.
 
     Parameters
     ----------
     V : np.ndarray [shape=(n_freq, n_frames)]
     n_components : int
-    init : {"random", "nndsvda"}
-        "random": absolute Gaussian entries scaled by ``sqrt(mean(V) / K)``,
-        as scikit-learn does. "nndsvda": non-negative double SVD (Boutsidis &
+    fit : Fit or None
+        ``init="random"``: absolute Gaussian entries scaled by ``sqrt(mean(V) / K)``,
+        as scikit-learn does. ``init="nndsvda"``: non-negative double SVD (Boutsidis &
         Gallopoulos, 2008) with zeros replaced by ``mean(V)``; the seed then
-        only fixes the start vector of the sparse SVD solver.
-    seed : int, np.random.Generator or None
-        As in :func:`nmf`.
+        only fixes the start vector of the sparse SVD solver. ``None``: random, seed 0.
 
     Returns
     -------
     W : np.ndarray [shape=(n_freq, n_components)]
     H : np.ndarray [shape=(n_components, n_frames)]
     """
-    rng = np.random.default_rng(random_seed(seed))
+    fit = given("fit", fit, Fit)
+    rng = np.random.default_rng(random_seed(fit.seed))
     n_freq, n_frames = V.shape
     mean = float(V.mean(dtype=np.float64))
-    if init == "random":
+    if fit.init == "random":
         scale = np.sqrt(mean / n_components)
         W = np.abs(scale * rng.standard_normal((n_freq, n_components)))
         H = np.abs(scale * rng.standard_normal((n_components, n_frames)))
         return W.astype(V.dtype), H.astype(V.dtype)
-    if init == "nndsvda":
-        return _nndsvd(V, n_components, rng, fill=mean)
-    raise ParameterError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    return _nndsvd(V, n_components, rng, fill=mean)
 
 
 def _nndsvd(

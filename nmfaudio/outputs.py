@@ -28,8 +28,9 @@ from pathlib import Path
 
 import soundfile as sf
 
+from ._checks import subtype as check_subtype
 from ._version import __version__
-from .audio_io import check_subtype, write_audio
+from .audio_io import write_audio
 from .exceptions import AudioFileError, ParameterError
 
 #: What a run writes beside its outputs: the settings and the list of its files.
@@ -38,6 +39,31 @@ MANIFEST = "nmfaudio.json"
 REPORT = "report.html"
 #: The pictures ``--plot`` writes, as ``<name>.png``.
 FIGURES = ("decomposition", "components")
+
+#: The source of the free components beside learnt templates (or a score): ``rest.wav``.
+REST = "rest"
+
+
+def numbered(prefix: str, count: int) -> list[str]:
+    """``prefix_00``, ``prefix_01``, ... with wider numbers past 100: components' and blind
+    sources' names."""
+    width = max(2, len(str(count - 1)))
+    return [f"{prefix}_{k:0{width}d}" for k in range(count)]
+
+
+def part_files(sources: Sequence[str] | None, n_components: int, *, components: bool) -> list[str]:
+    """The audio files of a separation: ``<source>.wav`` for each source, then, without
+    sources or when ``components`` are asked for, ``component_NN.wav`` for each component."""
+    names = list(sources or ())
+    if sources is None or components:
+        names += numbered("component", n_components)
+    return [f"{name}.wav" for name in names]
+
+
+def planned_files(parts: Sequence[str], *, plots: bool, report: bool) -> list[str]:
+    """Every file a run writes into its folder: its parts, pictures, report and manifest."""
+    return [*parts, *(f"{kind}.png" for kind in FIGURES if plots), *[REPORT] * report, MANIFEST]
+
 
 #: Staging folders inside an output folder: ``.nmfaudio-<owner pid>-<random>.partial``.
 _STAGE_PREFIX = ".nmfaudio-"

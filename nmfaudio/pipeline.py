@@ -25,43 +25,40 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from ._checks import positive_int
 from ._kernels import limit_threads, usable_cores
 from ._version import __version__
-from .audio_io import BlockReader, WavWriter, check_samples, load, streamable
+from .audio_io import BlockReader, WavWriter, load, streamable
 from .backend import stream_components
-from .defaults import COMPONENTS_PER_SOURCE, HOP_LENGTH, N_FFT, N_RESTARTS
 from .exceptions import AudioFileError, NmfaudioError
-from .frontend import STFTConfig, check_length, frame_span, magnitude, stft_frames
+from .frontend import read_spectrogram
+from .modes import Components, Mode
 from .outputs import (
     FIGURES,
-    MANIFEST,
     REPORT,
     FolderBusyError,
     check_outputs,
     is_complete,
     output_dir,
     owner,
+    part_files,
+    planned_files,
     read_manifest,
     remove_stale_stages,
     write_many,
 )
 from .report import check_reference, page
-from .separation import Separation, Spectrogram, warn_if_silent
+from .separation import Separation, separate_as
+from .settings import Output, Settings, given
 
 
 def save(
     result: Separation,
     outdir: str | os.PathLike,
     *,
-    subtype: str = "FLOAT",
-    plots: bool = False,
-    components: bool | None = None,
-    report: bool = False,
-    reference: str | os.PathLike | None = None,
+    output: Output | None = None,
     about: dict | None = None,
     progress: bool = False,
 ) -> list[Path]:
@@ -72,54 +69,48 @@ def save(
     result : Separation
     outdir : str or path-like
         Created if missing.
-    subtype : {"FLOAT", "PCM_16", "PCM_24"}
-        Sample encoding; PCM subtypes warn when they clip.
-    plots : bool
-        Also write ``decomposition.png`` and ``components.png`` (see
-        :mod:`nmfaudio.plot`).
-    components : bool or None
-        Write ``component_NN.wav`` files; ``None``: only when there are no
-        sources. Sources are written as ``<name>.wav``.
-    report : bool
-        Also write ``report.html``, a page to hear and see the parts (see
-        :mod:`nmfaudio.report`).
-    reference : str or path-like or None
-        With ``report``: a folder of the true parts, scored in the page.
+    output : Output or None
+        The files' encoding and what else to write: the components beside
+        the sources, the pictures (``decomposition.png``, ``components.png``, see
+        :mod:`nmfaudio.plot`), the listening report (``report.html``, see
+        :mod:`nmfaudio.report`) and the references it scores; ``None``: the
+        parts alone, as float WAV.
     about : dict or None
-        More to record in the manifest (the input and settings, say).
+        More to record in the manifest (the input and the command, say).
     progress : bool
         Show a progress bar over the files.
 
-    Every run writes ``outdir/nmfaudio.json``: the version, the analysis
-    settings, the final cost, ``about`` and the files written, with their
-    sizes. A later run into the same folder replaces that set as a whole, so a
-    folder never mixes two runs' outputs; files the manifest does not list (or
-    that changed since) are never touched: a run they are in the way of is
-    refused (see :mod:`nmfaudio.outputs`). A separation of a file (no ``X``)
-    is made from the file, read a block at a time, every part's file written
-    a block at a time.
+    Every run writes ``outdir/nmfaudio.json``: the version, every setting
+    (``result.settings.to_manifest()``), the final cost, ``about`` and the files
+    written, with their sizes. A later run into the same folder replaces that
+    set as a whole, so a folder never mixes two runs' outputs; files the
+    manifest does not list (or that changed since) are never touched: a run
+    they are in the way of is refused (see :mod:`nmfaudio.outputs`). A
+    separation of a file (no ``X``) is made from the file, read a block at a
+    time, every part's file written a block at a time.
 
     Returns
     -------
     list of Path
         The files written: sources, components, pictures, then the manifest.
     """
-    if components is None:
-        components = result.sources is None
-    names: list[str] = []
+    output = given("output", output, Output)
+    components = output.components or result.sources is None
+    names = part_files(
+        None if result.sources is None else list(result.sources), result.n_components,
+        components=output.components,
+    )  # fmt: skip
     partitions: list[list[list[int]] | None] = []
     if result.sources is not None:
-        names += [f"{name}.wav" for name in result.sources]
         partitions.append(list(result.sources.values()))
     if components:
-        names += result.filenames()
         partitions.append(None)
     manifest = _manifest(result) | (about or {})
-    extras = [(f"{kind}.png", _figure_writer(result, kind)) for kind in plots * FIGURES]
-    if report:
-        extras.append((REPORT, _report_writer(result, manifest, reference)))
+    extras = [(f"{kind}.png", _figure_writer(result, kind)) for kind in output.plots * FIGURES]
+    if output.report:
+        extras.append((REPORT, _report_writer(result, manifest, output.reference)))
     if result.X is None:
-        audio = [(tuple(names), _streamed_writer(result, partitions, subtype))]
+        audio = [(tuple(names), _streamed_writer(result, partitions, output.subtype))]
     else:
         signals = itertools.chain(
             result.iter_sources() if result.sources is not None else (),
@@ -130,7 +121,7 @@ def save(
         itertools.chain(audio, extras), total=len(names) + len(extras), desc="writing",
         unit="file", disable=not progress, leave=False,
     )  # fmt: skip
-    return write_many(outdir, files, result.sr, subtype=subtype, manifest=manifest)
+    return write_many(outdir, files, result.sr, subtype=output.subtype, manifest=manifest)
 
 
 def _manifest(result: Separation) -> dict:
@@ -139,12 +130,8 @@ def _manifest(result: Separation) -> dict:
         "sample_rate": result.sr,
         "channels": result.n_channels,
         "samples": result.length,
-        "n_fft": result.config.n_fft,
-        "hop_length": result.config.hop_length,
-        "mask_power": result.mask_power,
+        **result.settings.to_manifest(),
         "n_components": result.n_components,
-        "beta": result.beta,
-        "penalties": result.penalties,
         "iterations": len(result.losses),
         "final_loss": float(result.losses[-1]) if len(result.losses) else None,
         "sources": result.sources,
@@ -189,70 +176,17 @@ def _report_writer(result: Separation, manifest: dict, reference):
     return write
 
 
-#: Frames read and transformed at once by :func:`read_spectrogram`: its buffers (the
-#: framed samples and their spectra) stay near 10 MB, and the FFTs are as fast.
-FRAMES_PER_READ = 256
-
-
-def read_spectrogram(path: str | os.PathLike, config: STFTConfig) -> Spectrogram:
-    """The magnitude spectrogram of an audio file, read and transformed a block at a time.
-
-    The same values as ``magnitude(stft(load(path)[0], config))``, without
-    holding the samples or the STFT: memory is the spectrogram's. The samples
-    are checked as :func:`nmfaudio.load` checks them.
-
-    Returns
-    -------
-    Spectrogram
-        Without ``X``; ``source`` is ``path``.
-    """
-    path = Path(path)
-    with BlockReader(path) as reader:
-        n_samples = reader.frames
-        if n_samples == 0:
-            raise AudioFileError(f"{path}: contains no samples")
-        check_length(n_samples, config)
-        n_frames = config.n_frames(n_samples)
-        Vt = np.empty((n_frames, config.n_freq), np.float32)  # frames as rows, as the NMF reads
-        silent = True
-        for t0 in range(0, n_frames, FRAMES_PER_READ):
-            t1 = min(t0 + FRAMES_PER_READ, n_frames)
-            start, stop = frame_span(t0, t1, config)
-            samples = reader.read(start, stop)
-            check_samples(samples, f"{path}:")
-            silent = silent and not samples.any()
-            spectra = stft_frames(samples, config)  # (channels, frames, bins)
-            Vt[t0:t1] = magnitude(np.swapaxes(spectra, -1, -2)).T
-        if reader.frames < n_samples:  # truncated: the frames of the samples there are
-            reader.warn_if_truncated()
-            n_samples = check_length(reader.frames, config)
-            Vt = Vt[: config.n_frames(n_samples)]  # zeros past the end, as stft() pads
-        warn_if_silent(silent)
-        return Spectrogram(Vt.T, None, reader.sr, n_samples, reader.channels, source=path)
-
-
 def separate_file(
     path: str | os.PathLike,
     outdir: str | os.PathLike,
     *,
-    n_components: int | None = None,
-    n_sources: int | None = None,
-    n_restarts: int = N_RESTARTS,
-    templates: Sequence = (),
-    n_extra: int = 0,
-    adapt: bool = False,
-    keep_components: bool = False,
+    mode: Mode | None = None,
+    settings: Settings | None = None,
+    output: Output | None = None,
     sr: int | None = None,
-    n_fft: int | None = None,
-    hop_length: int | None = None,
-    subtype: str = "FLOAT",
-    plots: bool = False,
-    report: bool = False,
-    reference: str | os.PathLike | None = None,
     about: dict | None = None,
     keep: Sequence[str | os.PathLike] = (),
     progress: bool = False,
-    **options,
 ) -> Separation:
     """Separate one recording into files: what ``nmfaudio separate INPUT -o OUTDIR`` runs.
 
@@ -263,29 +197,22 @@ def separate_file(
     outdir : str or path-like
         Where its parts go (see :func:`save`); created if missing, and held
         (no other run writes there) from before the work begins.
-    n_components, n_sources, n_restarts
-        Components (default 8), or ``n_sources`` sources blindly
-        (:func:`nmfaudio.separate_sources`, ``n_components`` per restart).
-    templates, n_extra, adapt
-        Template sets (:class:`~nmfaudio.Templates` or their files): separate
-        their instruments (:func:`nmfaudio.separate_with_templates`).
-    keep_components : bool
-        With sources or templates: write the components too.
+    mode : Components, Sources or WithTemplates, or None
+        The way of separating (see :mod:`nmfaudio.modes`); ``None``: 8 components.
+    settings : Settings or None
+        STFT, cost, fit and mask power (with templates, their STFT settings).
+    output : Output or None
+        What to write beside the parts, as in :func:`save`.
     sr : int or None
         Resample to this rate first (the templates' rate by default with
         templates). The file is then decoded whole; otherwise it is read a
         block at a time, twice, and memory does not grow with its duration
         beyond the spectrogram and the activations.
-    n_fft, hop_length : int or None
-        STFT settings (default 2048 and 512; the templates' with templates).
-    subtype, plots, report, reference, about, progress
-        As in :func:`save`; ``about`` adds to the manifest, which records the input.
+    about, progress
+        As in :func:`save`; the manifest also records the input.
     keep : sequence of str or path-like
         Files the outputs must not replace, beside the input (the other inputs
         of a batch, say).
-    **options
-        Passed to the separation: ``n_iter``, ``tol``, ``mask_power``,
-        ``beta``, ``sparsity``, ``continuity``, ``seed``.
 
     Returns
     -------
@@ -299,25 +226,17 @@ def separate_file(
         then), or outputs that would replace the input, or a file nmfaudio
         did not write (see :func:`nmfaudio.outputs.check_outputs`).
     """
-    from .grouping import separate_sources
-    from .separation import separate, separate_with_templates
-    from .templates import as_templates, check_compatible
-
     path = Path(path)
-    templates = as_templates(templates)
-    if templates:
-        check_compatible(templates, templates[0].sr)  # among themselves, before reading audio
-        sr = sr or templates[0].sr
-        config = templates[0].config
-    else:
-        config = STFTConfig(n_fft=n_fft or N_FFT, hop_length=hop_length or HOP_LENGTH)
+    mode = Components() if mode is None else mode
+    settings = given("settings", settings, Settings)
+    output = given("output", output, Output)
+    config = mode.stft(settings)
+    sr = sr or mode.sample_rate
     planned = planned_files(
-        n_components=n_components, n_sources=n_sources, n_restarts=n_restarts,
-        templates=templates, n_extra=n_extra, keep_components=keep_components, plots=plots,
-        report=report,
-    )  # fmt: skip
-    if report and reference is not None:
-        check_reference(reference)
+        mode.file_names(components=output.components), plots=output.plots, report=output.report
+    )
+    if output.reference is not None:
+        check_reference(output.reference)
     # The folder is checked, created and held from here on: a bad one fails now,
     # not after the long part, and no other run writes there meanwhile.
     with output_dir(outdir) as held:
@@ -327,53 +246,13 @@ def separate_file(
             rate = y.sr
         else:  # resampled, or a format only librosa decodes: the samples, whole
             y, rate = load(path, sr=sr)
-        common = dict(options, progress=progress)
-        if templates:
-            result = separate_with_templates(
-                y, rate, templates, n_extra=n_extra, adapt=adapt, **common
-            )
-        elif n_sources:
-            result = separate_sources(
-                y, rate, n_sources, n_components=n_components, n_restarts=n_restarts,
-                n_fft=config.n_fft, hop_length=config.hop_length, **common,
-            )  # fmt: skip
-        else:
-            result = separate(
-                y, rate, n_components or COMPONENTS_PER_SOURCE, n_fft=config.n_fft,
-                hop_length=config.hop_length, **common,
-            )  # fmt: skip
+        result = separate_as(mode, y, rate, settings=settings, progress=progress)
         del y  # the back end needs only the STFT (or the file): free the samples
         save(
-            result, outdir, subtype=subtype, plots=plots,
-            components=keep_components or None, report=report, reference=reference,
-            about={"input": str(path.resolve())} | (about or {}), progress=progress,
+            result, outdir, output=output, about={"input": str(path.resolve())} | (about or {}),
+            progress=progress,
         )  # fmt: skip
     return result
-
-
-def planned_files(
-    *, n_components=None, n_sources=None, n_restarts=N_RESTARTS, templates=(), n_extra=0,
-    keep_components=False, plots=False, report=False,
-) -> list[str]:  # fmt: skip
-    """The names :func:`separate_file` will write into its folder, known before any work."""
-    from .separation import numbered
-    from .templates import REST
-
-    if templates:
-        names = [f"{t.name}.wav" for t in templates] + ([f"{REST}.wav"] if n_extra else [])
-        n_components = templates[0].context * (sum(t.n_components for t in templates) + n_extra)
-    elif n_sources:
-        names = numbered("source", n_sources)
-        n_components = n_restarts * (n_components or COMPONENTS_PER_SOURCE * n_sources)
-    else:
-        names, n_components = [], n_components or COMPONENTS_PER_SOURCE
-    if keep_components or not (templates or n_sources):
-        names += numbered("component", n_components)
-    if plots:
-        names += [f"{kind}.png" for kind in FIGURES]
-    if report:
-        names.append(REPORT)
-    return [*names, MANIFEST]
 
 
 #: Extensions of the files a folder given to :func:`separate_files` is searched for.
@@ -502,11 +381,15 @@ def separate_files(
     inputs: Sequence[str | os.PathLike],
     outroot: str | os.PathLike,
     *,
+    mode: Mode | None = None,
+    settings: Settings | None = None,
+    output: Output | None = None,
+    sr: int | None = None,
     jobs: int | None = None,
     client=None,
     overwrite: bool = False,
+    about: dict | None = None,
     progress: bool = False,
-    **options,
 ) -> BatchResult:
     """Separate a collection: each input into ``outroot/<input stem>/``.
 
@@ -517,6 +400,8 @@ def separate_files(
         (see :func:`collect_inputs`).
     outroot : str or path-like
         Where the folders go (see :func:`output_folders`).
+    mode, settings, output, sr, about
+        As in :func:`separate_file`, for every input.
     jobs : int or None
         Worker processes on this machine (``None``: 1, in this process); each
         gets an equal share of the cores for its threads, and ends when this
@@ -529,8 +414,6 @@ def separate_files(
         they are skipped, so an interrupted batch resumes).
     progress : bool
         A progress bar over the inputs (and over each one's work, one at a time).
-    **options
-        Passed to :func:`separate_file`.
 
     Returns
     -------
@@ -551,7 +434,10 @@ def separate_files(
             todo.append((path, outdir))
     jobs = positive_int("jobs", jobs or 1)
     one_at_a_time = client is None and jobs == 1
-    options = dict(options, progress=progress and one_at_a_time, keep=files)
+    options = dict(
+        mode=mode, settings=settings, output=output, sr=sr, about=about, keep=files,
+        progress=progress and one_at_a_time,
+    )  # fmt: skip
     bar = tqdm(total=len(todo), desc="files", unit="file", disable=not progress)
     try:
         with bar:

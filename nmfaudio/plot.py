@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._updates import describe_cost
 from .backend import check_groups, mask_denominator, scaled_for_masks, soft_mask
-from .defaults import HOP_LENGTH, N_FFT
 from .exceptions import ParameterError
-from .frontend import FRAMES_PER_CHUNK, STFTConfig, magnitude, stft
+from .frontend import FRAMES_PER_CHUNK, frame_blocks, magnitude, stft
+from .settings import STFTConfig
 
 #: Longest time axis drawn; longer spectrograms are averaged over groups of frames.
 MAX_COLUMNS = 2000
@@ -31,8 +30,7 @@ def spectrogram(
     sr: int,
     *,
     ax=None,
-    n_fft: int = N_FFT,
-    hop_length: int = HOP_LENGTH,
+    config: STFTConfig | None = None,
     max_freq: float | None = None,
     title: str | None = None,
 ):
@@ -43,14 +41,15 @@ def spectrogram(
     y_or_spec : np.ndarray
         Audio, shape ``(n_samples,)`` or ``(n_channels, n_samples)``; or a complex
         STFT ``(..., n_freq, n_frames)``; or a magnitude spectrogram ``(n_freq,
-        n_frames)`` with ``n_freq == 1 + n_fft // 2``. Channels are combined as in
+        n_frames)`` with ``n_freq == config.n_freq``. Channels are combined as in
         :func:`nmfaudio.frontend.magnitude`.
     sr : int
         Sample rate.
     ax : matplotlib.axes.Axes or None
         Draw here; ``None`` makes a new figure.
-    n_fft, hop_length : int
-        STFT settings (of the audio, or those the spectrogram was made with).
+    config : STFTConfig or None
+        STFT settings (of the audio, or those the spectrogram was made with);
+        ``None``: the defaults.
     max_freq : float or None
         Top of the frequency axis in Hz (default: Nyquist).
     title : str or None
@@ -59,10 +58,10 @@ def spectrogram(
     -------
     matplotlib.figure.Figure
     """
-    config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
+    config = config or STFTConfig()
     V = _magnitude_of(np.asarray(y_or_spec), config)
     fig, ax = _figure_and_axes(ax, figsize=(10, 4))
-    image = _show_db(V, sr, hop_length, ax, ref=float(V.max(initial=0)))
+    image = _show_db(V, sr, config.hop_length, ax, ref=float(V.max(initial=0)))
     _db_colorbar(fig, image, ax=ax)
     _limit_frequency(ax, max_freq, sr)
     if title:
@@ -95,7 +94,7 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     from matplotlib.figure import Figure
 
     config, sr = result.config, result.sr
-    names, spectra, activations = result.parts()
+    names, spectra, activations = part_profiles(result)
     K = len(names)
     width_templates = 1.5 + 0.12 * K
     fig = Figure(figsize=(11 + width_templates, 5 + 0.28 * K), layout="constrained")
@@ -126,7 +125,34 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
 
 
 def _cost(result) -> str:
-    return f"{describe_cost(result.beta, result.penalties)}, {len(result.losses)} iterations"
+    return f"{result.cost.describe()}, {len(result.losses)} iterations"
+
+
+def part_profiles(result) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Each part's name, spectrum and activation, as the figures and the report show them.
+
+    Parameters
+    ----------
+    result : nmfaudio.Separation
+
+    Returns
+    -------
+    names : list of str
+        As :meth:`nmfaudio.Separation.part_names`.
+    spectra : np.ndarray [shape=(n_freq, n_parts)]
+        A source's templates weighted by their activations' totals, each
+        column scaled to sum to 1.
+    activations : np.ndarray [shape=(n_parts, n_frames)]
+        A source's activations summed, each weighted by its template's level.
+    """
+    W, H = np.asarray(result.W, np.float64), np.asarray(result.H, np.float64)
+    groups = [[k] for k in range(W.shape[1])] if result.sources is None else result.sources.values()
+    spectra = np.stack([W[:, g] @ H[g].sum(axis=1) for g in groups], axis=1)
+    totals = spectra.sum(axis=0)
+    spectra /= np.where(totals > 0, totals, 1)
+    level = W.sum(axis=0)  # 1 for learnt templates; each frame's share for multi-frame ones
+    activations = np.stack([level[g] @ H[g] for g in groups])
+    return result.part_names(), spectra, activations
 
 
 def _membership(sources: dict[str, list[int]]) -> str:
@@ -196,9 +222,8 @@ def _pooled(result, groups, max_columns: int, *, parts: bool):
     W = scaled_for_masks(result.W, result.H, power)
     n_parts = len(check_groups(groups, W.shape[1])) if parts else 0
     mixture, masked = [], [[] for _ in range(n_parts)]
-    for t0 in range(0, usable, block):
-        t1 = min(usable, t0 + block)
-        V = result.magnitude_frames(t0, t1)
+    for t0, t1 in frame_blocks(usable, block):
+        V = _magnitude_frames(result, t0, t1)
         mixture.append(_mean_over(V, factor))
         if parts:
             H = result.H[:, t0:t1]
@@ -208,6 +233,12 @@ def _pooled(result, groups, max_columns: int, *, parts: bool):
                 masked[k].append(_mean_over(V * mask, factor))
     pooled = [np.concatenate(blocks, axis=1) for blocks in masked]
     return np.concatenate(mixture, axis=1), pooled, result.config.hop_length * factor
+
+
+def _magnitude_frames(result, t0: int, t1: int) -> np.ndarray:
+    """Frames ``t0..t1-1`` of the magnitude spectrogram a separation factorized."""
+    X = result.spectrogram.X
+    return result.spectrogram.V[:, t0:t1] if X is None else magnitude(X[..., t0:t1])
 
 
 def _mean_over(S: np.ndarray, factor: int) -> np.ndarray:

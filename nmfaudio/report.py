@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import html
-import itertools
 import json
 import math
 import os
@@ -27,10 +26,11 @@ from string import Template
 import numpy as np
 import soundfile as sf
 
-from .defaults import HOP_LENGTH, N_FFT
-from .exceptions import AudioFileError, NmfaudioError
-from .frontend import STFTConfig, frame_span, stft_frames
+from .exceptions import AudioFileError, NmfaudioError, ParameterError
+from .frontend import frame_blocks, frame_span, stft_frames
 from .outputs import MANIFEST, REPORT, publish, read_manifest, staged_output
+from .plot import part_profiles
+from .settings import Settings, STFTConfig
 
 #: Most columns of a picture: about the pixels a row's picture fills.
 COLUMNS = 400
@@ -77,15 +77,15 @@ def write(
         check_reference(reference)
     _read_manifest(outdir)  # a folder with no separation fails before it is held
     with staged_output(outdir) as (held, stage):
-        settings = _read_manifest(held)
-        rows = part_files(settings)
+        manifest = _read_manifest(held)
+        rows = played_files(manifest)
         missing = [name for name in rows if not (held / name).is_file()]
         if missing:
             raise AudioFileError(f"{outdir / missing[0]}: listed in {MANIFEST} but missing")
-        text = page(held, rows, settings, result=result, reference=reference)
+        text = page(held, rows, manifest, result=result, reference=reference)
         (stage / REPORT).write_text(text, "utf-8")
-        files = settings["files"] + [REPORT] * (REPORT not in settings["files"])
-        publish(held, stage, settings | {"files": files})
+        files = manifest["files"] + [REPORT] * (REPORT not in manifest["files"])
+        publish(held, stage, manifest | {"files": files})
     return outdir / REPORT
 
 
@@ -98,20 +98,21 @@ def check_reference(folder: str | os.PathLike) -> None:
         raise AudioFileError(f"{folder}: no WAV files to score against (--reference)")
 
 
-def part_files(settings: dict) -> list[str]:
+def played_files(manifest: dict) -> list[str]:
     """The files the page plays: the sources, else the components, as the manifest lists them."""
-    if settings.get("sources"):
-        return [f"{name}.wav" for name in settings["sources"]]
-    return [name for name in settings["files"] if name.startswith("component_")]
+    if manifest.get("sources"):
+        return [f"{name}.wav" for name in manifest["sources"]]
+    return [name for name in manifest["files"] if name.startswith("component_")]
 
 
-def page(folder: Path, rows: list[str], settings: dict, *, result=None, reference=None) -> str:
-    """The report's HTML for the parts ``rows`` (WAV files in ``folder``)."""
-    config = STFTConfig(
-        n_fft=int(settings.get("n_fft") or N_FFT),
-        hop_length=int(settings.get("hop_length") or HOP_LENGTH),
-    )
-    pictures = _Pictures(config)
+def page(folder: Path, rows: list[str], manifest: dict, *, result=None, reference=None) -> str:
+    """The report's HTML for the parts ``rows`` (WAV files in ``folder``), with the settings
+    the folder's ``manifest`` records."""
+    try:
+        settings = Settings.from_manifest(manifest)
+    except (ParameterError, TypeError):
+        raise AudioFileError(f"{folder / MANIFEST}: its settings are not nmfaudio's") from None
+    pictures = _Pictures(settings.stft)
     parts, mixture, info = [], None, None
     for name in rows:
         y, sr = _read(folder / name)
@@ -129,13 +130,13 @@ def page(folder: Path, rows: list[str], settings: dict, *, result=None, referenc
     for part in parts:
         part["spectrogram"] = _quantised(part.pop("magnitude"), reference_level)
     if result is not None:
-        _, spectra, activations = result.parts()
+        _, spectra, activations = part_profiles(result)
         for part, spectrum, activation in zip(parts, spectra.T, activations, strict=True):
             part["template"] = _unit(pictures.bands(spectrum[:, None], info["sr"])[:, 0])
             part["activation"] = _unit(_pool_columns(activation[None], COLUMNS)[0])
     data = {
-        "title": Path(str(settings.get("input") or folder.name)).name,
-        "settings": _settings_table(settings, info, len(parts)),
+        "title": Path(str(manifest.get("input") or folder.name)).name,
+        "settings": _settings_table(manifest, settings, info, len(parts)),
         "duration": info["samples"] / info["sr"],
         "bands": BANDS,
         "bandEdgesHz": [round(f, 1) for f in pictures.edges(info["sr"])],
@@ -196,8 +197,8 @@ class _Pictures:
         n_frames = config.n_frames(len(y))
         factor = max(1, math.ceil(n_frames / COLUMNS))
         columns = []
-        for t0 in range(0, n_frames, factor):
-            start, stop = frame_span(t0, min(t0 + factor, n_frames), config)
+        for t0, t1 in frame_blocks(n_frames, factor):
+            start, stop = frame_span(t0, t1, config)
             frames = stft_frames(padded[start + half : stop + half], config)
             columns.append(np.abs(frames).mean(axis=0))
         return self.bands(np.array(columns).T, sr)
@@ -244,56 +245,47 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 def _read_manifest(outdir: Path) -> dict:
     if not outdir.is_dir():
         raise AudioFileError(f"{outdir}: no such folder")
-    settings = read_manifest(outdir)
-    if settings is None:
+    manifest = read_manifest(outdir)
+    if manifest is None:
         raise AudioFileError(
             f"{outdir}: no nmfaudio outputs here (no {MANIFEST}): run 'nmfaudio separate' first"
         )
-    if settings.get("complete", True) is not True:
+    if manifest.get("complete", True) is not True:
         raise AudioFileError(
             f"{outdir}: a run into this folder did not finish: run 'nmfaudio separate' again"
         )
-    sources = settings.get("sources")
-    if sources is not None and not all(f"{name}.wav" in settings["files"] for name in sources):
+    sources = manifest.get("sources")
+    if sources is not None and not all(f"{name}.wav" in manifest["files"] for name in sources):
         raise AudioFileError(f"{outdir / MANIFEST}: its sources are not among its files")
-    if not part_files(settings):
+    if not played_files(manifest):
         raise AudioFileError(f"{outdir}: the manifest lists no audio parts")
-    return settings
+    return manifest
 
 
-def _settings_table(settings: dict, info: dict, n_rows: int) -> list[list[str]]:
-    from ._updates import describe_cost
-
+def _settings_table(manifest: dict, settings: Settings, info: dict, n_rows: int) -> list[list[str]]:
     seconds = info["samples"] / info["sr"]
-    command = settings.get("command")
-    final = settings.get("final_loss")
-    rows = [
-        ["input", str(settings.get("input", "?"))],
+    command = manifest.get("command")
+    final = manifest.get("final_loss")
+    fit = settings.fit
+    return [
+        ["input", str(manifest.get("input", "?"))],
         ["command", " ".join(command) if isinstance(command, list) else "(library)"],
         ["audio", f"{seconds:.2f} s, {info['channels']} channel(s) at {info['sr']} Hz"],
-        ["cost", describe_cost(float(settings.get("beta", 1.0)), settings.get("penalties") or {})],
-        ["components (K)", str(settings.get("n_components", "?"))],
+        ["cost", settings.cost.describe()],
+        # A seed the manifest does not record (a numpy Generator's, or a manifest older
+        # than the settings' record) cannot be told.
+        ["seed", str(manifest.get("seed", "?"))],
+        ["components (K)", str(manifest.get("n_components", "?"))],
         ["parts shown", str(n_rows)],
-        ["iterations", str(settings.get("iterations", "?"))],
+        [
+            "iterations",
+            f"{manifest.get('iterations', '?')} (at most {fit.n_iter}, tol {fit.tol:g})",
+        ],
         ["final cost", "?" if final is None else f"{final:.6g}"],
-        ["STFT", f"n_fft {settings.get('n_fft', '?')}, hop {settings.get('hop_length', '?')}"],
-        ["mask power", str(settings.get("mask_power", "?"))],
-        ["nmfaudio", str(settings.get("nmfaudio", "?"))],
+        ["STFT", f"n_fft {settings.stft.n_fft}, hop {settings.stft.hop_length}"],
+        ["mask power", f"{settings.mask_power:g}"],
+        ["nmfaudio", str(manifest.get("nmfaudio", "?"))],
     ]
-    seed = _seed_of(command)
-    if seed is not None:
-        rows.insert(4, ["seed", seed])
-    return rows
-
-
-def _seed_of(command) -> str | None:
-    """The seed a command line gave, or its default."""
-    if not isinstance(command, list):
-        return None
-    for option, value in itertools.pairwise(command):
-        if option == "--seed":
-            return value
-    return "0 (default)"
 
 
 def _evaluation(reference, folder: Path, rows: list[str]) -> dict:

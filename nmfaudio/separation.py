@@ -1,6 +1,9 @@
 """Arrays to separations: signal -> front end -> NMF -> back end -> the parts' signals.
 
-Files to files (streamed, and collections) are :mod:`nmfaudio.pipeline`'s.
+:func:`separate_as` runs any way of separating (:mod:`nmfaudio.modes`) on an
+array; :func:`separate`, :func:`separate_sources` and :func:`separate_with_templates`
+are it with the mode made for you. Files to files (streamed, and collections)
+are :mod:`nmfaudio.pipeline`'s.
 """
 
 from __future__ import annotations
@@ -8,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,79 +19,96 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import backend
-from ._checks import mask_power as check_mask_power
-from ._checks import non_negative_int, positive_int, random_seed
+from . import backend, frontend
+from ._checks import positive_int
 from .audio_io import check_samples
-from .defaults import HOP_LENGTH, N_FFT
+from .defaults import N_COMPONENTS, N_RESTARTS
 from .exceptions import ParameterError
-from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import NMFResult, cost_options, initialize, nmf
-from .templates import (
-    REST,
-    Templates,
-    as_templates,
-    check_compatible,
-    stack_frames,
-    unstack_components,
-)
+from .frontend import Spectrogram, check_length
+from .modes import Components, Mode, Sources, WithTemplates
+from .nmf import NMFResult
+from .outputs import part_files
+from .settings import Cost, Settings, STFTConfig, given
+from .templates import Templates
 
 
 @dataclass
 class Separation:
-    """A recording split into NMF components.
+    """A recording split by NMF, as plain data: what the back end makes the parts from.
 
     Attributes
     ----------
-    X : np.ndarray [shape=(n_channels, n_freq, n_frames), complex64] or None
-        STFT of every input channel; ``None`` for a separation of a file,
-        whose parts are made from the file, read again (:func:`nmfaudio.separate_file`).
-    W : np.ndarray [shape=(n_freq, n_components)]
-        Spectral templates, columns summing to 1 (unless fitted with sparsity,
-        which returns them as fitted).
-    H : np.ndarray [shape=(n_components, n_frames)]
-        Activations.
-    losses : np.ndarray [shape=(n_iter,)]
-        The cost minimised (divergence plus penalties) after each NMF iteration.
-    sr : int
-        Sample rate.
-    length : int
-        Samples per channel of the input.
-    config : STFTConfig
-    mask_power : float
+    spectrogram : Spectrogram
+        The recording's magnitude spectrogram and, unless it was streamed from
+        a file, its STFT (``spectrogram.X``; a separation of a file makes its
+        parts from the file, read again, see :func:`nmfaudio.save`).
+    fit : NMFResult
+        The factorization: templates ``W``, activations ``H``, the cost after
+        each iteration and the cost minimised.
+    settings : Settings
+        Everything else that decided the numbers: STFT, cost, fit, mask power.
     sources : dict of str to list of int, or None
-        Named groups of components, one output signal each (from :func:`group`
-        or from learnt templates); ``None`` until components are grouped.
-    beta : float
-        The β of the divergence the NMF minimised (1: KL).
-    penalties : dict of str to float
-        The penalties of that NMF (see :func:`nmfaudio.nmf`), by name.
-    n_channels : int
-        Channels of the input (taken from ``X`` when it is given).
-    source : Path or None
-        The file a separation without ``X`` was made from.
-    V : np.ndarray [shape=(n_freq, n_frames)] or None
-        The magnitude spectrogram factorized, kept when ``X`` is not.
+        Named groups of components, one output signal each (from :func:`nmfaudio.group`,
+        blind sources or learnt templates); ``None`` when each component is a part.
+
+    The attributes below are read from these, for convenience.
     """
 
-    X: np.ndarray | None
-    W: np.ndarray
-    H: np.ndarray
-    losses: np.ndarray
-    sr: int
-    length: int
-    config: STFTConfig
-    mask_power: float = 2.0
+    spectrogram: Spectrogram
+    fit: NMFResult
+    settings: Settings
     sources: dict[str, list[int]] | None = None
-    beta: float = 1.0
-    penalties: dict[str, float] = dataclasses.field(default_factory=dict)
-    n_channels: int = 0
-    source: Path | None = None
-    V: np.ndarray | None = None
 
-    def __post_init__(self) -> None:
-        if self.X is not None:
-            self.n_channels = self.X.shape[0]
+    @property
+    def W(self) -> np.ndarray:
+        """Templates, shape ``(n_freq, n_components)``, columns summing to 1 (unless fitted
+        with sparsity, which returns them as fitted)."""
+        return self.fit.W
+
+    @property
+    def H(self) -> np.ndarray:
+        """Activations, shape ``(n_components, n_frames)``."""
+        return self.fit.H
+
+    @property
+    def losses(self) -> np.ndarray:
+        """The cost minimised (divergence plus penalties) after each NMF iteration."""
+        return self.fit.losses
+
+    @property
+    def cost(self) -> Cost:
+        return self.fit.cost
+
+    @property
+    def X(self) -> np.ndarray | None:
+        """STFT of every input channel, ``(n_channels, n_freq, n_frames)``; ``None`` if streamed."""
+        return self.spectrogram.X
+
+    @property
+    def sr(self) -> int:
+        return self.spectrogram.sr
+
+    @property
+    def length(self) -> int:
+        """Samples per channel of the input."""
+        return self.spectrogram.length
+
+    @property
+    def n_channels(self) -> int:
+        return self.spectrogram.n_channels
+
+    @property
+    def source(self) -> Path | None:
+        """The file a streamed separation was made from."""
+        return self.spectrogram.source
+
+    @property
+    def config(self) -> STFTConfig:
+        return self.spectrogram.config
+
+    @property
+    def mask_power(self) -> float:
+        return self.settings.mask_power
 
     @property
     def n_components(self) -> int:
@@ -100,11 +119,17 @@ class Separation:
         """Number of sources (0 until components are grouped)."""
         return len(self.sources or {})
 
+    def part_names(self) -> list[str]:
+        """Names of the parts: the sources', else the components' (the files without .wav)."""
+        sources = None if self.sources is None else list(self.sources)
+        files = part_files(sources, self.n_components, components=False)
+        return [name.removesuffix(".wav") for name in files]
+
     def iter_components(self) -> Iterator[np.ndarray]:
         """Yield each component's signal, shape ``(n_channels, length)``, one at a time."""
         if "components" in self.__dict__:  # already computed: reuse, don't redo the back end
             return iter(self.components)
-        return self._signals(None)
+        return backend.signals(self, None)
 
     def iter_sources(self) -> Iterator[np.ndarray]:
         """Yield each source's signal, shape ``(n_channels, length)``, in ``sources`` order.
@@ -115,23 +140,7 @@ class Separation:
         """
         if self.sources is None:
             raise ParameterError("no sources: group the components first (nmfaudio.group)")
-        return self._signals(list(self.sources.values()))
-
-    def _signals(self, groups: list[list[int]] | None) -> Iterator[np.ndarray]:
-        if self.X is None:
-            raise ParameterError(
-                f"this separation of {self.source} holds no STFT: its parts are made from"
-                " the file, block by block, by nmfaudio.save"
-            )
-        return backend.iter_components(
-            self.X, self.W, self.H, config=self.config, length=self.length,
-            power=self.mask_power, groups=groups,
-        )  # fmt: skip
-
-    def magnitude_frames(self, t0: int, t1: int) -> np.ndarray:
-        """Frames ``t0..t1-1`` of the magnitude spectrogram factorized (of the channel mix,
-        see :func:`nmfaudio.frontend.magnitude`), without computing the rest."""
-        return self.V[:, t0:t1] if self.X is None else magnitude(self.X[..., t0:t1])
+        return backend.signals(self, list(self.sources.values()))
 
     @cached_property
     def components(self) -> np.ndarray:
@@ -142,63 +151,71 @@ class Separation:
         """
         return np.stack(list(self.iter_components()))
 
-    def filenames(self) -> list[str]:
-        """``component_00.wav``, ``component_01.wav``, ... (wider numbers past 100)."""
-        return numbered("component", self.n_components)
 
-    def part_names(self) -> list[str]:
-        """Names of the parts written: the sources', else the components' (without .wav)."""
-        if self.sources is not None:
-            return list(self.sources)
-        return [name.removesuffix(".wav") for name in self.filenames()]
+def separate_as(
+    mode: Mode,
+    y: np.ndarray | Spectrogram,
+    sr: int,
+    *,
+    settings: Settings | None = None,
+    progress: bool = False,
+) -> Separation:
+    """Separate a recording in any way: signal -> front end -> NMF as ``mode`` says.
 
-    def parts(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Each part's name, spectrum and activation, as the figures and the report show them.
+    Parameters
+    ----------
+    mode : Components, Sources or WithTemplates
+        The way of separating (see :mod:`nmfaudio.modes`).
+    y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)] or Spectrogram
+        The recording, finite, at least ``n_fft`` samples per channel; or the
+        spectrogram of a file, streamed (:func:`nmfaudio.frontend.read_spectrogram`).
+    sr : int > 0
+        Sample rate of ``y``.
+    settings : Settings or None
+        STFT, cost, fit and mask power; ``None``: the defaults.
+    progress : bool
+        A line when the work begins and a progress bar over the iterations.
 
-        Returns
-        -------
-        names : list of str
-            As :meth:`part_names`.
-        spectra : np.ndarray [shape=(n_freq, n_parts)]
-            A source's templates weighted by their activations' totals, each
-            column scaled to sum to 1.
-        activations : np.ndarray [shape=(n_parts, n_frames)]
-            A source's activations summed, each weighted by its template's level.
-        """
-        W, H = np.asarray(self.W, np.float64), np.asarray(self.H, np.float64)
-        groups = [[k] for k in range(W.shape[1])] if self.sources is None else self.sources.values()
-        spectra = np.stack([W[:, g] @ H[g].sum(axis=1) for g in groups], axis=1)
-        totals = spectra.sum(axis=0)
-        spectra /= np.where(totals > 0, totals, 1)
-        level = W.sum(axis=0)  # 1 for learnt templates; each frame's share for multi-frame ones
-        activations = np.stack([level[g] @ H[g] for g in groups])
-        return self.part_names(), spectra, activations
+    Returns
+    -------
+    Separation
+        Its parts (sources, else components) add up to ``y``.
 
-
-def numbered(prefix: str, count: int) -> list[str]:
-    """``prefix_00``, ``prefix_01``, ... with wider numbers past 100, as ``.wav`` names."""
-    width = max(2, len(str(count - 1)))
-    return [f"{prefix}_{k:0{width}d}.wav" for k in range(count)]
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfaudio.modes import Sources
+    >>> from nmfaudio.settings import Fit, Settings
+    >>> sr = 22050
+    >>> t = np.arange(2 * sr) / sr
+    >>> y = np.sin(2 * np.pi * 440 * t) * (t < 1) + np.sin(2 * np.pi * 110 * t) * (t >= 1)
+    >>> result = separate_as(Sources(2, n_restarts=2), y, sr, settings=Settings(fit=Fit(n_iter=50)))
+    >>> list(result.sources), result.n_components
+    (['source_00', 'source_01'], 32)
+    """
+    if not isinstance(mode, Mode):
+        raise ParameterError(f"mode must be Components, Sources or WithTemplates, got {mode!r}")
+    settings = given("settings", settings, Settings)
+    settings = dataclasses.replace(settings, stft=mode.stft(settings))  # as the mode has them
+    mode.check_rate(sr)
+    spectrogram = analyse(y, sr, settings.stft, mode, progress=progress)
+    fit, sources = mode.fit(spectrogram, settings, progress=progress)
+    if spectrogram.X is not None:  # V is magnitude(X): not held twice
+        spectrogram = dataclasses.replace(spectrogram, V=None)
+    return Separation(spectrogram, fit, settings, sources)
 
 
 def separate(
     y: np.ndarray,
     sr: int,
-    n_components: int = 8,
+    n_components: int = N_COMPONENTS,
     *,
-    n_iter: int = 200,
-    tol: float = 1e-4,
-    n_fft: int = N_FFT,
-    hop_length: int = HOP_LENGTH,
-    mask_power: float = 2.0,
-    beta: float | str = 1.0,
-    sparsity: float = 0.0,
-    continuity: float = 0.0,
-    init: str = "random",
-    seed: int | np.random.Generator | None = 0,
+    settings: Settings | None = None,
     progress: bool = False,
 ) -> Separation:
     """Split a recording into ``n_components`` parts with NMF and soft masks.
+
+    :func:`separate_as` with :class:`~nmfaudio.modes.Components`.
 
     Parameters
     ----------
@@ -208,34 +225,78 @@ def separate(
         Sample rate of ``y``.
     n_components : int >= 1
         Number of components K, at most ``min(1 + n_fft // 2, n_frames)``.
-    n_iter, tol, init, seed, progress
-        Passed to :func:`nmfaudio.nmf`.
-    n_fft, hop_length : int
-        STFT frame length and hop in samples (Hann window, centred frames).
-    mask_power : float > 0
-        Exponent of the soft masks (see :func:`nmfaudio.backend.soft_mask`):
-        2, Wiener masks, by default; 1 for magnitude-ratio masks.
-    beta : float >= 0 or {"is", "kl", "euclidean"}
-        The divergence the NMF minimises (see :func:`nmfaudio.nmf`); 1, KL, by default.
-    sparsity : float >= 0
-        Weight of an L1 penalty on both W and H (see :func:`nmfaudio.nmf.cost_options`).
-    continuity : float >= 0
-        Weight of the temporal continuity penalty on H (``continuity_H``).
+    settings : Settings or None
+        STFT, cost (KL by default), fit and mask power (2, Wiener masks, by
+        default; 1 for magnitude-ratio masks); ``None``: the defaults.
+    progress : bool
 
     Returns
     -------
     Separation
         ``.components`` has shape ``(n_components, n_channels, n_samples)``
         and sums over components to ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfaudio.settings import Fit, Settings
+    >>> y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)
+    >>> result = separate(y, 22050, 4, settings=Settings(fit=Fit(n_iter=20)))
+    >>> result.components.shape
+    (4, 1, 22050)
     """
-    mask_power = check_mask_power(mask_power)
-    config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
-    spectrogram = analyse(y, sr, config, n_components=n_components, progress=progress)
-    result = nmf(
-        spectrogram.V, n_components, **cost_options(beta, sparsity, continuity),
-        n_iter=n_iter, tol=tol, init=init, seed=seed, progress=progress,
-    )  # fmt: skip
-    return assemble(spectrogram, result, config, mask_power)
+    return separate_as(Components(n_components), y, sr, settings=settings, progress=progress)
+
+
+def separate_sources(
+    y: np.ndarray,
+    sr: int,
+    n_sources: int,
+    *,
+    n_components: int | None = None,
+    n_restarts: int = N_RESTARTS,
+    settings: Settings | None = None,
+    progress: bool = False,
+) -> Separation:
+    """Split a recording into ``n_sources`` sources blindly: the consensus of several NMFs.
+
+    :func:`separate_as` with :class:`~nmfaudio.modes.Sources`, which says how.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+    sr : int > 0
+    n_sources : int >= 1
+    n_components : int >= n_sources or None
+        Components of each factorization; ``None``:
+        ``COMPONENTS_PER_SOURCE * n_sources``.
+    n_restarts : int >= 1
+        Factorizations to average; their starts are drawn one after another
+        from the generator ``settings.fit.seed`` seeds.
+    settings : Settings or None
+    progress : bool
+
+    Returns
+    -------
+    Separation
+        Sources ``source_00``, ``source_01``, ..., which sum to ``y``; its
+        components are those of every restart, activations divided by
+        ``n_restarts``, and ``losses`` are those of the reference restart.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> from nmfaudio.settings import Fit, Settings
+    >>> sr = 22050
+    >>> t = np.arange(2 * sr) / sr
+    >>> y = np.sin(2 * np.pi * 440 * t) * (t < 1) + np.sin(2 * np.pi * 110 * t) * (t >= 1)
+    >>> result = nmfaudio.separate_sources(y, sr, 2, n_restarts=2,
+    ...                                    settings=Settings(fit=Fit(n_iter=50)))
+    >>> list(result.sources)
+    ['source_00', 'source_01']
+    """
+    mode = Sources(n_sources, n_components, n_restarts)
+    return separate_as(mode, y, sr, settings=settings, progress=progress)
 
 
 def separate_with_templates(
@@ -245,23 +306,12 @@ def separate_with_templates(
     *,
     n_extra: int = 0,
     adapt: bool = False,
-    n_iter: int = 200,
-    tol: float = 1e-4,
-    mask_power: float = 2.0,
-    beta: float | str = 1.0,
-    sparsity: float = 0.0,
-    continuity: float = 0.0,
-    seed: int | np.random.Generator | None = 0,
+    settings: Settings | None = None,
     progress: bool = False,
 ) -> Separation:
     """Separate the instruments of learnt templates (supervised NMF).
 
-    The templates stay fixed (or, with ``adapt``, start from the learnt ones)
-    and their activations are learnt. Then ``n_extra`` free components
-    (templates and activations learnt, spanning as many frames as the given
-    ones) fit the recording around the templates' part of the model, which
-    stays as it is: they explain what the templates leave and cannot take
-    over an instrument the templates describe.
+    :func:`separate_as` with :class:`~nmfaudio.modes.WithTemplates`, which says how.
 
     Parameters
     ----------
@@ -270,22 +320,14 @@ def separate_with_templates(
     sr : int > 0
         Sample rate of ``y``; must equal the templates'.
     templates : sequence of Templates or of their files
-        One set per instrument (see :func:`nmfaudio.learn`), with distinct
-        names, all learnt with the same sample rate and STFT settings; a path
-        is read with :meth:`Templates.load`.
     n_extra : int >= 0
         Free components, output together as the source ``"rest"``.
     adapt : bool
-        Start from the learnt templates and adapt them to the recording
-        (learn W too) instead of keeping them fixed: for another kit or
-        instrument than the templates were learnt from. Each source is still
-        the components that started from its set's templates.
-    n_iter, tol, seed, progress
-        Passed to :func:`nmfaudio.nmf`.
-    mask_power : float > 0
-        Exponent of the soft masks.
-    beta, sparsity, continuity
-        The cost, as in :func:`separate`; the same for both fits.
+        Adapt the templates to the recording instead of keeping them fixed.
+    settings : Settings or None
+        The cost (the same for both fits), the fit and the mask power; the
+        STFT settings are the templates'.
+    progress : bool
 
     Returns
     -------
@@ -293,9 +335,7 @@ def separate_with_templates(
         With one source per template set, named after it, plus ``"rest"``
         when ``n_extra > 0``; the sources sum to ``y``. ``losses`` are those
         of the templates' fit, then, with free components, those of the fit
-        around it. With templates that
-        span several frames, each template appears as ``context`` components
-        (see :func:`nmfaudio.templates.unstack_components`).
+        around it.
 
     Raises
     ------
@@ -303,113 +343,46 @@ def separate_with_templates(
         No templates; sets with the same name, or learnt at other rates or
         STFT settings than each other or than ``sr``.
     """
-    templates = check_compatible(as_templates(templates), sr)
-    mask_power = check_mask_power(mask_power)
-    n_extra = non_negative_int("n_extra", n_extra)
-    config, context = templates[0].config, templates[0].context
-    spectrogram = analyse(y, sr, config, n_components=1, progress=progress)
-    V = stack_frames(spectrogram.V, context)
-    learnt = np.concatenate([t.W for t in templates], axis=1)
-    rng = np.random.default_rng(random_seed(seed))
-    options = dict(cost_options(beta, sparsity, continuity), n_iter=n_iter, tol=tol, seed=rng,
-                   progress=progress)  # fmt: skip
-    # The templates first, alone: their activations explain what they can...
-    fit = nmf(V, learnt.shape[1], W=learnt, fix_W=not adapt, **options)
-    W, H, losses = fit.W, fit.H, fit.losses
-    if n_extra:
-        # ...then the free components fit the recording around them, the
-        # templates' part of the model kept as it is. Fitted jointly, they took
-        # over instruments the templates describe less well (drums808, another
-        # kit's templates, 2 free components: hi-hat -16.8 dB, mean 7.1 dB).
-        W0, H0 = initialize(V, n_extra, seed=rng)
-        kept = np.arange(W.shape[1] + n_extra) < W.shape[1]
-        fit = nmf(
-            V, len(kept), W=np.concatenate([W, W0], axis=1), H=np.concatenate([H, H0]),
-            fix_W=kept, fix_H=kept, **options,
-        )  # fmt: skip
-        W, H, losses = fit.W, fit.H, np.concatenate([losses, fit.losses])
-    n_components = W.shape[1]
-    result = NMFResult(*unstack_components(W, H, context), losses, fit.beta, fit.penalties)
-    # Set s holds templates a..b, and each template k became components j * K + k.
-    bounds = np.cumsum([0] + [t.n_components for t in templates] + [n_extra])
-    names = [t.name for t in templates] + [REST]
-    sources = {
-        name: [j * n_components + k for j in range(context) for k in range(a, b)]
-        for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
-        if b > a
-    }
-    return assemble(spectrogram, result, config, mask_power, sources)
-
-
-@dataclass(frozen=True)
-class Spectrogram:
-    """What the front end hands the NMF: the magnitude ``V`` and, unless streamed, the STFT.
-
-    Attributes
-    ----------
-    V : np.ndarray [shape=(n_freq, n_frames)]
-    X : np.ndarray [shape=(n_channels, n_freq, n_frames)] or None
-        ``None`` when ``V`` was computed from a file a block at a time
-        (:func:`nmfaudio.pipeline.read_spectrogram`): the back end reads it again.
-    sr, length, n_channels : int
-    source : Path or None
-        That file.
-    """
-
-    V: np.ndarray
-    X: np.ndarray | None
-    sr: int
-    length: int
-    n_channels: int
-    source: Path | None = None
+    mode = WithTemplates(templates, n_extra, adapt)
+    return separate_as(mode, y, sr, settings=settings, progress=progress)
 
 
 def analyse(
-    y: np.ndarray | Spectrogram,
-    sr: int,
-    config: STFTConfig,
-    *,
-    n_components: int,
-    what: str | None = None,
-    progress: bool = False,
+    y: np.ndarray | Spectrogram, sr: int, config: STFTConfig, mode: Mode, *, progress: bool = False
 ) -> Spectrogram:
     """Check a recording and return its spectrogram (and STFT).
 
     ``y`` is a signal, ``(n_channels, n_samples)`` or 1-D, or the
     :class:`Spectrogram` of a file, which is checked against ``sr`` and
-    ``config`` and passed on. ``n_components`` is the number of components the
-    NMF will learn, checked against the spectrogram's size before any work;
-    ``what`` says what asked for them, in the caller's terms, for the error
-    message. With ``progress``, a line on stderr says that the work begins,
-    once every check has passed.
+    ``config`` and passed on. The components each factorization of ``mode``
+    learns are checked against the spectrogram's size before any work, and
+    refused in the mode's terms. With ``progress``, a line on stderr says that
+    the work begins, once every check has passed.
     """
     positive_int("sr", sr)
     if isinstance(y, Spectrogram):
-        if y.sr != sr or y.V.shape[0] != config.n_freq:
+        if y.sr != sr or y.config != config:
             raise ParameterError(
-                f"the spectrogram of {y.source} was made at {y.sr} Hz with"
-                f" {y.V.shape[0]} bins, not at {sr} Hz with {config.n_freq}"
+                f"the spectrogram of {y.source} was made at {y.sr} Hz with {y.config},"
+                f" not at {sr} Hz with {config}"
             )
         spectrogram = y
     else:
         y = _as_signal(y)
         check_samples(y, "the audio")
         check_length(y.shape[1], config)
-        warn_if_silent(not y.any())
+        frontend.warn_if_silent(not y.any())
         spectrogram = None
     length = spectrogram.length if spectrogram else y.shape[1]
     n_channels = spectrogram.n_channels if spectrogram else len(y)
-    _check_enough_spectrogram(n_components, what, config.n_frames(length), length / sr, config)
+    _check_enough_spectrogram(mode, config.n_frames(length), length / sr, config)
     if progress:
         tqdm.write(
             f"nmfaudio: {length / sr:.1f} s, {n_channels} channel(s) at {sr} Hz:"
             f" STFT, NMF, then masks and inverse STFT",
             file=sys.stderr,
         )
-    if spectrogram:
-        return spectrogram
-    X = stft(y, config)
-    return Spectrogram(magnitude(X), X, sr, length, n_channels)
+    return spectrogram or frontend.spectrogram(y, sr, config)
 
 
 def _as_signal(y) -> np.ndarray:
@@ -432,16 +405,29 @@ def _as_signal(y) -> np.ndarray:
     return y
 
 
-def warn_if_silent(silent: bool) -> None:
-    """Say so when the whole recording is silent (its parts will be silent too)."""
-    if silent:
-        warnings.warn("the audio is silent: every component will be silent", stacklevel=4)
+def _as_signal(y) -> np.ndarray:
+    """``y`` as float32 samples, ``(n_channels, n_samples)``, or a ParameterError that says
+    what was given instead."""
+    if isinstance(y, str | os.PathLike):
+        raise ParameterError(
+            f"y must be an array of samples, got the {type(y).__name__} {str(y)!r}: read a file"
+            " with nmfaudio.load, or separate it with nmfaudio.separate_file"
+        )
+    try:
+        y = np.atleast_2d(np.asarray(y, dtype=np.float32))
+    except (TypeError, ValueError):
+        raise ParameterError(f"y must be an array of samples, got {type(y).__name__}") from None
+    if y.ndim != 2 or y.shape[0] == 0:
+        raise ParameterError(
+            f"y must have shape (n_samples,) or (n_channels, n_samples) with at least one"
+            f" channel, got {y.shape}"
+        )
+    return y
 
 
-def _check_enough_spectrogram(n_components, what, n_frames, seconds, config) -> None:
+def _check_enough_spectrogram(mode: Mode, n_frames: int, seconds: float, config) -> None:
     """Each component needs a frame and a frequency bin of its own: say so in the user's terms."""
-    positive_int("n_components", n_components)
-    what = what or f"{n_components} components"
+    n_components, what = mode.n_fitted, mode.describe()
     if n_components > n_frames:
         raise ParameterError(
             f"{what} need a recording of at least {n_components} STFT frames, but this one"
@@ -454,14 +440,3 @@ def _check_enough_spectrogram(n_components, what, n_frames, seconds, config) -> 
             f" n_fft={config.n_fft} spectrogram: ask for at most {config.n_freq} components,"
             " or a larger n_fft"
         )
-
-
-def assemble(spectrogram: Spectrogram, result, config, mask_power, sources=None) -> Separation:
-    """A :class:`Separation` of ``spectrogram`` from an :class:`NMFResult`."""
-    streamed = spectrogram.X is None
-    return Separation(
-        X=spectrogram.X, W=result.W, H=result.H, losses=result.losses, sr=spectrogram.sr,
-        length=spectrogram.length, config=config, mask_power=mask_power, sources=sources,
-        beta=result.beta, penalties=result.penalties, n_channels=spectrogram.n_channels,
-        source=spectrogram.source, V=spectrogram.V if streamed else None,
-    )  # fmt: skip

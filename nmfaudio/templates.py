@@ -26,15 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import positive_int, sample_rate
-from ._updates import Penalties
-from .defaults import HOP_LENGTH, N_FFT
+from .defaults import TEMPLATE_CONTEXT
 from .exceptions import AudioFileError, ParameterError
-from .frontend import STFTConfig, check_length, magnitude, stft
-from .nmf import cost_options, nmf
-from .outputs import write_file
-
-#: Name of the source made of the free components beside learnt templates.
-REST = "rest"
+from .frontend import check_length, magnitude, stft
+from .nmf import nmf
+from .outputs import REST, write_file
+from .settings import Cost, Settings, STFTConfig, given
 
 _FORMAT = "nmfaudio-templates-1"
 
@@ -55,10 +52,8 @@ class Templates:
         STFT settings they were learnt with.
     context : int >= 1
         Frames each template spans; ``W`` stacks them, first frame on top.
-    beta : float
-        The β of the divergence they were learnt with (1: KL).
-    penalties : dict of str to float
-        The penalties they were learnt with (see :func:`nmfaudio.nmf`).
+    cost : Cost
+        The cost they were learnt with.
     """
 
     name: str
@@ -66,12 +61,13 @@ class Templates:
     sr: int
     config: STFTConfig
     context: int = 1
-    beta: float = 1.0
-    penalties: dict[str, float] = field(default_factory=dict)
+    cost: Cost = field(default_factory=Cost)
 
     def __post_init__(self) -> None:
         check_name(self.name)
         sample_rate("sr", self.sr)
+        given("config", self.config, STFTConfig)
+        given("cost", self.cost, Cost)
         positive_int("context", self.context)
         rows = self.context * self.config.n_freq
         if self.W.ndim != 2 or self.W.shape[0] != rows or self.W.shape[1] == 0:
@@ -94,8 +90,8 @@ class Templates:
                 np.savez(
                     file, format=_FORMAT, name=self.name, W=self.W, sr=self.sr,
                     n_fft=self.config.n_fft, hop_length=self.config.hop_length,
-                    window=self.config.window, context=self.context, beta=self.beta,
-                    penalties=json.dumps(self.penalties),
+                    window=self.config.window, context=self.context, beta=self.cost.beta,
+                    penalties=json.dumps(self.cost.penalties),
                 )  # fmt: skip
 
         return write_file(path, write)
@@ -122,14 +118,14 @@ class Templates:
                     hop_length=int(data["hop_length"]),
                     window=str(data["window"]),
                 )
-                # Files from before β and penalties were recorded: KL, none.
-                cost = {
-                    "beta": float(data["beta"]) if "beta" in data else 1.0,
+                # Files from before β and penalties were recorded: the default cost.
+                cost = Cost.from_manifest({
+                    **({"beta": float(data["beta"])} if "beta" in data else {}),
                     "penalties": _penalties(str(data["penalties"])) if "penalties" in data else {},
-                }
+                })  # fmt: skip
                 return cls(
                     str(data["name"]), data["W"], int(data["sr"]), config, int(data["context"]),
-                    **cost,
+                    cost,
                 )  # fmt: skip
         except ParameterError as exc:  # a template file, with settings nmfaudio refuses
             raise AudioFileError(
@@ -195,15 +191,8 @@ def learn(
     n_components: int,
     *,
     name: str = "templates",
-    context: int = 2,
-    n_fft: int = N_FFT,
-    hop_length: int = HOP_LENGTH,
-    n_iter: int = 200,
-    tol: float = 1e-4,
-    beta: float | str = 1.0,
-    sparsity: float = 0.0,
-    continuity: float = 0.0,
-    seed: int | np.random.Generator | None = 0,
+    context: int = TEMPLATE_CONTEXT,
+    settings: Settings | None = None,
     progress: bool = False,
 ) -> Templates:
     """Learn spectral templates of one instrument from isolated recordings.
@@ -223,15 +212,12 @@ def learn(
     name : str
         Name of the instrument, used for the separated files.
     context : int >= 1
-        Frames each template spans. Two (about 46 ms at 44.1 kHz and the
-        default hop) by default: measured on drums808 with templates of
-        another kit, 17.0 dB mean SDR against 15.0 dB with one frame.
-    n_fft, hop_length : int
-        STFT settings, kept with the templates.
-    n_iter, tol, seed, progress
-        Passed to :func:`nmfaudio.nmf`.
-    beta, sparsity, continuity
-        The cost, as in :func:`nmfaudio.separate`; recorded with the templates.
+        Frames each template spans (:data:`~nmfaudio.defaults.TEMPLATE_CONTEXT`,
+        two, by default).
+    settings : Settings or None
+        The STFT settings (kept with the templates), the cost (recorded with
+        them) and the fit; the mask power is not used. ``None``: the defaults.
+    progress : bool
 
     Returns
     -------
@@ -240,7 +226,8 @@ def learn(
     check_name(name)
     sr = sample_rate("sr", sr)
     context = positive_int("context", context)
-    config = STFTConfig(n_fft=n_fft, hop_length=hop_length)
+    settings = given("settings", settings, Settings)
+    config = settings.stft
     if len(signals) == 0:
         raise ParameterError("no recordings to learn from")
     spectrograms = []
@@ -251,12 +238,11 @@ def learn(
     V = np.concatenate(spectrograms, axis=1)
     if not V.any():
         raise ParameterError("the recordings are silent: there is nothing to learn")
-    result = nmf(V, n_components, **cost_options(beta, sparsity, continuity), n_iter=n_iter,
-                 tol=tol, seed=seed, progress=progress)  # fmt: skip
+    result = nmf(V, n_components, cost=settings.cost, fit=settings.fit, progress=progress)
     W = result.W
-    if Penalties(**result.penalties).depends_on_scale:  # nmf() left the fitted scale
+    if result.cost.depends_on_scale:  # nmf() left the fitted scale
         W = W / np.maximum(W.sum(axis=0), np.finfo(W.dtype).tiny)
-    return Templates(name, W, sr, config, context, result.beta, result.penalties)
+    return Templates(name, W, sr, config, context, result.cost)
 
 
 def stack_frames(V: np.ndarray, context: int) -> np.ndarray:

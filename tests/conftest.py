@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from nmfaudio.settings import Cost, Fit, Settings, STFTConfig
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "data" / "example"
 SHARED_DATA = Path(os.environ.get("NMFAUDIO_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -55,3 +57,21 @@ def write_wav(tmp_path):
         return path
 
     return write
+
+
+def settings_of(**flat) -> Settings:
+    """Settings from the flat options the tests write (``n_fft``, ``n_iter``, ``beta``,
+    ``sparsity``, ...), the library's defaults for the rest."""
+
+    def take(*names):
+        return {name: flat.pop(name) for name in names if name in flat}
+
+    settings = Settings(
+        stft=STFTConfig(**take("n_fft", "hop_length")),
+        cost=Cost.of(**take("beta", "sparsity", "continuity")),
+        fit=Fit(**take("n_iter", "tol", "init", "seed")),
+        **take("mask_power"),
+    )
+    if flat:
+        raise TypeError(f"settings_of() got unknown settings {sorted(flat)}")
+    return settings

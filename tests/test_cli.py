@@ -173,7 +173,7 @@ BAD_INPUTS = {
     ),
     "nan samples": (_samples("nan.wav", np.full((9000, 1), np.nan)), [], 1, "NaN"),
     "inf samples": (_samples("inf.wav", np.full((9000, 1), np.inf)), [], 1, "infinite"),
-    "k < 1": (_samples("ok.wav", music_like(1).T), ["-k", "0"], 2, "must be at least 1"),
+    "k < 1": (_samples("ok.wav", music_like(1).T), ["-k", "0"], 2, "must be a positive integer"),
     "k not a number": (_samples("ok.wav", music_like(1).T), ["-k", "many"], 2, "whole number"),
     "k too large": (
         _samples("ok.wav", music_like(1).T),
@@ -188,7 +188,12 @@ BAD_INPUTS = {
         2,
         "non-negative",
     ),
-    "bad subtype": (_samples("ok.wav", music_like(1).T), ["--subtype", "MP3"], 2, "choose from"),
+    "bad subtype": (
+        _samples("ok.wav", music_like(1).T),
+        ["--subtype", "MP3"],
+        2,
+        "subtype must be one of",
+    ),
     "too short for its sources": (
         _samples("short.wav", music_like(1, seconds=0.3).T),
         ["--sources", "2"],
@@ -378,10 +383,8 @@ def test_the_earlier_set_an_outdir_holds_is_checked_too(capsys, tmp_path, exampl
 def test_the_files_planned_before_the_work_are_the_files_written(
     capsys, tmp_path, example_mixture, argv
 ):
-    from nmfaudio.cli import build_parser
-    from nmfaudio.defaults import N_RESTARTS
-    from nmfaudio.pipeline import planned_files
-    from nmfaudio.templates import Templates
+    from nmfaudio.cli import _mode, build_parser
+    from nmfaudio.outputs import planned_files
 
     for name in ("good", "bad"):
         status, _, err = run(capsys, "learn", example_mixture, "-k", "2", "-o",
@@ -394,12 +397,11 @@ def test_the_files_planned_before_the_work_are_the_files_written(
     status, _, err = run(capsys, *argv, "--iterations", "5")
     assert status == 0, err
     args = build_parser().parse_args(argv)
-    templates = [Templates.load(p) for p in args.templates or []]
     written = sorted(p.name for p in (tmp_path / "o").iterdir())
+    # What the way of separating knows before any work: its file names.
     planned = planned_files(
-        n_components=args.components, n_sources=args.sources,
-        n_restarts=args.restarts or N_RESTARTS, templates=templates, n_extra=args.extra,
-        keep_components=args.keep_components, plots=args.plot, report=args.report,
+        _mode(args).file_names(components=args.keep_components), plots=args.plot,
+        report=args.report,
     )  # fmt: skip
     assert sorted(planned) == written
 

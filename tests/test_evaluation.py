@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import settings_of
 
 import nmfaudio
 from nmfaudio import ParameterError, evaluate
@@ -142,7 +143,7 @@ def test_cli_bad_directories(capsys, tmp_path, setup, message):
 def test_real_music_separation_scores(separation_case, tmp_path):
     case = separation_case("drums808")
     y, sr = nmfaudio.load(case / "mixture.wav")
-    result = nmfaudio.separate(y, sr, 3, seed=0)
+    result = nmfaudio.separate(y, sr, 3, settings=settings_of(seed=0))
     nmfaudio.save(result, tmp_path)
     scores = nmfaudio.evaluation.evaluate_dirs(case, tmp_path)
     assert sorted(scores.names) == ["hihat", "kick", "snare"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import music_like
+from conftest import music_like, settings_of
 from test_cli import FAST, digest, run
 
 import nmfaudio
@@ -272,7 +272,9 @@ def test_a_folder_another_run_holds_is_busy_not_failed(capsys, tmp_path):
         assert holder.stdout.readline().strip() == "held"
         status, _, err = run(capsys, "separate", album, "-o", out, "-k", "2", *FAST[:-1])
         # The same from worker processes, whose outcomes come back pickled.
-        small = dict(n_components=2, n_fft=512, hop_length=128, n_iter=5)
+        small = dict(
+            mode=nmfaudio.Components(2), settings=settings_of(n_fft=512, hop_length=128, n_iter=5)
+        )
         workers = nmfaudio.separate_files([album], out, jobs=2, overwrite=True, **small)
     finally:
         holder.kill()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import REPO, music_like
+from conftest import REPO, music_like, settings_of
 from test_cli import FAST, run
 
 import nmfaudio
@@ -22,6 +22,7 @@ from nmfaudio import backend
 from nmfaudio.frontend import STFTConfig, magnitude, stft
 from nmfaudio.outputs import MANIFEST
 from nmfaudio.pipeline import collect_inputs, output_folders, read_spectrogram
+from nmfaudio.settings import Fit
 
 SR = 8000
 
@@ -37,10 +38,12 @@ def read_parts(folder: Path, names: list[str]) -> list[np.ndarray]:
 def test_streamed_file_equals_the_in_memory_separation(tmp_path, write_wav, channels, seconds):
     y = music_like(channels, seconds=seconds)
     source = write_wav("in.wav", y)
-    options = dict(n_fft=512, hop_length=128, n_iter=20, seed=3)
-    streamed = nmfaudio.separate_file(source, tmp_path / "s", n_components=4, **options)
-    assert streamed.X is None and streamed.V is not None  # nothing but V was held whole
-    in_memory = nmfaudio.separate(y, SR, 4, **options)
+    settings = settings_of(n_fft=512, hop_length=128, n_iter=20, seed=3)
+    streamed = nmfaudio.separate_file(
+        source, tmp_path / "s", mode=nmfaudio.Components(4), settings=settings
+    )
+    assert streamed.X is None and streamed.spectrogram.V is not None  # nothing but V was held whole
+    in_memory = nmfaudio.separate(y, SR, 4, settings=settings)
     np.testing.assert_array_equal(streamed.W, in_memory.W)
     names = [f"component_0{k}.wav" for k in range(4)]
     for got, expected in zip(read_parts(tmp_path / "s", names), in_memory.components,
@@ -55,7 +58,7 @@ def test_block_boundaries_change_nothing(frames_per_block):
     config = STFTConfig(512, 128)
     y = music_like(2, seconds=1.0 + 33 / SR)
     X = stft(y, config)
-    fit = nmfaudio.nmf(magnitude(X), 3, n_iter=10)
+    fit = nmfaudio.nmf(magnitude(X), 3, fit=Fit(n_iter=10))
     groups = [[0, 2], [1]]
     expected = list(backend.iter_components(X, fit.W, fit.H, config=config, length=y.shape[1],
                                             power=2.0, groups=groups))  # fmt: skip
@@ -121,10 +124,14 @@ def test_collections_resume_and_report_a_bad_file(capsys, tmp_path, write_wav):
     code, _, err = run(capsys, "separate", album, "-o", out, "-k", "2", *FAST)
     assert code == 0 and "0 done, 3 skipped, 0 failed" not in err  # quiet: no summary
     assert (out / "track1" / MANIFEST).stat().st_mtime_ns == stamp
-    result = nmfaudio.separate_files([album], out, n_components=2, n_fft=512, hop_length=128,
-                                     n_iter=5)  # fmt: skip
+    result = nmfaudio.separate_files(
+        [album], out, mode=nmfaudio.Components(2),
+        settings=settings_of(n_fft=512, hop_length=128, n_iter=5),
+    )  # fmt: skip
     assert (len(result.done), len(result.skipped), len(result.failed)) == (0, 3, 0)
-    small = dict(n_components=2, n_fft=512, hop_length=128, n_iter=5)
+    small = dict(
+        mode=nmfaudio.Components(2), settings=settings_of(n_fft=512, hop_length=128, n_iter=5)
+    )
     result = nmfaudio.separate_files([str(album / "*.wav")], out, overwrite=True, **small)
     assert [p.name for p, _ in result.done] == ["track0.wav", "track1.wav"]
 
@@ -134,7 +141,9 @@ def test_jobs_share_the_cores_and_give_the_same_files(tmp_path):
     for k in range(3):
         files.append(tmp_path / f"t{k}.wav")
         sf.write(files[-1], music_like(2, seconds=1.0, seed=k).T, SR)
-    options = dict(n_components=2, n_fft=512, hop_length=128, n_iter=10)
+    options = dict(
+        mode=nmfaudio.Components(2), settings=settings_of(n_fft=512, hop_length=128, n_iter=10)
+    )
     one = nmfaudio.separate_files(files, tmp_path / "one", **options)
     two = nmfaudio.separate_files(files, tmp_path / "two", jobs=2, **options)
     assert len(one.done) == len(two.done) == 3
@@ -195,7 +204,9 @@ def test_a_real_dask_cluster_separates_three_files(tmp_path):
         distributed.Client(cluster) as client,
     ):  # fmt: skip
         assert len(client.scheduler_info()["workers"]) == 2
-        small = dict(n_components=2, n_fft=512, hop_length=128, n_iter=10)
+        small = dict(
+            mode=nmfaudio.Components(2), settings=settings_of(n_fft=512, hop_length=128, n_iter=10)
+        )
         result = nmfaudio.separate_files(files, tmp_path / "out", client=client, **small)
     assert len(result.done) == 3 and not result.failed
     for k in range(3):
@@ -364,7 +375,9 @@ def test_a_dask_worker_killed_by_an_input_is_that_inputs_failure(tmp_path):
         distributed.Client(cluster) as client,
     ):  # fmt: skip
         client.register_plugin(KillOnDie())
-        small = dict(n_components=2, n_fft=512, hop_length=128, n_iter=5)
+        small = dict(
+            mode=nmfaudio.Components(2), settings=settings_of(n_fft=512, hop_length=128, n_iter=5)
+        )
         result = nmfaudio.separate_files(files, tmp_path / "out", client=client, **small)
     assert [p.name for p, _ in result.done] == ["fine.wav"]
     assert len(result.failed) == 1 and result.failed[0][0] == files[0]

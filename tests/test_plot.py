@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.image
 import numpy as np
 import pytest
-from conftest import music_like
+from conftest import music_like, settings_of
 from matplotlib.collections import QuadMesh
 
 import nmfaudio
@@ -34,7 +34,9 @@ def assert_picture(image, size):
 @pytest.fixture(scope="module")
 def separation():
     y = music_like(2, seconds=2.0)
-    return nmfaudio.separate(y, 8000, 4, n_fft=512, hop_length=128, n_iter=30, seed=0)
+    return nmfaudio.separate(
+        y, 8000, 4, settings=settings_of(n_fft=512, hop_length=128, n_iter=30, seed=0)
+    )
 
 
 def test_spectrogram_of_audio_stft_and_magnitude_agree(tmp_path):
@@ -42,7 +44,9 @@ def test_spectrogram_of_audio_stft_and_magnitude_agree(tmp_path):
     config = STFTConfig(n_fft=512, hop_length=128)
     X = stft(y, config)
     for i, data in enumerate((y, X, magnitude(X), y[0])):
-        figure = nplot.spectrogram(data, 8000, n_fft=512, hop_length=128, title="t")
+        figure = nplot.spectrogram(
+            data, 8000, config=STFTConfig(n_fft=512, hop_length=128), title="t"
+        )
         assert_picture(*rendered(figure, tmp_path / f"s{i}.png"))
     ax = figure.axes[0]
     assert ax.get_yscale() == "symlog"  # librosa's log-frequency axis
@@ -57,7 +61,9 @@ def test_spectrogram_draws_into_a_given_axes_and_limits_frequency():
     figure = Figure()
     ax = figure.add_subplot()
     assert (
-        nplot.spectrogram(music_like(1), 8000, ax=ax, n_fft=512, hop_length=128, max_freq=1000)
+        nplot.spectrogram(
+            music_like(1), 8000, ax=ax, config=STFTConfig(n_fft=512, hop_length=128), max_freq=1000
+        )
         is figure
     )
     assert ax.get_ylim()[1] == pytest.approx(1000)
@@ -67,7 +73,7 @@ def test_spectrogram_rejects_other_arrays():
     with pytest.raises(ParameterError, match="expected audio or a spectrogram"):
         nplot.spectrogram(np.zeros((2, 3, 4, 5)), 8000)
     with pytest.raises(ParameterError, match="non-negative"):
-        nplot.spectrogram(-np.ones((257, 10)), 8000, n_fft=512, hop_length=128)
+        nplot.spectrogram(-np.ones((257, 10)), 8000, config=STFTConfig(n_fft=512, hop_length=128))
 
 
 def test_decomposition_aligns_activations_with_the_spectrogram(separation, tmp_path):
@@ -88,7 +94,10 @@ def test_decomposition_aligns_activations_with_the_spectrogram(separation, tmp_p
 def test_figures_name_the_cost_minimised(tmp_path):
     y = music_like(1, seconds=2.0)
     result = nmfaudio.separate(
-        y, 8000, 3, n_fft=512, hop_length=128, n_iter=5, beta="is", sparsity=0.01
+        y,
+        8000,
+        3,
+        settings=settings_of(n_fft=512, hop_length=128, n_iter=5, beta="is", sparsity=0.01),
     )
     expected = "Itakura-Saito divergence + sparsity_W 0.01 + sparsity_H 0.01, 5 iterations"
     assert nplot.decomposition(result).get_suptitle().endswith(expected)
@@ -98,7 +107,9 @@ def test_figures_name_the_cost_minimised(tmp_path):
 @pytest.mark.parametrize("k", [2, 32])
 def test_figures_stay_readable_from_2_to_32_components(k, tmp_path):
     y = music_like(1, seconds=3.0)
-    result = nmfaudio.separate(y, 8000, k, n_fft=512, hop_length=128, n_iter=5, seed=0)
+    result = nmfaudio.separate(
+        y, 8000, k, settings=settings_of(n_fft=512, hop_length=128, n_iter=5, seed=0)
+    )
     decomposition = nplot.decomposition(result)
     assert_picture(*rendered(decomposition, tmp_path / "d.png"))
     labels = [t.get_text() for t in decomposition.axes[1].get_xticklabels()]
@@ -106,9 +117,7 @@ def test_figures_stay_readable_from_2_to_32_components(k, tmp_path):
     grid = nplot.components(result)
     assert_picture(*rendered(grid, tmp_path / "c.png"))
     titled = [ax.get_title() for ax in grid.axes if ax.get_title()]
-    assert titled[:k] == result.filenames()[:k] or titled[:k] == [
-        name.removesuffix(".wav") for name in result.filenames()
-    ]
+    assert titled[:k] == result.part_names()[:k]
 
 
 def test_long_inputs_are_pooled_to_a_bounded_number_of_columns():
@@ -159,8 +168,14 @@ def test_cli_separate_plot_writes_both_pictures(capsys, tmp_path, example_mixtur
 
 def test_figures_of_sources_show_the_sources_and_their_components(tmp_path):
     y = music_like(1, seconds=3.0)
-    result = nmfaudio.separate_sources(y, 8000, 2, n_components=6, n_restarts=1, n_fft=512,
-                                       hop_length=128, n_iter=10)  # fmt: skip
+    result = nmfaudio.separate_sources(
+        y,
+        8000,
+        2,
+        n_components=6,
+        n_restarts=1,
+        settings=settings_of(n_fft=512, hop_length=128, n_iter=10),
+    )
     figure = nplot.decomposition(result)
     assert_picture(*rendered(figure, tmp_path / "d.png"))
     assert [t.get_text() for t in figure.axes[1].get_xticklabels()] == ["source_00", "source_01"]
@@ -179,16 +194,20 @@ def test_figures_of_templates_name_each_set_once(tmp_path):
     tone = (np.sin(2 * np.pi * 440 * t) * (t % 0.5 < 0.25)).astype(np.float32)
     noise = np.random.default_rng(0).standard_normal(t.size) * (t % 0.5 >= 0.25) * 0.1
     options = dict(n_fft=512, hop_length=128, n_iter=10)
-    sets = [nmfaudio.learn([tone], 8000, 2, name="tone", **options),
-            nmfaudio.learn([noise], 8000, 2, name="noise", **options)]  # fmt: skip
-    result = nmfaudio.separate_with_templates(tone + noise, 8000, sets, n_iter=10)
+    sets = [
+        nmfaudio.learn([tone], 8000, 2, name="tone", settings=settings_of(**options)),
+        nmfaudio.learn([noise], 8000, 2, name="noise", settings=settings_of(**options)),
+    ]
+    result = nmfaudio.separate_with_templates(
+        tone + noise, 8000, sets, settings=settings_of(n_iter=10)
+    )
     figure = nplot.decomposition(result)
     assert [t.get_text() for t in figure.axes[1].get_xticklabels()] == ["tone", "noise"]
 
 
 def test_time_axes_tick_in_seconds_as_labelled(tmp_path):
     y = music_like(1, seconds=70.0, sr=1000)  # over a minute: m:ss ticks before
-    figure = nplot.spectrogram(y, 1000, n_fft=256, hop_length=128)
+    figure = nplot.spectrogram(y, 1000, config=STFTConfig(n_fft=256, hop_length=128))
     figure.savefig(tmp_path / "s.png")
     ax = figure.axes[0]
     assert ax.get_xlabel() == "Time (s)"
@@ -198,7 +217,9 @@ def test_time_axes_tick_in_seconds_as_labelled(tmp_path):
 
 def test_component_panels_draw_at_most_a_thumbnail_of_columns():
     y = music_like(1, seconds=60.0, sr=4000)  # 1876 frames at hop 128
-    result = nmfaudio.separate(y, 4000, 3, n_fft=512, hop_length=128, n_iter=2)
+    result = nmfaudio.separate(
+        y, 4000, 3, settings=settings_of(n_fft=512, hop_length=128, n_iter=2)
+    )
     grid = nplot.components(result)
     panels = [ax for ax in grid.axes if ax.get_title()]  # not the colour bar
     meshes = [c for ax in panels for c in ax.collections if isinstance(c, QuadMesh)]
@@ -208,7 +229,9 @@ def test_component_panels_draw_at_most_a_thumbnail_of_columns():
 
 def test_figures_pool_block_by_block_as_the_whole_spectrogram_would():
     y = music_like(2, seconds=100.0, sr=4000)  # 3126 frames: several blocks
-    result = nmfaudio.separate(y, 4000, 3, n_fft=256, hop_length=128, n_iter=2)
+    result = nmfaudio.separate(
+        y, 4000, 3, settings=settings_of(n_fft=256, hop_length=128, n_iter=2)
+    )
     groups = [[0, 2], [1]]
     V, parts, hop = nplot._pooled(result, groups, 400, parts=True)
     whole = magnitude(result.X)

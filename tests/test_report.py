@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import REPO, music_like
+from conftest import REPO, music_like, settings_of
 from test_cli import FAST, run
 
 import nmfaudio
@@ -96,7 +96,7 @@ def test_the_page_is_valid_html_and_refers_only_to_files_beside_it(separated):
     assert "report.html" in manifest["files"]
     settings = dict(data["settings"])
     assert settings["cost"] == "KL divergence"
-    assert "--sources 3" in settings["command"] and settings["seed"] == "0 (default)"
+    assert "--sources 3" in settings["command"] and settings["seed"] == "0"
 
 
 def test_levels_are_the_parts_own_and_the_mixture_is_their_sum(separated):
@@ -132,8 +132,10 @@ def test_report_command_for_a_folder_written_earlier(capsys, tmp_path, example_m
 
 def test_library_access(tmp_path):
     y = music_like(1, seconds=2.0)
-    result = nmfaudio.separate(y, 8000, 2, n_fft=512, hop_length=128, n_iter=10)
-    files = nmfaudio.save(result, tmp_path / "o", report=True)
+    result = nmfaudio.separate(
+        y, 8000, 2, settings=settings_of(n_fft=512, hop_length=128, n_iter=10)
+    )
+    files = nmfaudio.save(result, tmp_path / "o", output=nmfaudio.Output(report=True))
     assert [f.name for f in files][-2:] == ["report.html", MANIFEST]
     _, data = checked(tmp_path / "o" / "report.html")
     assert dict(data["settings"])["command"] == "(library)"
@@ -360,10 +362,12 @@ HOSTILE = ["<!--<script>", "<script>alert(1)", "<img src=x onerror=alert(1)>",
 
 def _hostile_folder(tmp_path: Path) -> Path:
     y = music_like(1, seconds=1.0)
-    result = nmfaudio.separate(y, 8000, len(HOSTILE), n_fft=512, hop_length=128, n_iter=5)
+    result = nmfaudio.separate(
+        y, 8000, len(HOSTILE), settings=settings_of(n_fft=512, hop_length=128, n_iter=5)
+    )
     result.sources = {name: [k] for k, name in enumerate(HOSTILE)}
     folder = tmp_path / "hostile"
-    nmfaudio.save(result, folder, report=True)
+    nmfaudio.save(result, folder, output=nmfaudio.Output(report=True))
     return folder
 
 

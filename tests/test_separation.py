@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import music_like
+from conftest import music_like, settings_of
 
 import nmfaudio
 from nmfaudio import AudioFileError, ParameterError
@@ -70,7 +70,9 @@ def _write_samples(path, samples):
 @pytest.mark.parametrize("n_channels", [1, 2, 6])
 def test_separate_components_sum_to_input(n_channels):
     y = music_like(n_channels)
-    result = nmfaudio.separate(y, 8000, 4, n_fft=512, hop_length=128, n_iter=50, seed=0)
+    result = nmfaudio.separate(
+        y, 8000, 4, settings=settings_of(n_fft=512, hop_length=128, n_iter=50, seed=0)
+    )
     assert result.components.shape == (4, n_channels, y.shape[1])
     assert result.W.shape == (257, 4) and result.H.shape[0] == 4
     assert result.sr == 8000 and result.n_components == 4
@@ -80,7 +82,9 @@ def test_separate_components_sum_to_input(n_channels):
 
 def test_separate_accepts_one_dimensional_mono():
     y = music_like(1)[0]
-    result = nmfaudio.separate(y, 8000, 2, n_fft=512, hop_length=128, n_iter=5)
+    result = nmfaudio.separate(
+        y, 8000, 2, settings=settings_of(n_fft=512, hop_length=128, n_iter=5)
+    )
     assert result.components.shape == (2, 1, y.size)
 
 
@@ -93,7 +97,9 @@ def test_separate_finds_two_tones_that_alternate():
     t = np.arange(sr) / sr
     low = np.sin(2 * np.pi * 300 * t) * (t < 0.5)
     high = np.sin(2 * np.pi * 1700 * t) * (t >= 0.5)
-    result = nmfaudio.separate(low + high, sr, 2, n_fft=512, hop_length=128, seed=0)
+    result = nmfaudio.separate(
+        low + high, sr, 2, settings=settings_of(n_fft=512, hop_length=128, seed=0)
+    )
     # Each true tone is captured by one component almost entirely (relative RMS error).
     for truth in (low, high):
         errors = [rms(c[0] - truth) / rms(truth) for c in result.components]
@@ -102,16 +108,25 @@ def test_separate_finds_two_tones_that_alternate():
 
 def test_the_library_is_reproducible_by_default_and_random_on_request():
     y = music_like(1)
-    first, again = (nmfaudio.separate(y, 8000, 3, n_iter=20) for _ in range(2))
+    first, again = (
+        nmfaudio.separate(y, 8000, 3, settings=settings_of(n_iter=20)) for _ in range(2)
+    )
     np.testing.assert_array_equal(first.losses, again.losses)  # seed 0, as the CLI
-    np.testing.assert_array_equal(first.W, nmfaudio.separate(y, 8000, 3, n_iter=20, seed=0).W)
-    fresh = [nmfaudio.separate(y, 8000, 3, n_iter=20, seed=None).W for _ in range(2)]
+    np.testing.assert_array_equal(
+        first.W, nmfaudio.separate(y, 8000, 3, settings=settings_of(n_iter=20, seed=0)).W
+    )
+    fresh = [
+        nmfaudio.separate(y, 8000, 3, settings=settings_of(n_iter=20, seed=None)).W
+        for _ in range(2)
+    ]
     assert not np.array_equal(*fresh)
 
 
 def test_silent_input_gives_silent_components_and_a_warning():
     with pytest.warns(UserWarning, match="silent"):
-        result = nmfaudio.separate(np.zeros((2, 4000)), 8000, 3, n_fft=512, hop_length=128)
+        result = nmfaudio.separate(
+            np.zeros((2, 4000)), 8000, 3, settings=settings_of(n_fft=512, hop_length=128)
+        )
     assert np.all(result.components == 0)
     assert np.all(np.isfinite(result.W)) and np.all(np.isfinite(result.H))
 
@@ -130,14 +145,17 @@ def test_silent_input_gives_silent_components_and_a_warning():
 )
 def test_separate_refuses_bad_input(kwargs, error, message):
     args = {"y": music_like(1), "sr": 8000, "n_components": 2, **kwargs}
+    power = args.pop("mask_power", 2.0)
     with pytest.raises(error, match=message):
-        nmfaudio.separate(**args, n_fft=512, hop_length=128)
+        nmfaudio.separate(**args, settings=settings_of(n_fft=512, hop_length=128, mask_power=power))
 
 
 def test_save_writes_each_component_with_rate_channels_and_subtype(tmp_path):
     y = music_like(2)
-    result = nmfaudio.separate(y, 8000, 3, n_fft=512, hop_length=128, n_iter=20)
-    paths = nmfaudio.save(result, tmp_path / "out", subtype="PCM_24")
+    result = nmfaudio.separate(
+        y, 8000, 3, settings=settings_of(n_fft=512, hop_length=128, n_iter=20)
+    )
+    paths = nmfaudio.save(result, tmp_path / "out", output=nmfaudio.Output(subtype="PCM_24"))
     assert [p.name for p in paths] == [
         "component_00.wav", "component_01.wav", "component_02.wav", "nmfaudio.json"
     ]  # fmt: skip
@@ -187,7 +205,7 @@ def test_bad_subtype_is_refused(tmp_path):
 def test_real_music_piano_sax_sums_back(separation_case):
     case = separation_case("piano_sax")
     y, sr = nmfaudio.load(case / "mixture.wav")
-    result = nmfaudio.separate(y, sr, 4, seed=0)
+    result = nmfaudio.separate(y, sr, 4, settings=settings_of(seed=0))
     error = np.abs(result.components.sum(axis=0) - y).max()
     assert error <= 1e-4 * np.abs(y).max()
     assert result.losses[-1] < 0.5 * result.losses[0]
@@ -197,9 +215,18 @@ def test_real_music_piano_sax_sums_back(separation_case):
     ("call", "message"),
     [
         (lambda y: nmfaudio.separate(np.zeros((0, 44100)), 8000, 2), "at least one channel"),
-        (lambda y: nmfaudio.separate(y, 8000, 1, n_fft=1, hop_length=1), "use 52 or more"),
-        (lambda y: nmfaudio.separate(y, 8000, 2, seed=-1), "seed must be a whole number >= 0"),
-        (lambda y: nmfaudio.separate(y, 8000, 2, seed="x"), "seed must be a whole number >= 0"),
+        (
+            lambda y: nmfaudio.separate(y, 8000, 1, settings=settings_of(n_fft=1, hop_length=1)),
+            "use 52 or more",
+        ),
+        (
+            lambda y: nmfaudio.separate(y, 8000, 2, settings=settings_of(seed=-1)),
+            "seed must be a whole number >= 0",
+        ),
+        (
+            lambda y: nmfaudio.separate(y, 8000, 2, settings=settings_of(seed="x")),
+            "seed must be a whole number >= 0",
+        ),
         (lambda y: nmfaudio.separate("hello", 8000), "read a file with nmfaudio.load"),
         (lambda y: nmfaudio.separate_with_templates(y, 8000, ["x.npz"]), "x.npz: no such file"),
         (lambda y: nmfaudio.separate_with_templates(y, 8000, [3]), "templates must be Templates"),

@@ -9,14 +9,18 @@ import zipfile
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import settings_of
 from test_cli import run
 
 import nmfaudio
 from nmfaudio import AudioFileError, ParameterError, Templates
+from nmfaudio.defaults import N_RESTARTS
 from nmfaudio.frontend import STFTConfig
-from nmfaudio.grouping import N_RESTARTS, cluster_components, consensus, restarts, source_names
+from nmfaudio.grouping import cluster_components, consensus, restarts, source_names
+from nmfaudio.modes import Sources
 from nmfaudio.nmf import EPSILON, NMFResult
 from nmfaudio.separation import analyse
+from nmfaudio.settings import Fit
 from nmfaudio.templates import stack_frames, unstack_components
 
 SR = 8000
@@ -79,14 +83,15 @@ def test_fixed_part_of_the_model_stays_and_the_rest_fits_around_it():
     V = rng.random((40, 70)) ** 3
     W0, H0 = rng.random((40, 5)) + 0.1, rng.random((5, 70)) + 0.1
     kept = np.array([True, True, False, False, True])
-    result = nmfaudio.nmf(V, 5, W=W0, H=H0, fix_W=kept, fix_H=kept, n_iter=15, tol=0,
-                          dtype=np.float64)  # fmt: skip
+    result = nmfaudio.nmf(
+        V, 5, W=W0, H=H0, fix_W=kept, fix_H=kept, dtype=np.float64, fit=Fit(n_iter=15, tol=0)
+    )
     np.testing.assert_array_equal(result.H[kept], H0[kept])  # as given, unscaled
     np.testing.assert_array_equal(result.W[:, kept], W0[:, kept])
     W, H = reference_update(V, W0, H0, kept, 15, frozen=kept)
     np.testing.assert_allclose(result.W @ result.H, W @ H, rtol=1e-9)
     assert np.all(np.diff(result.losses) <= 1e-12 * result.losses[0])
-    frozen_only = nmfaudio.nmf(V, 5, H=H0, fix_H=True, n_iter=10, tol=0, dtype=np.float64)
+    frozen_only = nmfaudio.nmf(V, 5, H=H0, fix_H=True, dtype=np.float64, fit=Fit(n_iter=10, tol=0))
     np.testing.assert_array_equal(frozen_only.H, H0)  # W learnt, H as given
     with pytest.raises(ParameterError, match="fix_H needs the activations H"):
         nmfaudio.nmf(V, 5, fix_H=kept)
@@ -95,7 +100,9 @@ def test_fixed_part_of_the_model_stays_and_the_rest_fits_around_it():
 
 
 def nmf_fixed(V, W0, H0, fixed, n_iter):
-    return nmfaudio.nmf(V, 5, W=W0, H=H0, fix_W=fixed, n_iter=n_iter, tol=0, dtype=np.float64)
+    return nmfaudio.nmf(
+        V, 5, W=W0, H=H0, fix_W=fixed, dtype=np.float64, fit=Fit(n_iter=n_iter, tol=0)
+    )
 
 
 @pytest.mark.parametrize("mask", [np.ones(4, bool), np.array([1, 0, 1, 0, 1]), [True] * 3])
@@ -118,7 +125,7 @@ def test_clustering_finds_obvious_groups_numbered_by_first_component():
 def test_group_separates_a_tone_from_clicks_and_sources_sum_to_the_input():
     harmonic, percussive = tones([220, 330, 262, 392]), clicks()
     mix = np.stack([harmonic + percussive, 0.5 * harmonic + percussive])  # stereo
-    result = nmfaudio.separate(mix, SR, 8, seed=0, **FAST)
+    result = nmfaudio.separate(mix, SR, 8, settings=settings_of(seed=0, **FAST))
     grouped = nmfaudio.group(result, 2)
     assert list(grouped.sources) == ["source_00", "source_01"]
     members = sorted(k for group in grouped.sources.values() for k in group)
@@ -134,14 +141,14 @@ def test_group_separates_a_tone_from_clicks_and_sources_sum_to_the_input():
 
 def test_grouping_is_deterministic_for_a_seed():
     mix = tones([220, 330, 262]) + clicks()
-    first = nmfaudio.group(nmfaudio.separate(mix, SR, 6, seed=3, **FAST), 2)
-    again = nmfaudio.group(nmfaudio.separate(mix, SR, 6, seed=3, **FAST), 2)
+    first = nmfaudio.group(nmfaudio.separate(mix, SR, 6, settings=settings_of(seed=3, **FAST)), 2)
+    again = nmfaudio.group(nmfaudio.separate(mix, SR, 6, settings=settings_of(seed=3, **FAST)), 2)
     assert first.sources == again.sources
     np.testing.assert_array_equal(list(first.iter_sources()), list(again.iter_sources()))
 
 
 def test_group_needs_at_least_as_many_components_as_sources():
-    result = nmfaudio.separate(clicks(), SR, 2, **FAST)
+    result = nmfaudio.separate(clicks(), SR, 2, settings=settings_of(**FAST))
     with pytest.raises(ParameterError, match="cannot group 2 components into 3 sources"):
         nmfaudio.group(result, 3)
     with pytest.raises(ParameterError, match="n_sources must be a positive integer"):
@@ -152,35 +159,44 @@ def test_group_needs_at_least_as_many_components_as_sources():
 
 def test_separate_sources_is_deterministic_for_a_seed_and_one_restart_is_group():
     mix = tones([220, 330, 262]) + clicks()
-    options = dict(n_components=6, n_iter=60, seed=3, **FAST)
-    first = nmfaudio.separate_sources(mix, SR, 2, n_restarts=3, **options)
-    again = nmfaudio.separate_sources(mix, SR, 2, n_restarts=3, **options)
+    options = dict(n_iter=60, seed=3, **FAST)
+    first = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=6, n_restarts=3, settings=settings_of(**options)
+    )
+    again = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=6, n_restarts=3, settings=settings_of(**options)
+    )
     assert first.sources == again.sources
     np.testing.assert_array_equal(list(first.iter_sources()), list(again.iter_sources()))
-    other = nmfaudio.separate_sources(mix, SR, 2, n_restarts=3, **options | {"seed": 4})
+    other = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=6, n_restarts=3, settings=settings_of(**options | {"seed": 4})
+    )
     assert not np.array_equal(first.W, other.W)
     # One restart is the plain pipeline: separate, then group, from the same seed.
-    single = nmfaudio.separate_sources(mix, SR, 2, n_restarts=1, **options)
-    grouped = nmfaudio.group(nmfaudio.separate(mix, SR, 6, n_iter=60, seed=3, **FAST), 2)
+    single = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=6, n_restarts=1, settings=settings_of(**options)
+    )
+    grouped = nmfaudio.group(
+        nmfaudio.separate(mix, SR, 6, settings=settings_of(n_iter=60, seed=3, **FAST)), 2
+    )
     assert single.sources == grouped.sources
     np.testing.assert_array_equal(single.W, grouped.W)
 
 
 def test_fewer_restarts_are_the_first_of_more_drawn_from_the_same_seed():
     mix = tones([220, 330, 262]) + clicks()
-    options = dict(n_components=6, n_iter=40, seed=5, **FAST)
-    three = nmfaudio.separate_sources(mix, SR, 2, n_restarts=3, **options)
-    V = analyse(mix, SR, STFTConfig(**FAST), n_components=6).V
-    runs = restarts(V, 2, n_components=6, n_restarts=5, sr=SR, n_fft=FAST["n_fft"],
-                    n_iter=40, seed=5)  # fmt: skip
+    settings = settings_of(n_iter=40, seed=5, **FAST)
+    three = nmfaudio.separate_sources(mix, SR, 2, n_components=6, n_restarts=3, settings=settings)
+    spectrogram = analyse(mix, SR, STFTConfig(**FAST), Sources(2, 6))
+    runs = restarts(spectrogram, 2, 6, 5, settings=settings)
     fit, groups = consensus(runs[:3])
     np.testing.assert_array_equal(three.W, fit.W)
     np.testing.assert_array_equal(three.H, fit.H)
     assert three.sources == source_names(groups)
     # Drawn one at a time from one generator: the same restarts again.
     rng = np.random.default_rng(5)
-    singles = [restarts(V, 2, n_components=6, n_restarts=1, sr=SR, n_fft=FAST["n_fft"],
-                        n_iter=40, seed=rng)[0] for _ in range(5)]  # fmt: skip
+    by_one = dataclasses.replace(settings, fit=dataclasses.replace(settings.fit, seed=rng))
+    singles = [restarts(spectrogram, 2, 6, 1, settings=by_one)[0] for _ in range(5)]
     for (a, a_groups), (b, b_groups) in zip(runs, singles, strict=True):
         np.testing.assert_array_equal(a.W, b.W)
         assert [g.tolist() for g in a_groups] == [g.tolist() for g in b_groups]
@@ -219,7 +235,9 @@ def test_consensus_takes_the_restart_that_agrees_most_as_reference():
 def test_separate_sources_sum_to_the_input_and_find_the_tone_and_the_clicks():
     harmonic, percussive = tones([220, 330, 262, 392]), clicks()
     mix = np.stack([harmonic + percussive, 0.5 * harmonic + percussive])
-    result = nmfaudio.separate_sources(mix, SR, 2, n_components=8, seed=0, **FAST)
+    result = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=8, settings=settings_of(seed=0, **FAST)
+    )
     assert result.n_components == 8 * N_RESTARTS
     assert sorted(k for g in result.sources.values() for k in g) == list(range(result.n_components))
     sources = np.stack(list(result.iter_sources()))
@@ -230,9 +248,9 @@ def test_separate_sources_sum_to_the_input_and_find_the_tone_and_the_clicks():
 
 def test_separate_sources_checks_its_counts():
     with pytest.raises(ParameterError, match="3 components cannot make 4 sources"):
-        nmfaudio.separate_sources(clicks(), SR, 4, n_components=3, **FAST)
+        nmfaudio.separate_sources(clicks(), SR, 4, n_components=3, settings=settings_of(**FAST))
     with pytest.raises(ParameterError, match="n_restarts must be a positive integer"):
-        nmfaudio.separate_sources(clicks(), SR, 2, n_restarts=0, **FAST)
+        nmfaudio.separate_sources(clicks(), SR, 2, n_restarts=0, settings=settings_of(**FAST))
 
 
 def test_real_music_blind_grouping_scores(separation_case):
@@ -240,7 +258,9 @@ def test_real_music_blind_grouping_scores(separation_case):
     y, sr = nmfaudio.load(folder / "mixture.wav")
     names = ["hihat", "kick", "snare"]
     references = np.stack([nmfaudio.load(folder / f"{n}.wav")[0][0] for n in names])
-    result = nmfaudio.separate_sources(y, sr, 3, seed=0)  # what --sources 3 runs
+    result = nmfaudio.separate_sources(
+        y, sr, 3, settings=settings_of(seed=0)
+    )  # what --sources 3 runs
     scores = nmfaudio.evaluate(references, np.stack([s[0] for s in result.iter_sources()]))
     assert np.mean(scores.sdr) > 12, scores.table()  # 15.6 dB measured; K = S gives 3.6
 
@@ -269,8 +289,8 @@ def test_stacked_frames_unstack_into_the_convolutive_model():
 
 def test_one_frame_templates_are_plain_nmf_templates():
     y = clicks()
-    one = nmfaudio.learn([y], SR, 2, context=1, seed=0, **FAST)
-    plain = nmfaudio.separate(y, SR, 2, seed=0, **FAST)
+    one = nmfaudio.learn([y], SR, 2, context=1, settings=settings_of(seed=0, **FAST))
+    plain = nmfaudio.separate(y, SR, 2, settings=settings_of(seed=0, **FAST))
     assert one.W.shape == (257, 2)
     np.testing.assert_allclose(one.W, plain.W)
 
@@ -282,8 +302,10 @@ def drum_kit():
     Harmonic templates are pitch-specific: the tone's are learnt on its notes.
     """
     notes = tones([220, 330, 262, 392], seconds=1.5)
-    tone = nmfaudio.learn([notes], SR, 4, name="tone", seed=0, **FAST)
-    click = nmfaudio.learn([clicks(period=0.3, seed=5)], SR, 2, name="click", seed=0, **FAST)
+    tone = nmfaudio.learn([notes], SR, 4, name="tone", settings=settings_of(seed=0, **FAST))
+    click = nmfaudio.learn(
+        [clicks(period=0.3, seed=5)], SR, 2, name="click", settings=settings_of(seed=0, **FAST)
+    )
     return tone, click
 
 
@@ -300,7 +322,9 @@ def test_templates_round_trip_through_a_file(tmp_path, drum_kit):
 
 def test_separation_with_templates_recovers_each_instrument(drum_kit):
     harmonic, percussive = tones([220, 330, 262, 392]), clicks(seed=9)
-    result = nmfaudio.separate_with_templates(harmonic + percussive, SR, drum_kit, seed=0)
+    result = nmfaudio.separate_with_templates(
+        harmonic + percussive, SR, drum_kit, settings=settings_of(seed=0)
+    )
     assert list(result.sources) == ["tone", "click"]
     # Each two-frame template became two components: frame 0 at k, frame 1 at 6 + k.
     assert result.sources == {"tone": [0, 1, 2, 3, 6, 7, 8, 9], "click": [4, 5, 10, 11]}
@@ -314,8 +338,10 @@ def test_separation_with_templates_recovers_each_instrument(drum_kit):
 def test_adapted_templates_start_from_the_learnt_ones_and_fit_better(drum_kit):
     harmonic, percussive = tones([247, 370, 294]), clicks(seed=4, period=0.2)
     mix = harmonic + percussive
-    fixed = nmfaudio.separate_with_templates(mix, SR, drum_kit, seed=0, tol=0)
-    adapted = nmfaudio.separate_with_templates(mix, SR, drum_kit, adapt=True, seed=0, tol=0)
+    fixed = nmfaudio.separate_with_templates(mix, SR, drum_kit, settings=settings_of(seed=0, tol=0))
+    adapted = nmfaudio.separate_with_templates(
+        mix, SR, drum_kit, adapt=True, settings=settings_of(seed=0, tol=0)
+    )
     assert adapted.sources == fixed.sources  # sources follow the sets the templates came from
     assert not np.allclose(adapted.W[:, :4], drum_kit[0].W[:257])  # learnt, not kept
     np.testing.assert_allclose(adapted.W[:, :6].sum(axis=0) + adapted.W[:, 6:].sum(axis=0), 1,
@@ -328,8 +354,10 @@ def test_extra_components_make_a_rest_source(drum_kit):
     other = 0.2 * np.sin(2 * np.pi * 1500 * np.arange(2 * SR) / SR).astype(np.float32)
     harmonic, percussive = tones([220, 330, 262, 392]), clicks(seed=9)
     mix = harmonic + percussive + other
-    alone = nmfaudio.separate_with_templates(mix, SR, drum_kit, seed=0)
-    result = nmfaudio.separate_with_templates(mix, SR, drum_kit, n_extra=1, seed=0)
+    alone = nmfaudio.separate_with_templates(mix, SR, drum_kit, settings=settings_of(seed=0))
+    result = nmfaudio.separate_with_templates(
+        mix, SR, drum_kit, n_extra=1, settings=settings_of(seed=0)
+    )
     assert list(alone.sources) == ["tone", "click"]
     assert list(result.sources) == ["tone", "click", "rest"]
     _, click_alone = (s[0] for s in alone.iter_sources())
@@ -343,8 +371,10 @@ def test_extra_components_do_not_swallow_what_the_templates_describe(drum_kit):
     # free components must not take over either of them.
     harmonic, percussive = tones([392, 262, 330, 220], seconds=2.4), clicks(2.4, 0.2, seed=11)
     mix = harmonic + percussive
-    alone = nmfaudio.separate_with_templates(mix, SR, drum_kit, seed=0)
-    extra = nmfaudio.separate_with_templates(mix, SR, drum_kit, n_extra=2, seed=0)
+    alone = nmfaudio.separate_with_templates(mix, SR, drum_kit, settings=settings_of(seed=0))
+    extra = nmfaudio.separate_with_templates(
+        mix, SR, drum_kit, n_extra=2, settings=settings_of(seed=0)
+    )
     for before, after, reference in zip(
         alone.iter_sources(), extra.iter_sources(), (harmonic, percussive), strict=False
     ):
@@ -361,7 +391,9 @@ def test_templates_must_fit_the_recording_and_each_other(drum_kit):
     other_rate = dataclasses.replace(click, name="fast", sr=16000)
     with pytest.raises(ParameterError, match="learn them at one sample rate"):
         nmfaudio.separate_with_templates(y, SR, [tone, other_rate])
-    wide = nmfaudio.learn([clicks()], SR, 2, name="wide", n_fft=1024, hop_length=256)
+    wide = nmfaudio.learn(
+        [clicks()], SR, 2, name="wide", settings=settings_of(n_fft=1024, hop_length=256)
+    )
     with pytest.raises(ParameterError, match="learn them with the same settings"):
         nmfaudio.separate_with_templates(y, SR, [tone, wide])
     with pytest.raises(ParameterError, match="distinct names"):
@@ -372,7 +404,9 @@ def test_templates_must_fit_the_recording_and_each_other(drum_kit):
         dataclasses.replace(tone, name="../up")
     with pytest.raises(ParameterError, match=r"W must have shape \(2050, K\)"):
         Templates("x", tone.W, SR, STFTConfig(), context=2)
-    one_frame = nmfaudio.learn([clicks()], SR, 2, name="one", context=1, **FAST)
+    one_frame = nmfaudio.learn(
+        [clicks()], SR, 2, name="one", context=1, settings=settings_of(**FAST)
+    )
     with pytest.raises(ParameterError, match="learn them with the same context"):
         nmfaudio.separate_with_templates(y, SR, [tone, one_frame])
 
@@ -476,13 +510,13 @@ def test_cli_learn_then_separate_with_templates(capsys, tmp_path, write_wav):
         (["--extra", "2"], "--extra needs --templates"),
         (["--adapt"], "--adapt needs --templates"),
         (["--restarts", "2"], "--restarts needs --sources"),
-        (["--sources", "2", "--restarts", "0"], "must be at least 1"),
+        (["--sources", "2", "--restarts", "0"], "must be a positive integer"),
         (["--keep-components"], "--keep-components needs --sources or --templates"),
-        (["--sources", "3", "-k", "2"], "-k 2 is fewer components than --sources 3"),
+        (["--sources", "3", "-k", "2"], "2 components cannot make 3 sources"),
         (["--templates", "t.npz", "-k", "4"], "-k cannot be used with --templates"),
         (["--templates", "t.npz", "--n-fft", "1024"], "--n-fft cannot be used with --templates"),
         (["--templates"], "expected at least one argument"),
-        (["--sources", "0"], "must be at least 1"),
+        (["--sources", "0"], "must be a positive integer"),
     ],
 )
 def test_cli_contradicting_options_are_usage_errors(
@@ -530,8 +564,8 @@ def test_cli_learn_and_separate_record_the_cost(capsys, tmp_path, write_wav):
     )  # fmt: skip
     assert status == 0, err
     learnt = Templates.load(templates)
-    assert learnt.beta == 0.0
-    assert learnt.penalties == {"sparsity_W": 0.001, "sparsity_H": 0.001}
+    assert learnt.cost.beta == 0.0
+    assert learnt.cost.penalties == {"sparsity_W": 0.001, "sparsity_H": 0.001}
     np.testing.assert_allclose(learnt.W.sum(axis=0), 1, rtol=1e-5)  # still unit sums
     mix = write_wav("mix.wav", tones([220, 330]) + clicks())
     status, out, err = run(
@@ -552,7 +586,7 @@ def test_template_files_from_before_the_cost_was_recorded_still_load(tmp_path, d
         hop_length=128, window="hann", context=2,
     )  # fmt: skip
     loaded = Templates.load(path)
-    assert (loaded.beta, loaded.penalties) == (1.0, {})
+    assert (loaded.cost.beta, loaded.cost.penalties) == (1.0, {})
     bad = tmp_path / "bad.npz"
     np.savez(
         bad, format="nmfaudio-templates-1", name="tone", W=tone.W, sr=SR, n_fft=512,
@@ -565,9 +599,9 @@ def test_template_files_from_before_the_cost_was_recorded_still_load(tmp_path, d
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--beta", "-1"], "expected a number >= 0 or one of is, itakura-saito"),
+        (["--beta", "-1"], "beta must be a finite number >= 0 or one of is, itakura-saito"),
         (["--beta", "banana"], "got 'banana'"),
-        (["--beta", "nan"], "expected a number >= 0"),
+        (["--beta", "nan"], "beta must be a finite number >= 0"),
         (["--sparsity", "-0.1"], "must be a non-negative number"),
         (["--continuity", "x"], "expected a number"),
     ],

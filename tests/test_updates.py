@@ -3,6 +3,8 @@ and penalty; the element kernels, the continuity gradient and the thread split."
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,6 @@ from nmfaudio._kernels import block_size
 from nmfaudio._updates import (
     EPSILON,
     H_FLOOR,
-    Penalties,
     Updates,
     continuity_cost,
     continuity_gradient,
@@ -20,6 +21,7 @@ from nmfaudio._updates import (
     kl_terms,
 )
 from nmfaudio.nmf import initialize
+from nmfaudio.settings import Cost, Fit
 
 
 def plain_divergence(V, WH, beta) -> float:
@@ -39,7 +41,7 @@ def plain_divergence(V, WH, beta) -> float:
                  / (beta * (beta - 1)))  # fmt: skip
 
 
-def plain_cost(V, W, H, beta, p: Penalties) -> float:
+def plain_cost(V, W, H, beta, p: Cost) -> float:
     F, T = V.shape
     cost = plain_divergence(V, W @ H, beta)
     cost += T * p.sparsity_W * W.sum() + F * p.sparsity_H * H.sum()
@@ -51,7 +53,7 @@ def plain_cost(V, W, H, beta, p: Penalties) -> float:
 
 def plain_nmf(V, W, H, n_iter, beta=1.0, p=None, fix_W=False):
     """The oracle: Févotte & Idier's updates with scikit-learn's safeguards, in float64."""
-    p = p or Penalties()
+    p = p or Cost()
     V, W, H = (np.array(a, dtype=np.float64) for a in (V, W, H))
     F, T = V.shape
     g = gamma(beta)
@@ -110,11 +112,11 @@ SHAPES = [
 ]
 BETAS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]
 PENALTIES = {
-    "none": Penalties(),
-    "L1 both": Penalties(sparsity_W=1e-3, sparsity_H=2e-3),
-    "L2 both": Penalties(l2_W=1e-3, l2_H=2e-3),
-    "continuity": Penalties(continuity_H=1e-3),
-    "all": Penalties(1e-3, 1e-3, 1e-3, 1e-3, 1e-3),
+    "none": Cost(),
+    "L1 both": Cost(sparsity_W=1e-3, sparsity_H=2e-3),
+    "L2 both": Cost(l2_W=1e-3, l2_H=2e-3),
+    "continuity": Cost(continuity_H=1e-3),
+    "all": Cost(sparsity_W=1e-3, sparsity_H=1e-3, l2_W=1e-3, l2_H=1e-3, continuity_H=1e-3),
 }
 
 
@@ -125,9 +127,18 @@ def test_fast_path_equals_plain_updates_for_every_beta(n_freq, n_frames, k, beta
     V = spectrogram_like(n_freq, n_frames)
     if beta < 1:
         V += 0.01  # the oracle's Itakura-Saito sum, like ours, skips zeros; keep them out
-    W0, H0 = initialize(V, k, seed=1)
+    W0, H0 = initialize(V, k, fit=Fit(seed=1))
     W_ref, H_ref, losses_ref = plain_nmf(V, W0, H0, 15, beta, fix_W=fix_W)
-    fast = nmf(V, k, W=W0, H=H0, fix_W=fix_W, n_iter=15, tol=0, beta=beta, dtype=np.float64)
+    fast = nmf(
+        V,
+        k,
+        W=W0,
+        H=H0,
+        fix_W=fix_W,
+        dtype=np.float64,
+        cost=Cost(beta=beta),
+        fit=Fit(n_iter=15, tol=0),
+    )
     # A loss is resolved to about eps times its terms' magnitude: the floor of the comparison.
     np.testing.assert_allclose(fast.losses, losses_ref, rtol=1e-8, atol=1e-12 * V.sum() ** 2)
     np.testing.assert_allclose(fast.W @ fast.H, W_ref @ H_ref, rtol=1e-7, atol=1e-11)
@@ -140,12 +151,20 @@ def test_fast_path_equals_plain_updates_for_every_beta(n_freq, n_frames, k, beta
 def test_penalties_equal_the_plain_updates(name, beta):
     p = PENALTIES[name]
     V = spectrogram_like(300, 700, seed=2) + (0.01 if beta < 1 else 0)
-    W0, H0 = initialize(V, 4, seed=2)
+    W0, H0 = initialize(V, 4, fit=Fit(seed=2))
     W_ref, H_ref, losses_ref = plain_nmf(V, W0, H0, 15, beta, p)
-    fast = nmf(V, 4, W=W0, H=H0, n_iter=15, tol=0, beta=beta, dtype=np.float64, **vars(p))
+    fast = nmf(
+        V,
+        4,
+        W=W0,
+        H=H0,
+        dtype=np.float64,
+        cost=dataclasses.replace(p, beta=beta),
+        fit=Fit(n_iter=15, tol=0),
+    )
     np.testing.assert_allclose(fast.losses, losses_ref, rtol=1e-8)
     np.testing.assert_allclose(fast.W @ fast.H, W_ref @ H_ref, rtol=1e-7, atol=1e-11)
-    assert fast.penalties == p.active()
+    assert fast.cost.penalties == p.penalties
     if p.depends_on_scale:  # returned as fitted: the cost of these very factors
         np.testing.assert_allclose(fast.W, W_ref, rtol=1e-7, atol=1e-12)
         assert plain_cost(V, fast.W, fast.H, beta, p) == pytest.approx(fast.losses[-1], rel=1e-9)
@@ -155,9 +174,9 @@ def test_penalties_equal_the_plain_updates(name, beta):
 @pytest.mark.parametrize(("n_freq", "n_frames", "k"), SHAPES)
 def test_fast_path_equals_plain_updates_in_float32(n_freq, n_frames, k, beta):
     V = (spectrogram_like(n_freq, n_frames) + (0.01 if beta < 1 else 0)).astype(np.float32)
-    W0, H0 = initialize(V, k, seed=2)
+    W0, H0 = initialize(V, k, fit=Fit(seed=2))
     W_ref, H_ref, losses_ref = plain_nmf(V, W0, H0, 15, beta)
-    fast = nmf(V, k, W=W0, H=H0, n_iter=15, tol=0, beta=beta)
+    fast = nmf(V, k, W=W0, H=H0, cost=Cost(beta=beta), fit=Fit(n_iter=15, tol=0))
     # float32 ratios and products: the loss to about 1e-4 of the data's own size
     size = plain_divergence(V, np.full_like(V, V.mean()), beta)
     np.testing.assert_allclose(fast.losses, losses_ref, rtol=2e-4, atol=1e-5 * size)
@@ -168,11 +187,11 @@ def test_fast_path_equals_plain_updates_in_float32(n_freq, n_frames, k, beta):
 @pytest.mark.parametrize("beta", [0.0, 1.0, 2.0, 1.5])
 def test_result_does_not_depend_on_the_number_of_threads(beta):
     V = (spectrogram_like(513, 900) + 0.01).astype(np.float32)
-    W0, H0 = initialize(V, 4, seed=0)
+    W0, H0 = initialize(V, 4, fit=Fit(seed=0))
     keep = np.zeros(4, bool)
     results = []
     for n_threads in (1, 2, 3):
-        updates = Updates(np.ascontiguousarray(V.T), beta, Penalties(), n_threads=n_threads)
+        updates = Updates(np.ascontiguousarray(V.T), Cost(beta=beta), n_threads=n_threads)
         W, Ht = W0.copy(), np.ascontiguousarray(H0.T)
         with updates.running():
             loss = updates.update_W(W, Ht, keep)
