@@ -198,7 +198,7 @@ def nmf(
     if frozen.any() and H is None:
         raise ParameterError("fix_H needs the activations H")
     if not fixed.any():
-        check_n_components(n_components, n_freq, n_frames)
+        _check_fits(n_components, n_freq, n_frames)
     W = _check_factor("W", W, (n_freq, n_components), dtype)
     H = _check_factor("H", H, (n_components, n_frames), dtype)
     if W is None or H is None:
@@ -219,9 +219,8 @@ def nmf(
     return NMFResult(W=W, H=H, losses=losses, cost=cost)
 
 
-def check_n_components(n_components: int, n_freq: int, n_frames: int) -> None:
-    """Raise ParameterError unless ``1 <= n_components <= min(n_freq, n_frames)``."""
-    positive_int("n_components", n_components)
+def _check_fits(n_components: int, n_freq: int, n_frames: int) -> None:
+    """Raise ParameterError unless ``n_components <= min(n_freq, n_frames)``."""
     if n_components > min(n_freq, n_frames):
         raise ParameterError(
             f"n_components={n_components} is larger than the spectrogram allows:"

@@ -405,26 +405,6 @@ def _as_signal(y) -> np.ndarray:
     return y
 
 
-def _as_signal(y) -> np.ndarray:
-    """``y`` as float32 samples, ``(n_channels, n_samples)``, or a ParameterError that says
-    what was given instead."""
-    if isinstance(y, str | os.PathLike):
-        raise ParameterError(
-            f"y must be an array of samples, got the {type(y).__name__} {str(y)!r}: read a file"
-            " with nmfaudio.load, or separate it with nmfaudio.separate_file"
-        )
-    try:
-        y = np.atleast_2d(np.asarray(y, dtype=np.float32))
-    except (TypeError, ValueError):
-        raise ParameterError(f"y must be an array of samples, got {type(y).__name__}") from None
-    if y.ndim != 2 or y.shape[0] == 0:
-        raise ParameterError(
-            f"y must have shape (n_samples,) or (n_channels, n_samples) with at least one"
-            f" channel, got {y.shape}"
-        )
-    return y
-
-
 def _check_enough_spectrogram(mode: Mode, n_frames: int, seconds: float, config) -> None:
     """Each component needs a frame and a frequency bin of its own: say so in the user's terms."""
     n_components, what = mode.n_fitted, mode.describe()

@@ -1,4 +1,5 @@
-"""Shared fixtures: example audio, the real recordings beside the checkout, WAV writing."""
+"""Shared fixtures: example audio, the real recordings beside the checkout, WAV writing,
+synthetic instruments and the settings the tests use."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import nmfaudio
 from nmfaudio.settings import Cost, Fit, Settings, STFTConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,3 +77,43 @@ def settings_of(**flat) -> Settings:
     if flat:
         raise TypeError(f"settings_of() got unknown settings {sorted(flat)}")
     return settings
+
+
+#: Sample rate of the synthetic instruments below, and their fast STFT settings.
+SR = 8000
+FAST = {"n_fft": 512, "hop_length": 128}
+
+
+def tones(notes, seconds=2.0, seed=0) -> np.ndarray:
+    """A harmonic instrument playing ``notes`` (Hz) one after another, mono."""
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = np.repeat(notes, -(-t.size // len(notes)))[: t.size]
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    envelope = np.exp(-(t % (seconds / len(notes))) * 3)
+    return (0.3 * envelope * sum(np.sin(h * phase) / h for h in range(1, 6))).astype(np.float32)
+
+
+def clicks(seconds=2.0, period=0.25, seed=0) -> np.ndarray:
+    """A percussive instrument: high-passed noise bursts, mono."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    noise = np.diff(rng.standard_normal(t.size + 1))
+    return (0.2 * noise * np.exp(-(t % period) / 0.01)).astype(np.float32)
+
+
+def snr(reference, estimate) -> float:
+    return 10 * np.log10(np.sum(reference**2) / np.sum((reference - estimate) ** 2))
+
+
+@pytest.fixture
+def drum_kit():
+    """Templates of a tone and of clicks, learnt from recordings other than the mix.
+
+    Harmonic templates are pitch-specific: the tone's are learnt on its notes.
+    """
+    notes = tones([220, 330, 262, 392], seconds=1.5)
+    tone = nmfaudio.learn([notes], SR, 4, name="tone", settings=settings_of(seed=0, **FAST))
+    click = nmfaudio.learn(
+        [clicks(period=0.3, seed=5)], SR, 2, name="click", settings=settings_of(seed=0, **FAST)
+    )
+    return tone, click

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import music_like
+from conftest import clicks, music_like, tones
 
-from nmfaudio import __version__
+from nmfaudio import Templates, __version__
 from nmfaudio.cli import main
 from nmfaudio.outputs import MANIFEST
 
@@ -495,3 +495,137 @@ def test_nested_json_and_bad_addresses_are_one_line(capsys, tmp_path, example_mi
     status, _, err = run(capsys, "separate", example_mixture, example_mixture, "-o", tmp_path / "b",
                          "--scheduler", "not a url", *FAST)  # fmt: skip
     assert status == 1 and "cannot reach the Dask scheduler at not a url" in err, err
+
+
+CLI_FAST = ["--iterations", "60", "-q"]
+
+
+def test_cli_sources_and_kept_components(capsys, tmp_path, write_wav):
+    source = write_wav("mix.wav", tones([220, 330, 262]) + clicks())
+    status, _, err = run(
+        capsys, "separate", source, "--sources", "2", "-k", "6", "-o", tmp_path / "o",
+        "--restarts", "2", "--keep-components", "--n-fft", "512", "--hop", "128", *CLI_FAST,
+    )  # fmt: skip
+    assert status == 0, err
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    # The components of both restarts: they too sum to the input.
+    components = sum(sf.read(tmp_path / "o" / f"component_{k:02d}.wav")[0] for k in range(12))
+    np.testing.assert_allclose(components, sf.read(source)[0], atol=1e-5)
+    assert names == [f"component_{k:02d}.wav" for k in range(12)] + [
+        "nmfaudio.json",
+        "source_00.wav",
+        "source_01.wav",
+    ]
+    total = sum(sf.read(tmp_path / "o" / f"source_0{s}.wav")[0] for s in range(2))
+    np.testing.assert_allclose(total, sf.read(source)[0], atol=1e-5)
+
+
+def test_cli_learn_then_separate_with_templates(capsys, tmp_path, write_wav):
+    tone_file = write_wav("tone.wav", tones([196, 294]))
+    click_file = write_wav("click.wav", clicks(period=0.3))
+    for name, file, k in (("kick", click_file, "2"), ("piano", tone_file, "3")):
+        status, _, err = run(
+            capsys, "learn", file, "-k", k, "-o", tmp_path / f"{name}.npz",
+            "--n-fft", "512", "--hop", "128", *CLI_FAST,
+        )  # fmt: skip
+        assert status == 0, err
+    mix = write_wav("mix.wav", tones([220, 330]) + clicks(), sr=16000)  # resampled to 8 kHz
+    status, out, err = run(
+        capsys, "separate", mix, "--templates", tmp_path / "kick.npz", tmp_path / "piano.npz",
+        "--extra", "1", "-o", tmp_path / "o", "--iterations", "60",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "wrote 3 sources" in out
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert names == ["kick.wav", "nmfaudio.json", "piano.wav", "rest.wav"]
+    assert sf.info(tmp_path / "o" / "kick.wav").samplerate == 8000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--extra", "2"], "--extra needs --templates"),
+        (["--adapt"], "--adapt needs --templates"),
+        (["--restarts", "2"], "--restarts needs --sources"),
+        (["--sources", "2", "--restarts", "0"], "must be a positive integer"),
+        (["--keep-components"], "--keep-components needs --sources or --templates"),
+        (["--sources", "3", "-k", "2"], "2 components cannot make 3 sources"),
+        (["--templates", "t.npz", "-k", "4"], "-k cannot be used with --templates"),
+        (["--templates", "t.npz", "--n-fft", "1024"], "--n-fft cannot be used with --templates"),
+        (["--templates"], "expected at least one argument"),
+        (["--sources", "0"], "must be a positive integer"),
+    ],
+)
+def test_cli_contradicting_options_are_usage_errors(
+    capsys, tmp_path, example_mixture, argv, message
+):
+    status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_bad_template_files(capsys, tmp_path, example_mixture, write_wav):
+    (tmp_path / "junk.npz").write_text("junk")
+    status, _, err = run(capsys, "separate", example_mixture, "--templates", tmp_path / "junk.npz",
+                         "-o", tmp_path / "o")  # fmt: skip
+    assert status == 1 and "not an nmfaudio template file" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+    source = write_wav("x.wav", clicks())
+    status, _, err = run(capsys, "learn", source, "-k", "2", "-o", tmp_path / "x.txt")
+    assert status == 1 and "give it a .npz name" in err
+    status, _, err = run(capsys, "learn", source, "-o", tmp_path / "x.npz")
+    assert status == 2 and "-k/--components" in err
+
+
+def test_cli_refuses_a_rate_other_than_the_templates(capsys, tmp_path, write_wav):
+    source = write_wav("click.wav", clicks())
+    status, _, err = run(capsys, "learn", source, "-k", "2", "-o", tmp_path / "c.npz", "-q")
+    assert status == 0, err
+    mix = write_wav("mix.wav", clicks(seed=3))
+    before = mix.read_bytes()
+    status, _, err = run(
+        capsys, "separate", mix, "--templates", tmp_path / "c.npz", "--sr", "16000",
+        "-o", tmp_path / "o",
+    )  # fmt: skip
+    assert status == 1 and "learnt at 8000 Hz but the recording is at 16000 Hz" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+    assert mix.read_bytes() == before
+
+
+def test_cli_learn_and_separate_record_the_cost(capsys, tmp_path, write_wav):
+    click_file = write_wav("click.wav", clicks(period=0.3))
+    templates = tmp_path / "kick.npz"
+    status, _, err = run(
+        capsys, "learn", click_file, "-k", "2", "-o", templates, "--n-fft", "512",
+        "--hop", "128", "--beta", "is", "--sparsity", "0.001", *CLI_FAST,
+    )  # fmt: skip
+    assert status == 0, err
+    learnt = Templates.load(templates)
+    assert learnt.cost.beta == 0.0
+    assert learnt.cost.penalties == {"sparsity_W": 0.001, "sparsity_H": 0.001}
+    np.testing.assert_allclose(learnt.W.sum(axis=0), 1, rtol=1e-5)  # still unit sums
+    mix = write_wav("mix.wav", tones([220, 330]) + clicks())
+    status, out, err = run(
+        capsys, "separate", mix, "-k", "3", "--beta", "0.5", "--continuity", "0.01",
+        "-o", tmp_path / "o", "--n-fft", "512", "--hop", "128", "--iterations", "20",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "(β-divergence (β = 0.5) + continuity_H 0.01" in out
+    manifest = json.loads((tmp_path / "o" / "nmfaudio.json").read_text())
+    assert manifest["beta"] == 0.5 and manifest["penalties"] == {"continuity_H": 0.01}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--beta", "-1"], "beta must be a finite number >= 0 or one of is, itakura-saito"),
+        (["--beta", "banana"], "got 'banana'"),
+        (["--beta", "nan"], "beta must be a finite number >= 0"),
+        (["--sparsity", "-0.1"], "must be a non-negative number"),
+        (["--continuity", "x"], "expected a number"),
+    ],
+)
+def test_cli_bad_cost_options_are_usage_errors(capsys, tmp_path, example_mixture, argv, message):
+    status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import nmfaudio
 from nmfaudio import ParameterError, divergence, kl_divergence, nmf
 from nmfaudio.frontend import magnitude, stft
 from nmfaudio.nmf import EPSILON, initialize
@@ -262,3 +263,64 @@ def test_templates_never_turn_subnormal_in_bands_the_data_barely_reaches():
     assert not np.any((result.W > 0) & (result.W < tiny))
     assert not np.any((result.H > 0) & (result.H < tiny))
     assert np.all(np.diff(result.losses) <= 1e-6 * result.losses[0])  # still descending
+
+
+def reference_update(V, W, H, fixed, n_iter, frozen=None):
+    """Plain float64 multiplicative updates, only the free columns of W and rows of H learnt."""
+    W, H = W.copy(), H.copy()
+    frozen = np.zeros(W.shape[1], bool) if frozen is None else frozen
+    for _ in range(n_iter):
+        R = V / np.maximum(W @ H, EPSILON)
+        W_new = W * (R @ H.T) / H.sum(axis=1)
+        W[:, ~fixed] = W_new[:, ~fixed]
+        R = V / np.maximum(W @ H, EPSILON)
+        H_new = H * (W.T @ R) / W.sum(axis=0)[:, None]
+        H[~frozen] = H_new[~frozen]
+    return W, H
+
+
+def test_partly_fixed_W_keeps_those_columns_and_matches_the_reference_update():
+    rng = np.random.default_rng(0)
+    V = rng.random((40, 70)) ** 3
+    W0, H0 = rng.random((40, 5)) + 0.1, rng.random((5, 70)) + 0.1
+    fixed = np.array([True, False, True, False, False])
+    result = nmf_fixed(V, W0, H0, fixed, n_iter=15)
+    np.testing.assert_array_equal(result.W[:, fixed], W0[:, fixed])  # kept as given, unscaled
+    np.testing.assert_allclose(result.W[:, ~fixed].sum(axis=0), 1)  # learnt: unit sum
+    W, H = reference_update(V, W0, H0, fixed, 15)
+    np.testing.assert_allclose(result.W @ result.H, W @ H, rtol=1e-9)
+    assert np.all(np.diff(result.losses) <= 1e-12 * result.losses[0])  # MU never goes up
+
+
+def test_fixed_part_of_the_model_stays_and_the_rest_fits_around_it():
+    rng = np.random.default_rng(1)
+    V = rng.random((40, 70)) ** 3
+    W0, H0 = rng.random((40, 5)) + 0.1, rng.random((5, 70)) + 0.1
+    kept = np.array([True, True, False, False, True])
+    result = nmfaudio.nmf(
+        V, 5, W=W0, H=H0, fix_W=kept, fix_H=kept, dtype=np.float64, fit=Fit(n_iter=15, tol=0)
+    )
+    np.testing.assert_array_equal(result.H[kept], H0[kept])  # as given, unscaled
+    np.testing.assert_array_equal(result.W[:, kept], W0[:, kept])
+    W, H = reference_update(V, W0, H0, kept, 15, frozen=kept)
+    np.testing.assert_allclose(result.W @ result.H, W @ H, rtol=1e-9)
+    assert np.all(np.diff(result.losses) <= 1e-12 * result.losses[0])
+    frozen_only = nmfaudio.nmf(V, 5, H=H0, fix_H=True, dtype=np.float64, fit=Fit(n_iter=10, tol=0))
+    np.testing.assert_array_equal(frozen_only.H, H0)  # W learnt, H as given
+    with pytest.raises(ParameterError, match="fix_H needs the activations H"):
+        nmfaudio.nmf(V, 5, fix_H=kept)
+    with pytest.raises(ParameterError, match="fix_H must be a bool or a boolean array"):
+        nmfaudio.nmf(V, 5, H=H0, fix_H=[1, 0, 1, 0, 1])
+
+
+def nmf_fixed(V, W0, H0, fixed, n_iter):
+    return nmfaudio.nmf(
+        V, 5, W=W0, H=H0, fix_W=fixed, dtype=np.float64, fit=Fit(n_iter=n_iter, tol=0)
+    )
+
+
+@pytest.mark.parametrize("mask", [np.ones(4, bool), np.array([1, 0, 1, 0, 1]), [True] * 3])
+def test_fix_W_mask_must_be_boolean_of_length_K(mask):
+    V = np.ones((10, 12))
+    with pytest.raises(ParameterError, match="fix_W must be a bool or a boolean array"):
+        nmfaudio.nmf(V, 5, W=np.ones((10, 5)), fix_W=mask)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from conftest import music_like, settings_of
 from test_cli import FAST, digest, run
 
 import nmfaudio
+from nmfaudio import AudioFileError, ParameterError
 from nmfaudio.outputs import MANIFEST, output_dir, write_many
 
 SHM = Path("/dev/shm")
@@ -297,3 +299,35 @@ def test_a_non_utf8_file_name_is_separated_in_a_batch(capsys, tmp_path):
     status, _, err = run(capsys, "separate", odd, "-o", single, "-k", "2", *FAST)
     assert status == 0, err
     assert len(list(single.glob("component_*.wav"))) == 2
+
+
+def test_pcm_clipping_is_never_silent(tmp_path):
+    loud = np.array([[0.5, 1.5, -2.0, 0.1]] * 2, dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"peak 2.000 exceeds 1.0 and is clipped in PCM_16"):
+        write_many(tmp_path, [("loud.wav", loud)], 8000, subtype="PCM_16")
+    data, _ = sf.read(tmp_path / "loud.wav", always_2d=True)
+    assert data.max() <= 1.0 and data.min() >= -1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_many(tmp_path, [("float.wav", loud)], 8000, subtype="FLOAT")
+
+
+def test_failure_part_way_leaves_nothing_behind(tmp_path):
+    def items():
+        yield "a.wav", np.zeros((1, 100), np.float32)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_many(tmp_path / "out", items(), 8000)
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_directory_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(AudioFileError, match="exists and is not a directory"):
+        write_many(tmp_path / "file", [("a.wav", np.zeros((1, 10)))], 8000)
+
+
+def test_bad_subtype_is_refused(tmp_path):
+    with pytest.raises(ParameterError, match="subtype must be one of"):
+        write_many(tmp_path, [("a.wav", np.zeros((1, 10)))], 8000, subtype="MP3")

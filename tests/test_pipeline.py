@@ -382,3 +382,23 @@ def test_a_dask_worker_killed_by_an_input_is_that_inputs_failure(tmp_path):
     assert [p.name for p, _ in result.done] == ["fine.wav"]
     assert len(result.failed) == 1 and result.failed[0][0] == files[0]
     assert "its worker died (KilledWorker" in result.failed[0][1]
+
+
+def test_save_writes_each_component_with_rate_channels_and_subtype(tmp_path):
+    y = music_like(2)
+    result = nmfaudio.separate(
+        y, 8000, 3, settings=settings_of(n_fft=512, hop_length=128, n_iter=20)
+    )
+    paths = nmfaudio.save(result, tmp_path / "out", output=nmfaudio.Output(subtype="PCM_24"))
+    assert [p.name for p in paths] == [
+        "component_00.wav", "component_01.wav", "component_02.wav", "nmfaudio.json"
+    ]  # fmt: skip
+    total = 0
+    for path, component in zip(paths[:-1], result.components, strict=True):
+        info = sf.info(path)
+        assert (info.samplerate, info.channels, info.subtype) == (8000, 2, "PCM_24")
+        data, _ = sf.read(path, dtype="float32", always_2d=True)
+        np.testing.assert_allclose(data.T, component, atol=2**-22)
+        total = total + data.T
+    np.testing.assert_allclose(total, y, atol=1e-4)
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary left behind

@@ -1,0 +1,120 @@
+"""Blind grouping: components clustered by timbre, restarts drawn from one seed, consensus."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import FAST, SR, clicks, settings_of, snr, tones
+
+import nmfaudio
+from nmfaudio import ParameterError
+from nmfaudio.frontend import STFTConfig
+from nmfaudio.grouping import cluster_components, consensus, restarts, source_names
+from nmfaudio.modes import Sources
+from nmfaudio.nmf import NMFResult
+from nmfaudio.separation import analyse
+
+
+def test_clustering_finds_obvious_groups_numbered_by_first_component():
+    features = np.array([[5.0, 0], [0, 0], [5.1, 0], [0.1, 0], [0, 9], [0, 9.2]])
+    np.testing.assert_array_equal(cluster_components(features, 3), [0, 1, 0, 1, 2, 2])
+    np.testing.assert_array_equal(cluster_components(features, 6), np.arange(6))
+    np.testing.assert_array_equal(cluster_components(features, 1), np.zeros(6))
+
+
+def test_group_separates_a_tone_from_clicks_and_sources_sum_to_the_input():
+    harmonic, percussive = tones([220, 330, 262, 392]), clicks()
+    mix = np.stack([harmonic + percussive, 0.5 * harmonic + percussive])  # stereo
+    result = nmfaudio.separate(mix, SR, 8, settings=settings_of(seed=0, **FAST))
+    grouped = nmfaudio.group(result, 2)
+    assert list(grouped.sources) == ["source_00", "source_01"]
+    members = sorted(k for group in grouped.sources.values() for k in group)
+    assert members == list(range(8))  # a partition of the components
+    sources = np.stack(list(grouped.iter_sources()))
+    assert sources.shape == (2, 2, mix.shape[1])
+    np.testing.assert_allclose(sources.sum(axis=0), mix, atol=1e-5)
+    # Each reference is recovered by one source, well above chance.
+    references = [harmonic, percussive]
+    best = [max(snr(ref, src[0]) for src in sources) for ref in references]
+    assert min(best) > 8, best
+
+
+def test_grouping_is_deterministic_for_a_seed():
+    mix = tones([220, 330, 262]) + clicks()
+    first = nmfaudio.group(nmfaudio.separate(mix, SR, 6, settings=settings_of(seed=3, **FAST)), 2)
+    again = nmfaudio.group(nmfaudio.separate(mix, SR, 6, settings=settings_of(seed=3, **FAST)), 2)
+    assert first.sources == again.sources
+    np.testing.assert_array_equal(list(first.iter_sources()), list(again.iter_sources()))
+
+
+def test_group_needs_at_least_as_many_components_as_sources():
+    result = nmfaudio.separate(clicks(), SR, 2, settings=settings_of(**FAST))
+    with pytest.raises(ParameterError, match="cannot group 2 components into 3 sources"):
+        nmfaudio.group(result, 3)
+    with pytest.raises(ParameterError, match="n_sources must be a positive integer"):
+        nmfaudio.group(result, 0)
+    with pytest.raises(ParameterError, match="group the components first"):
+        result.iter_sources()
+
+
+def test_fewer_restarts_are_the_first_of_more_drawn_from_the_same_seed():
+    mix = tones([220, 330, 262]) + clicks()
+    settings = settings_of(n_iter=40, seed=5, **FAST)
+    three = nmfaudio.separate_sources(mix, SR, 2, n_components=6, n_restarts=3, settings=settings)
+    spectrogram = analyse(mix, SR, STFTConfig(**FAST), Sources(2, 6))
+    runs = restarts(spectrogram, 2, 6, 5, settings=settings)
+    fit, groups = consensus(runs[:3])
+    np.testing.assert_array_equal(three.W, fit.W)
+    np.testing.assert_array_equal(three.H, fit.H)
+    assert three.sources == source_names(groups)
+    # Drawn one at a time from one generator: the same restarts again.
+    rng = np.random.default_rng(5)
+    by_one = dataclasses.replace(settings, fit=dataclasses.replace(settings.fit, seed=rng))
+    singles = [restarts(spectrogram, 2, 6, 1, settings=by_one)[0] for _ in range(5)]
+    for (a, a_groups), (b, b_groups) in zip(runs, singles, strict=True):
+        np.testing.assert_array_equal(a.W, b.W)
+        assert [g.tolist() for g in a_groups] == [g.tolist() for g in b_groups]
+
+
+def test_consensus_matches_sources_across_restarts_and_averages_their_models():
+    rng = np.random.default_rng(0)
+    fit = NMFResult(W=rng.random((30, 6)), H=rng.random((6, 40)), losses=np.ones(3))
+    groups = [np.array([0, 3]), np.array([1, 4, 5]), np.array([2])]
+    # The same factorization again, its sources listed in another order.
+    fit2 = NMFResult(W=fit.W[:, ::-1].copy(), H=fit.H[::-1].copy(), losses=np.ones(3))
+    groups2 = [5 - g for g in groups[::-1]]
+    merged, merged_groups = consensus([(fit, groups), (fit2, groups2)])
+    assert merged.W.shape == (30, 12) and merged.H.shape == (12, 40)
+    # Either run may be the reference (they agree equally): the pairs are what counts.
+    expected = {frozenset([*g, *(6 + groups2[2 - s])]) for s, g in enumerate(groups)}
+    assert {frozenset(g) for g in merged_groups} == expected
+    for merged_group in merged_groups:
+        g = [k for k in merged_group if k < 6]
+        model = merged.W[:, merged_group] @ merged.H[merged_group]
+        np.testing.assert_allclose(model, fit.W[:, g] @ fit.H[g])  # mean of two equal models
+
+
+def test_consensus_takes_the_restart_that_agrees_most_as_reference():
+    rng = np.random.default_rng(2)
+    W, H = rng.random((30, 4)), rng.random((4, 40))
+    split, other = [np.array([0, 1]), np.array([2, 3])], [np.array([0, 2]), np.array([1, 3])]
+    runs = [(NMFResult(W, H, np.full(1, i)), g) for i, g in enumerate((other, split, split))]
+    merged, groups = consensus(runs)
+    assert merged.losses[0] == 1  # the reference's
+    # Run 1 leads (first of the two that agree): its first source is source 0.
+    assert sorted(k for k in groups[0] if k >= 4) == [4, 5, 8, 9]
+    assert sorted(k for k in groups[1] if k >= 4) == [6, 7, 10, 11]
+
+
+def test_real_music_blind_grouping_scores(separation_case):
+    folder = separation_case("drums808")
+    y, sr = nmfaudio.load(folder / "mixture.wav")
+    names = ["hihat", "kick", "snare"]
+    references = np.stack([nmfaudio.load(folder / f"{n}.wav")[0][0] for n in names])
+    result = nmfaudio.separate_sources(
+        y, sr, 3, settings=settings_of(seed=0)
+    )  # what --sources 3 runs
+    scores = nmfaudio.evaluate(references, np.stack([s[0] for s in result.iter_sources()]))
+    assert np.mean(scores.sdr) > 12, scores.table()  # 15.6 dB measured; K = S gives 3.6

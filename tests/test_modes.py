@@ -1,0 +1,203 @@
+"""The ways of separating: blind sources and learnt templates find their parts, and refuse
+what they cannot separate."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import FAST, SR, clicks, settings_of, snr, tones
+
+import nmfaudio
+from nmfaudio import ParameterError, Settings, STFTConfig, Templates
+from nmfaudio.defaults import COMPONENTS_PER_SOURCE, N_RESTARTS
+
+
+def test_separate_sources_is_deterministic_for_a_seed_and_one_restart_is_group():
+    mix = tones([220, 330, 262]) + clicks()
+    options = dict(n_iter=60, seed=3, **FAST)
+    first = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=6, n_restarts=3, settings=settings_of(**options)
+    )
+    again = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=6, n_restarts=3, settings=settings_of(**options)
+    )
+    assert first.sources == again.sources
+    np.testing.assert_array_equal(list(first.iter_sources()), list(again.iter_sources()))
+    other = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=6, n_restarts=3, settings=settings_of(**options | {"seed": 4})
+    )
+    assert not np.array_equal(first.W, other.W)
+    # One restart is the plain pipeline: separate, then group, from the same seed.
+    single = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=6, n_restarts=1, settings=settings_of(**options)
+    )
+    grouped = nmfaudio.group(
+        nmfaudio.separate(mix, SR, 6, settings=settings_of(n_iter=60, seed=3, **FAST)), 2
+    )
+    assert single.sources == grouped.sources
+    np.testing.assert_array_equal(single.W, grouped.W)
+
+
+def test_separate_sources_sum_to_the_input_and_find_the_tone_and_the_clicks():
+    harmonic, percussive = tones([220, 330, 262, 392]), clicks()
+    mix = np.stack([harmonic + percussive, 0.5 * harmonic + percussive])
+    result = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=8, settings=settings_of(seed=0, **FAST)
+    )
+    assert result.n_components == 8 * N_RESTARTS
+    assert sorted(k for g in result.sources.values() for k in g) == list(range(result.n_components))
+    sources = np.stack(list(result.iter_sources()))
+    np.testing.assert_allclose(sources.sum(axis=0), mix, atol=1e-5)
+    best = [max(snr(ref, src[0]) for src in sources) for ref in (harmonic, percussive)]
+    assert min(best) > 8, best
+
+
+def test_separate_sources_checks_its_counts():
+    with pytest.raises(ParameterError, match="3 components cannot make 4 sources"):
+        nmfaudio.separate_sources(clicks(), SR, 4, n_components=3, settings=settings_of(**FAST))
+    with pytest.raises(ParameterError, match="n_restarts must be a positive integer"):
+        nmfaudio.separate_sources(clicks(), SR, 2, n_restarts=0, settings=settings_of(**FAST))
+
+
+def test_separation_with_templates_recovers_each_instrument(drum_kit):
+    harmonic, percussive = tones([220, 330, 262, 392]), clicks(seed=9)
+    result = nmfaudio.separate_with_templates(
+        harmonic + percussive, SR, drum_kit, settings=settings_of(seed=0)
+    )
+    assert list(result.sources) == ["tone", "click"]
+    # Each two-frame template became two components: frame 0 at k, frame 1 at 6 + k.
+    assert result.sources == {"tone": [0, 1, 2, 3, 6, 7, 8, 9], "click": [4, 5, 10, 11]}
+    np.testing.assert_array_equal(result.W[:, :4], drum_kit[0].W[:257])  # kept fixed
+    np.testing.assert_array_equal(result.W[:, 6:10], drum_kit[0].W[257:])
+    tone, click = (s[0] for s in result.iter_sources())
+    assert snr(harmonic, tone) > 15 and snr(percussive, click) > 8  # 24.5 and 14.0 measured
+    np.testing.assert_allclose(tone + click, harmonic + percussive, atol=1e-5)
+
+
+def test_adapted_templates_start_from_the_learnt_ones_and_fit_better(drum_kit):
+    harmonic, percussive = tones([247, 370, 294]), clicks(seed=4, period=0.2)
+    mix = harmonic + percussive
+    fixed = nmfaudio.separate_with_templates(mix, SR, drum_kit, settings=settings_of(seed=0, tol=0))
+    adapted = nmfaudio.separate_with_templates(
+        mix, SR, drum_kit, adapt=True, settings=settings_of(seed=0, tol=0)
+    )
+    assert adapted.sources == fixed.sources  # sources follow the sets the templates came from
+    assert not np.allclose(adapted.W[:, :4], drum_kit[0].W[:257])  # learnt, not kept
+    np.testing.assert_allclose(adapted.W[:, :6].sum(axis=0) + adapted.W[:, 6:].sum(axis=0), 1,
+                               rtol=1e-5)  # fmt: skip
+    assert adapted.losses[-1] < 0.9 * fixed.losses[-1]
+    np.testing.assert_allclose(sum(s[0] for s in adapted.iter_sources()), mix, atol=1e-5)
+
+
+def test_extra_components_make_a_rest_source(drum_kit):
+    other = 0.2 * np.sin(2 * np.pi * 1500 * np.arange(2 * SR) / SR).astype(np.float32)
+    harmonic, percussive = tones([220, 330, 262, 392]), clicks(seed=9)
+    mix = harmonic + percussive + other
+    alone = nmfaudio.separate_with_templates(mix, SR, drum_kit, settings=settings_of(seed=0))
+    result = nmfaudio.separate_with_templates(
+        mix, SR, drum_kit, n_extra=1, settings=settings_of(seed=0)
+    )
+    assert list(alone.sources) == ["tone", "click"]
+    assert list(result.sources) == ["tone", "click", "rest"]
+    _, click_alone = (s[0] for s in alone.iter_sources())
+    _, click, rest = (s[0] for s in result.iter_sources())
+    # The free component takes what no template describes, instead of the clicks' templates.
+    assert snr(other, rest) > 15 and snr(percussive, click) > snr(percussive, click_alone) + 10
+
+
+def test_extra_components_do_not_swallow_what_the_templates_describe(drum_kit):
+    # Only the two instruments, played differently from the learning recordings:
+    # free components must not take over either of them.
+    harmonic, percussive = tones([392, 262, 330, 220], seconds=2.4), clicks(2.4, 0.2, seed=11)
+    mix = harmonic + percussive
+    alone = nmfaudio.separate_with_templates(mix, SR, drum_kit, settings=settings_of(seed=0))
+    extra = nmfaudio.separate_with_templates(
+        mix, SR, drum_kit, n_extra=2, settings=settings_of(seed=0)
+    )
+    for before, after, reference in zip(
+        alone.iter_sources(), extra.iter_sources(), (harmonic, percussive), strict=False
+    ):
+        assert snr(reference, after[0]) > snr(reference, before[0]) - 3  # jointly: 20.4 < 24.6 - 3
+
+
+def test_templates_must_fit_the_recording_and_each_other(drum_kit):
+    tone, click = drum_kit
+    y = tones([220])
+    with pytest.raises(ParameterError, match="no templates given"):
+        nmfaudio.separate_with_templates(y, SR, [])
+    with pytest.raises(ParameterError, match="learnt at 8000 Hz but the recording is at 16000"):
+        nmfaudio.separate_with_templates(y, 16000, [tone])
+    other_rate = dataclasses.replace(click, name="fast", sr=16000)
+    with pytest.raises(ParameterError, match="learn them at one sample rate"):
+        nmfaudio.separate_with_templates(y, SR, [tone, other_rate])
+    wide = nmfaudio.learn(
+        [clicks()], SR, 2, name="wide", settings=settings_of(n_fft=1024, hop_length=256)
+    )
+    with pytest.raises(ParameterError, match="learn them with the same settings"):
+        nmfaudio.separate_with_templates(y, SR, [tone, wide])
+    with pytest.raises(ParameterError, match="distinct names"):
+        nmfaudio.separate_with_templates(y, SR, [tone, tone])
+    with pytest.raises(ParameterError, match="distinct names other than 'rest'"):
+        nmfaudio.separate_with_templates(y, SR, [dataclasses.replace(tone, name="rest")])
+    with pytest.raises(ParameterError, match="plain file name"):
+        dataclasses.replace(tone, name="../up")
+    with pytest.raises(ParameterError, match=r"W must have shape \(2050, K\)"):
+        Templates("x", tone.W, SR, STFTConfig(), context=2)
+    one_frame = nmfaudio.learn(
+        [clicks()], SR, 2, name="one", context=1, settings=settings_of(**FAST)
+    )
+    with pytest.raises(ParameterError, match="learn them with the same context"):
+        nmfaudio.separate_with_templates(y, SR, [tone, one_frame])
+
+
+def test_each_mode_knows_its_files_before_any_work(drum_kit):
+    assert nmfaudio.Components(3).file_names() == [f"component_0{k}.wav" for k in range(3)]
+    blind = nmfaudio.Sources(2, n_restarts=2)
+    assert blind.n_components == 2 * 2 * COMPONENTS_PER_SOURCE
+    assert blind.file_names() == ["source_00.wav", "source_01.wav"]
+    assert len(blind.file_names(components=True)) == 2 + blind.n_components
+    tone, click = drum_kit
+    supervised = nmfaudio.WithTemplates([tone, click], n_extra=1)
+    assert supervised.file_names() == ["tone.wav", "click.wav", "rest.wav"]
+    assert supervised.n_components == tone.context * (tone.n_components + click.n_components + 1)
+    assert supervised.sample_rate == SR and supervised.stft(Settings()) == tone.config
+
+
+def test_what_a_mode_plans_is_what_it_makes(drum_kit):
+    mix = tones([220, 330]) + clicks()
+    settings = settings_of(n_iter=20, **FAST)
+    for mode in (
+        nmfaudio.Components(4),
+        nmfaudio.Sources(2, n_restarts=2),
+        nmfaudio.WithTemplates(drum_kit, n_extra=2),
+    ):
+        result = nmfaudio.separate_as(mode, mix, SR, settings=settings)
+        assert result.n_components == mode.n_components
+        assert result.part_names() == [name.removesuffix(".wav") for name in mode.file_names()]
+        assert result.settings.stft == mode.stft(settings)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda kit: nmfaudio.Components(0), "n_components must be a positive integer, got 0"),
+        (lambda kit: nmfaudio.Sources(0), "n_sources must be a positive integer, got 0"),
+        (lambda kit: nmfaudio.Sources(3, 2), "2 components cannot make 3 sources"),
+        (lambda kit: nmfaudio.Sources(2, n_restarts=0), "n_restarts must be a positive integer"),
+        (lambda kit: nmfaudio.WithTemplates([]), "no templates given"),
+        (lambda kit: nmfaudio.WithTemplates(kit, n_extra=-1), "n_extra must be a non-negative"),
+        (
+            lambda kit: nmfaudio.separate_as(
+                nmfaudio.WithTemplates(kit), clicks(), SR,
+                settings=Settings(stft=STFTConfig(n_fft=1024, hop_length=256)),
+            ),
+            "templates bring their STFT settings",
+        ),
+        (lambda kit: nmfaudio.separate_as(4, clicks(), SR), "mode must be Components, Sources"),
+    ],
+)  # fmt: skip
+def test_modes_refuse_what_they_cannot_separate(drum_kit, make, message):
+    with pytest.raises(ParameterError, match=message):
+        make(drum_kit)
