@@ -3,9 +3,10 @@
     python data/make_example.py
 
 Writes melody.wav (harmonic notes), bass.wav (a low bass line), drums.wav
-(kick, snare, hi-hat) and mixture.wav, 22050 Hz, stereo, 16-bit. The parts
-are quantized first and the mixture is their integer sum, so mixture.wav is
-exactly the sum of the other three files. The output is the same on every run.
+(kick, snare, hi-hat) and mixture.wav, 22050 Hz, stereo, 16-bit, and
+mixture.mid, the exact score of the three parts (drums on channel 10). The
+parts are quantized first and the mixture is their integer sum, so mixture.wav
+is exactly the sum of the other three files. The output is the same on every run.
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ def place(track: np.ndarray, sound: np.ndarray, start: float) -> None:
     track[i : i + n] += sound[:n]
 
 
+MELODY = [72, 76, 79, 76, 74, 77, 81, 79]  # C5 E5 G5 E5 D5 F5 A5 G5, one per beat
+BASS = [36, 43, 45, 41]  # C2 G2 A2 F2, one per half bar
+KICK, SNARE, HIHAT = 36, 38, 42  # General MIDI drum sounds
+
+
 def melody() -> np.ndarray:
     track = np.zeros(int(DURATION * SR))
-    notes = [72, 76, 79, 76, 74, 77, 81, 79]  # C5 E5 G5 E5 D5 F5 A5 G5, one per beat
+    notes = MELODY
     for i, n in enumerate(notes):
         place(track, note(midi_hz(n), BEAT, harmonics=6, decay=0.25), i * BEAT)
     return 0.12 * track
@@ -51,7 +57,7 @@ def melody() -> np.ndarray:
 
 def bass() -> np.ndarray:
     track = np.zeros(int(DURATION * SR))
-    notes = [36, 43, 45, 41]  # C2 G2 A2 F2, one per half bar
+    notes = BASS
     for i, n in enumerate(notes):
         place(track, note(midi_hz(n), 2 * BEAT, harmonics=3, decay=0.6), i * 2 * BEAT)
     return 0.2 * track
@@ -73,6 +79,27 @@ def drums(rng: np.random.Generator) -> np.ndarray:
     return 0.25 * track
 
 
+def score():
+    """The parts' notes as a MIDI file: the drums' sounds last 0.3 s, as synthesized."""
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=BPM)
+    hits = [(KICK if b % 2 == 0 else SNARE, b * BEAT) for b in range(8)]
+    hits += [(HIHAT, e * BEAT / 2) for e in range(16)]
+    parts = {
+        "melody": (81, False, [(n, i * BEAT, (i + 1) * BEAT) for i, n in enumerate(MELODY)]),
+        "bass": (38, False, [(n, 2 * i * BEAT, 2 * (i + 1) * BEAT) for i, n in enumerate(BASS)]),
+        "drums": (0, True, [(n, start, start + 0.3) for n, start in hits]),
+    }
+    for name, (program, is_drum, notes) in parts.items():
+        part = pretty_midi.Instrument(program, is_drum=is_drum, name=name)
+        part.notes = [
+            pretty_midi.Note(100, n, start, min(end, DURATION)) for n, start, end in notes
+        ]
+        midi.instruments.append(part)
+    return midi
+
+
 def to_int16(mono: np.ndarray, pan: float) -> np.ndarray:
     """Pan a mono part (0 left .. 1 right, equal power) and quantize it to 16 bits."""
     gains = np.array([np.cos(pan * np.pi / 2), np.sin(pan * np.pi / 2)])
@@ -91,7 +118,8 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     for name, samples in {**parts, "mixture": mixture}.items():
         sf.write(OUT / f"{name}.wav", samples.astype(np.int16), SR, subtype="PCM_16")
-    print(f"wrote {', '.join(sorted(parts))} and mixture to {OUT}")
+    score().write(str(OUT / "mixture.mid"))
+    print(f"wrote {', '.join(sorted(parts))}, mixture and its score to {OUT}")
 
 
 if __name__ == "__main__":

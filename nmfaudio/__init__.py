@@ -36,8 +36,9 @@ _WHERE = {
     "load": "audio_io", "write_audio": "audio_io",
     "Evaluation": "evaluation", "evaluate": "evaluation",
     "Cost": "settings", "Fit": "settings", "Output": "settings", "Settings": "settings",
-    "STFTConfig": "settings",
-    "Components": "modes", "Sources": "modes", "WithTemplates": "modes",
+    "STFTConfig": "settings", "ScoreModel": "settings",
+    "Components": "modes", "Sources": "modes", "WithScore": "modes", "WithTemplates": "modes",
+    "Note": "score", "Score": "score", "separate_with_score": "separation",
     "group": "grouping",
     "NMFResult": "nmf", "divergence": "nmf", "kl_divergence": "nmf", "nmf": "nmf",
     "Separation": "separation", "separate": "separation", "separate_as": "separation",
@@ -45,26 +46,28 @@ _WHERE = {
     "save": "pipeline", "separate_file": "pipeline", "separate_files": "pipeline",
     "Templates": "templates", "learn": "templates",
 }  # fmt: skip
-_SUBMODULES = ("audio_io", "backend", "evaluation", "frontend", "grouping", "modes", "nmf",
-               "outputs", "pipeline", "plot", "report", "separation", "settings",
-               "templates")  # fmt: skip
+_SUBMODULES = ("alignment", "audio_io", "backend", "evaluation", "frontend", "grouping",
+               "modes", "nmf", "outputs", "pipeline", "plot", "report", "score", "separation",
+               "settings", "templates")  # fmt: skip
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from . import plot as plot
     from .audio_io import load, write_audio
     from .evaluation import Evaluation, evaluate
     from .grouping import group
-    from .modes import Components, Sources, WithTemplates
+    from .modes import Components, Sources, WithScore, WithTemplates
     from .nmf import NMFResult, divergence, kl_divergence, nmf
     from .pipeline import save, separate_file, separate_files
+    from .score import Note, Score
     from .separation import (
         Separation,
         separate,
         separate_as,
         separate_sources,
+        separate_with_score,
         separate_with_templates,
     )
-    from .settings import Cost, Fit, Output, Settings, STFTConfig
+    from .settings import Cost, Fit, Output, ScoreModel, Settings, STFTConfig
     from .templates import Templates, learn
 
 
@@ -103,13 +106,17 @@ __all__ = [
     "Fit",
     "NMFResult",
     "NmfaudioError",
+    "Note",
     "Output",
     "ParameterError",
     "STFTConfig",
+    "Score",
+    "ScoreModel",
     "Separation",
     "Settings",
     "Sources",
     "Templates",
+    "WithScore",
     "WithTemplates",
     "__version__",
     "divergence",
@@ -125,6 +132,7 @@ __all__ = [
     "separate_file",
     "separate_files",
     "separate_sources",
+    "separate_with_score",
     "separate_with_templates",
     "write_audio",
 ]

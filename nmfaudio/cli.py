@@ -45,6 +45,7 @@ from .defaults import (
     TOL,
 )
 from .exceptions import NmfaudioError, ParameterError
+from .score import parse_spans
 from .settings import Cost, Fit, Output, Settings, STFTConfig, check_beta
 
 # The pipeline's modules (numpy, librosa, numba) are imported by the commands
@@ -52,6 +53,8 @@ from .settings import Cost, Fit, Output, Settings, STFTConfig, check_beta
 # at once.
 
 PROG = "nmfaudio"
+#: What ``--score`` without a file stands for: each input's score beside it.
+_BESIDE = ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -123,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
+    for add in (_add_separate, _add_report, _add_plot, _add_learn, _add_evaluate):
+        add(commands)
+    return parser
+
+
+def _add_separate(commands) -> None:
     sep = commands.add_parser(
         "separate",
         help="split a recording into components, sources or instruments",
@@ -133,11 +142,21 @@ def build_parser() -> argparse.ArgumentParser:
             " Every file has the input's channels; together they add up to the input."
         ),
     )
-    sep.add_argument(
+    _add_mode_options(sep)
+    _add_batch_options(sep)
+    _add_settings_options(sep)
+    _add_output_options(sep)
+    sep.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    sep.set_defaults(run=_run_separate, parser=sep)
+
+
+def _add_mode_options(parser: argparse.ArgumentParser) -> None:
+    """INPUT and the way of separating."""
+    parser.add_argument(
         "input", metavar="INPUT", type=Path, nargs="+",
         help="audio files (WAV, FLAC, OGG, MP3), folders of them or glob patterns",
     )  # fmt: skip
-    sep.add_argument(
+    parser.add_argument(
         "-k",
         "--components",
         type=_count("n_components"),
@@ -145,43 +164,75 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"number of components (default: {N_COMPONENTS}, or {COMPONENTS_PER_SOURCE} per"
         " source with --sources)",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--sources",
         type=_count("n_sources"),
         metavar="S",
         help="split into S sources blindly: components grouped by timbre, averaged over restarts",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--restarts",
         type=_count("n_restarts"),
         metavar="R",
         help=f"with --sources: average the sources of R random starts (default: {N_RESTARTS})",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--templates",
         nargs="+",
         type=Path,
         metavar="NPZ",
         help="template sets from 'nmfaudio learn', kept fixed: one output file per set",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--extra",
         type=_count("n_extra", non_negative_int),
-        default=0,
         metavar="K0",
-        help="with --templates: free components for the rest, written as rest.wav (default: 0)",
+        help="with --templates or --score: free components for the rest, written as rest.wav"
+        " (default: none)",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--adapt",
         action="store_true",
         help="with --templates: adapt the templates to the recording instead of keeping them fixed",
     )
-    sep.add_argument(
+    parser.add_argument(
+        "--score",
+        nargs="?",
+        const=_BESIDE,
+        metavar="MIDI",
+        help="the piece's score: one output file per instrument, named after its track;"
+        " aligned to the recording first (written as score_aligned.mid). Without MIDI,"
+        " each input's NAME.mid beside it (for folders)",
+    )
+    parser.add_argument(
+        "--no-align",
+        action="store_true",
+        help="with --score: the score is already in time with the recording",
+    )
+    parser.add_argument(
+        "--drums",
+        action="append",
+        metavar="NAME",
+        help="with --score: this track is drums, whatever its channel (repeatable)",
+    )
+    parser.add_argument(
+        "--active",
+        action="append",
+        type=_checked(str, parse_spans),
+        metavar="NAME=SPANS",
+        help="a part and when it plays, as NAME=0:00-0:12,1:05- (repeatable): a score of"
+        " spans, for a recording without one; free templates active only then",
+    )
+    parser.add_argument(
         "--keep-components",
         action="store_true",
         help="with --sources or --templates: also write the component files",
     )
-    sep.add_argument(
+
+
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """Where the parts go, and how several inputs are run."""
+    parser.add_argument(
         "-o",
         "--outdir",
         type=Path,
@@ -189,70 +240,78 @@ def build_parser() -> argparse.ArgumentParser:
         help="output directory (default: <input stem>_separated beside INPUT); with several"
         " inputs, the folder that gets one folder per input, OUTDIR/<input stem>",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--jobs",
         type=_count("jobs"),
         metavar="J",
         help="with several inputs: separate J at once, in worker processes sharing the cores",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
         help="with several inputs: run them on a Dask cluster (tcp://host:8786); the files"
         " must be at the same paths on its workers",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="with several inputs: separate again those whose folder is complete (by"
         " default they are skipped, so an interrupted batch resumes)",
     )
-    _add_fit_options(sep)
-    sep.add_argument(
+
+
+def _add_settings_options(parser: argparse.ArgumentParser) -> None:
+    """The fit, the STFT, the cost and the masks."""
+    _add_fit_options(parser)
+    parser.add_argument(
         "--tol",
         type=_weight("tol"),
         help="stop when an iteration improves the loss by less than this"
         f" fraction; 0 runs all iterations (default: {TOL:g})",
     )
-    _add_stft_options(sep)
-    _add_cost_options(sep)
-    sep.add_argument(
+    _add_stft_options(parser)
+    _add_cost_options(parser)
+    parser.add_argument(
         "--mask-power",
         type=_mask_power,
         metavar="P",
         help=f"soft-mask exponent, up to 8: 2 Wiener, 1 magnitude ratio (default: {MASK_POWER:g})",
     )
-    sep.add_argument(
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """What is written beside the parts, and how."""
+    parser.add_argument(
         "--sr",
         type=_sample_rate,
         metavar="HZ",
         help="resample to this rate first (default: keep the file's rate; with --templates,"
         " their rate)",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--subtype",
         type=_subtype,
         help=f"sample encoding: {', '.join(SUBTYPES)} (default: {SUBTYPES[0]})",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--plot",
         action="store_true",
         help="also write OUTDIR/decomposition.png and OUTDIR/components.png",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--report",
         action="store_true",
         help="also write OUTDIR/report.html, a page to hear and see the parts in a browser",
     )
-    sep.add_argument(
+    parser.add_argument(
         "--reference",
         type=Path,
         metavar="DIR",
         help="with --report: score the parts against the true ones in DIR, shown in the page",
     )
-    sep.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    sep.set_defaults(run=_run_separate, parser=sep)
 
+
+def _add_report(commands) -> None:
     report = commands.add_parser(
         "report",
         help="write a listening report for a folder 'separate' wrote",
@@ -270,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     report.set_defaults(run=_run_report)
 
+
+def _add_plot(commands) -> None:
     plot = commands.add_parser(
         "plot",
         help="draw a spectrogram as a PNG",
@@ -293,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     plot.set_defaults(run=_run_plot)
 
+
+def _add_learn(commands) -> None:
     learn = commands.add_parser(
         "learn",
         help="learn spectral templates of one instrument",
@@ -316,7 +379,6 @@ def build_parser() -> argparse.ArgumentParser:
     learn.add_argument(
         "--context",
         type=_count("context"),
-        default=TEMPLATE_CONTEXT,
         metavar="C",
         help=f"frames each template spans (default: {TEMPLATE_CONTEXT})",
     )
@@ -332,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     learn.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     learn.set_defaults(run=_run_learn)
 
+
+def _add_evaluate(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="score separated sources against the true ones",
@@ -345,7 +409,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("estimate_dir", metavar="ESTIMATE_DIR", type=Path)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(run=_run_evaluate)
-    return parser
 
 
 def _add_stft_options(parser: argparse.ArgumentParser) -> None:
@@ -413,16 +476,35 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _mode(args: argparse.Namespace):
     """The way of separating the options say; a contradiction among them is a usage error."""
-    from .modes import Components, Sources, WithTemplates
+    from .modes import Components, ScoreBeside, Sources, WithScore, WithTemplates
+    from .score import Score
 
     try:
+        if args.score == _BESIDE:
+            return ScoreBeside(
+                **_given(n_extra=args.extra), align=not args.no_align, drums=tuple(args.drums or ())
+            )
+        if args.score is not None or args.active:
+            score = (
+                Score.from_midi(args.score, drums=args.drums or ()) if args.score is not None
+                else Score.from_spans(_spans(args.active))
+            )  # fmt: skip
+            return WithScore(score, **_given(n_extra=args.extra), align=not args.no_align)
         if args.templates:
-            return WithTemplates(args.templates, n_extra=args.extra, adapt=args.adapt)
+            return WithTemplates(args.templates, **_given(n_extra=args.extra), adapt=args.adapt)
         if args.sources:
             return Sources(args.sources, args.components, **_given(n_restarts=args.restarts))
         return Components(**_given(n_components=args.components))
     except ParameterError as exc:
         args.parser.error(str(exc))
+
+
+def _spans(given: list[tuple[str, list]]) -> dict[str, list]:
+    """``--active`` options by part: one part given twice has the spans of both."""
+    spans: dict[str, list] = {}
+    for name, part in given:
+        spans.setdefault(name, []).extend(part)
+    return spans
 
 
 def _run_separate(args: argparse.Namespace) -> int:
@@ -491,6 +573,22 @@ def _command_line(args: argparse.Namespace) -> list[str]:
 
 def _check_separate_options(args: argparse.Namespace) -> None:
     """Options that contradict each other are usage errors, found before any work."""
+    score = args.score is not None or bool(args.active)
+    if args.score is not None and args.active:
+        args.parser.error(
+            "--active is the coarse score, for a recording without one: not with --score"
+        )
+    if score:
+        for option, value in {"--sources": args.sources, "--templates": args.templates,
+                              "-k": args.components}.items():  # fmt: skip
+            if value is not None:
+                args.parser.error(
+                    f"{option} cannot be used with"
+                    f" {'--score' if args.score is not None else '--active'}"
+                    " (the score gives the components; use --extra for free components)"
+                )
+    if (args.drums or args.no_align) and args.score is None:
+        args.parser.error(f"{'--drums' if args.drums else '--no-align'} needs --score")
     if args.templates:
         taken = {"--sources": args.sources, "-k": args.components, "--n-fft": args.n_fft,
                  "--hop": args.hop}  # fmt: skip
@@ -500,10 +598,12 @@ def _check_separate_options(args: argparse.Namespace) -> None:
                     f"{option} cannot be used with --templates (the templates"
                     " fix the components and STFT settings; use --extra for free components)"
                 )  # fmt: skip
-    elif args.extra or args.adapt:
-        args.parser.error(f"{'--extra' if args.extra else '--adapt'} needs --templates")
-    elif args.keep_components and not args.sources:
-        args.parser.error("--keep-components needs --sources or --templates")
+    elif args.adapt:
+        args.parser.error("--adapt needs --templates")
+    elif args.extra is not None and not score:
+        args.parser.error("--extra needs --templates or --score")
+    elif args.keep_components and not (args.sources or score):
+        args.parser.error("--keep-components needs --sources, --templates or --score")
     if args.restarts and not args.sources:
         args.parser.error("--restarts needs --sources")
     if args.reference is not None and not args.report:
@@ -521,7 +621,8 @@ def _run_learn(args: argparse.Namespace) -> None:
     y, sr = load(args.files[0], sr=args.sr)
     signals = [y] + [load(path, sr=sr)[0] for path in args.files[1:]]
     templates = learn(
-        signals, sr, args.components, name=name, context=args.context, settings=_settings(args),
+        signals, sr, args.components, name=name, **_given(context=args.context),
+        settings=_settings(args),
         progress=not args.quiet,
     )  # fmt: skip
     templates.save(args.output)

@@ -59,6 +59,25 @@ TEMPLATE_CONTEXT = 2
 #: held-out pieces: see the README's "Separation quality".
 N_RESTARTS = 8
 
+#: How a score becomes templates and activations (see nmfaudio.settings.ScoreModel). Chosen
+#: by coordinate ascent from the plain Ewert & Muller model (20 partials at 1/h, +-0.5
+#: semitone, +-0.1 s, 100 iterations) on each half of the 16 development pieces, reported
+#: on the other (benchmarks/bench_score.py --part select): where both halves agreed, their
+#: choice (tolerance, release, no onset templates, 25 iterations), else that of all 16.
+SCORE_PARTIALS = 10
+SCORE_ROLLOFF = 2.0
+SCORE_WIDTH = 0.5
+SCORE_BINS = 1
+SCORE_TOLERANCE = 0.05
+SCORE_RELEASE = 0.3
+SCORE_DRUM_LENGTH = 0.2
+SCORE_ONSETS = False
+SCORE_ITERATIONS = 25
+#: Iterations of the short fits that choose between a score and its alignment.
+SCORE_TRIAL_ITERATIONS = 20
+#: Free templates of each part given as spans of time (``--active``).
+SPAN_COMPONENTS = 4
+
 #: Sample encodings of the files written.
 SUBTYPES = ("FLOAT", "PCM_16", "PCM_24")
 

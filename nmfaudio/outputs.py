@@ -40,6 +40,9 @@ REPORT = "report.html"
 #: The pictures ``--plot`` writes, as ``<name>.png``.
 FIGURES = ("decomposition", "components")
 
+#: The score as a separation used it (aligned to the recording, unless told not to),
+#: written beside its parts (MIDI).
+ALIGNED_SCORE = "score_aligned.mid"
 #: The source of the free components beside learnt templates (or a score): ``rest.wav``.
 REST = "rest"
 
@@ -78,7 +81,7 @@ class FolderBusyError(AudioFileError):
 
 
 #: The kinds of file nmfaudio writes beside its manifest: parts, pictures, the report.
-_OUR_SUFFIXES = (".wav", ".png", ".html")
+_OUR_SUFFIXES = (".wav", ".png", ".html", ".mid")
 
 
 def _written_by_us(name: object) -> bool:

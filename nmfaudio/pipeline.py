@@ -36,6 +36,7 @@ from .exceptions import AudioFileError, NmfaudioError
 from .frontend import read_spectrogram
 from .modes import Components, Mode
 from .outputs import (
+    ALIGNED_SCORE,
     FIGURES,
     REPORT,
     FolderBusyError,
@@ -109,6 +110,8 @@ def save(
     extras = [(f"{kind}.png", _figure_writer(result, kind)) for kind in output.plots * FIGURES]
     if output.report:
         extras.append((REPORT, _report_writer(result, manifest, output.reference)))
+    if result.score is not None:
+        extras.append((ALIGNED_SCORE, lambda path: result.score.to_midi(path)))
     if result.X is None:
         audio = [(tuple(names), _streamed_writer(result, partitions, output.subtype))]
     else:
@@ -197,7 +200,7 @@ def separate_file(
     outdir : str or path-like
         Where its parts go (see :func:`save`); created if missing, and held
         (no other run writes there) from before the work begins.
-    mode : Components, Sources or WithTemplates, or None
+    mode : Components, Sources, WithTemplates, WithScore or ScoreBeside, or None
         The way of separating (see :mod:`nmfaudio.modes`); ``None``: 8 components.
     settings : Settings or None
         STFT, cost, fit and mask power (with templates, their STFT settings).
@@ -227,14 +230,15 @@ def separate_file(
         did not write (see :func:`nmfaudio.outputs.check_outputs`).
     """
     path = Path(path)
-    mode = Components() if mode is None else mode
+    mode = (Components() if mode is None else mode).for_input(path)
     settings = given("settings", settings, Settings)
     output = given("output", output, Output)
     config = mode.stft(settings)
     sr = sr or mode.sample_rate
     planned = planned_files(
-        mode.file_names(components=output.components), plots=output.plots, report=output.report
-    )
+        mode.file_names(components=output.components) + mode.other_files(), plots=output.plots,
+        report=output.report,
+    )  # fmt: skip
     if output.reference is not None:
         check_reference(output.reference)
     # The folder is checked, created and held from here on: a bad one fails now,

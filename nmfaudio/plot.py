@@ -199,12 +199,27 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
             ax.set_axis_off()
             continue
         image = _show_db(parts[k], result.sr, hop_length, ax, ref=ref)
+        if result.score is not None and names[k] in result.score.instruments:
+            _draw_notes(ax, result.score.of(names[k]), result.sr)
         ax.set_title(names[k], fontsize=9)
         ax.label_outer()
     _limit_frequency(axes[0], max_freq, result.sr)
     _db_colorbar(fig, image, ax=axes.tolist(), shrink=0.8)
     fig.suptitle(title or f"{K} {'sources' if groups else 'components'} ({_cost(result)})")
     return fig
+
+
+def _draw_notes(ax, notes, sr: int) -> None:
+    """A score's notes over a part's spectrogram: a line at each note's fundamental for its
+    duration, a tick at each drum hit."""
+    pitched = [n for n in notes if not n.is_drum and n.pitch >= 0]
+    if pitched:
+        f0 = [440.0 * 2.0 ** ((n.pitch - 69) / 12) for n in pitched]
+        ax.hlines(f0, [n.start for n in pitched], [n.end for n in pitched], colors="#7fdbff",
+                  linewidth=1.2, alpha=0.9)  # fmt: skip
+    hits = [n.start for n in notes if n.is_drum]
+    if hits:
+        ax.vlines(hits, 40.0, sr / 2, colors="#7fdbff", linewidth=0.6, alpha=0.6)
 
 
 def _pooled(result, groups, max_columns: int, *, parts: bool):

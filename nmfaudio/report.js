@@ -59,6 +59,19 @@
     context.putImageData(image, 0, 0);
   }
 
+  // The score's notes over a part's spectrogram: a line at each note's fundamental for its
+  // duration, a tick at the bottom for each drum hit ([start, end, band], times as fractions).
+  function drawNotes(canvas, notes) {
+    const context = canvas.getContext("2d");
+    context.fillStyle = "rgba(127, 219, 255, 0.9)";
+    for (const [start, end, band] of notes) {
+      const x = Math.floor(start * canvas.width);
+      const width = Math.max(1, Math.round((end - start) * canvas.width));
+      if (band < 0) context.fillRect(x, canvas.height - 8, 1, 8);
+      else context.fillRect(x, canvas.height - 1 - band, width, 1);
+    }
+  }
+
   // A curve of values in [0, 1]: a template over log frequency, an activation over time.
   function drawShape(canvas, values) {
     canvas.className = "shape";
@@ -118,6 +131,7 @@
     const audio = element("audio", { preload: "auto", src: encodeURIComponent(row.file) });
     const spectrogram = element("canvas", { className: "spectrogram" });
     drawSpectrogram(spectrogram, row.spectrogram);
+    if (row.notes) drawNotes(spectrogram, row.notes);
     const template = element("canvas", { title: "template, low to high frequency" });
     const activation = element("canvas", { title: "activation over time" });
     if (row.template) drawShape(template, row.template);

@@ -28,7 +28,7 @@ import soundfile as sf
 
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
 from .frontend import frame_blocks, frame_span, stft_frames
-from .outputs import MANIFEST, REPORT, publish, read_manifest, staged_output
+from .outputs import ALIGNED_SCORE, MANIFEST, REPORT, publish, read_manifest, staged_output
 from .plot import part_profiles
 from .settings import Settings, STFTConfig
 
@@ -129,6 +129,13 @@ def page(folder: Path, rows: list[str], manifest: dict, *, result=None, referenc
     reference_level = float(mixture_magnitude.max(initial=0)) or 1.0
     for part in parts:
         part["spectrogram"] = _quantised(part.pop("magnitude"), reference_level)
+    score = _score_of(folder, manifest, result)
+    if score is not None:
+        edges = pictures.edges(info["sr"])
+        duration = info["samples"] / info["sr"]
+        for part in parts:
+            if part["name"] in score.instruments:
+                part["notes"] = _notes(score.of(part["name"]), edges, duration)
     if result is not None:
         _, spectra, activations = part_profiles(result)
         for part, spectrum, activation in zip(parts, spectra.T, activations, strict=True):
@@ -154,6 +161,35 @@ def page(folder: Path, rows: list[str], manifest: dict, *, result=None, referenc
         data=embedded_json(data),
         script=assets.joinpath("report.js").read_text("utf-8"),
     )
+
+
+def _score_of(folder: Path, manifest: dict, result):
+    """The score a separation used: the result's, else the one written beside the parts."""
+    if result is not None:
+        return result.score
+    if ALIGNED_SCORE in manifest.get("files", ()):
+        from .score import Score
+
+        try:
+            return Score.from_midi(folder / ALIGNED_SCORE)
+        except NmfaudioError:
+            return None  # the page is drawn without the notes
+    return None
+
+
+def _notes(notes, edges: np.ndarray, duration: float) -> list[list[float]]:
+    """Each note as ``[start, end, band]``, times as fractions of the recording, the band of
+    its fundamental (-1 for a drum hit), for the page to draw over the spectrogram."""
+    out = []
+    for note in notes:
+        if note.pitch < 0:
+            continue
+        band = -1
+        if not note.is_drum:
+            f0 = 440.0 * 2.0 ** ((note.pitch - 69) / 12)
+            band = int(np.clip(np.searchsorted(edges, f0) - 1, 0, BANDS - 1))
+        out.append([round(note.start / duration, 5), round(min(note.end / duration, 1.0), 5), band])
+    return out
 
 
 def embedded_json(data) -> str:

@@ -25,9 +25,10 @@ from .audio_io import check_samples
 from .defaults import N_COMPONENTS, N_RESTARTS
 from .exceptions import ParameterError
 from .frontend import Spectrogram, check_length
-from .modes import Components, Mode, Sources, WithTemplates
+from .modes import Components, Mode, Sources, WithScore, WithTemplates
 from .nmf import NMFResult
 from .outputs import part_files
+from .score import Score
 from .settings import Cost, Settings, STFTConfig, given
 from .templates import Templates
 
@@ -49,7 +50,10 @@ class Separation:
         Everything else that decided the numbers: STFT, cost, fit, mask power.
     sources : dict of str to list of int, or None
         Named groups of components, one output signal each (from :func:`nmfaudio.group`,
-        blind sources or learnt templates); ``None`` when each component is a part.
+        blind sources, learnt templates or a score); ``None`` when each component is a part.
+    score : Score or None
+        With a score: the score as the separation used it, aligned to the recording
+        (unless it was told not to align).
 
     The attributes below are read from these, for convenience.
     """
@@ -58,6 +62,7 @@ class Separation:
     fit: NMFResult
     settings: Settings
     sources: dict[str, list[int]] | None = None
+    score: Score | None = None
 
     @property
     def W(self) -> np.ndarray:
@@ -199,10 +204,10 @@ def separate_as(
     settings = dataclasses.replace(settings, stft=mode.stft(settings))  # as the mode has them
     mode.check_rate(sr)
     spectrogram = analyse(y, sr, settings.stft, mode, progress=progress)
-    fit, sources = mode.fit(spectrogram, settings, progress=progress)
+    fitted = mode.fit(spectrogram, settings, progress=progress)
     if spectrogram.X is not None:  # V is magnitude(X): not held twice
         spectrogram = dataclasses.replace(spectrogram, V=None)
-    return Separation(spectrogram, fit, settings, sources)
+    return Separation(spectrogram, fitted.result, settings, fitted.sources, fitted.score)
 
 
 def separate(
@@ -420,3 +425,53 @@ def _check_enough_spectrogram(mode: Mode, n_frames: int, seconds: float, config)
             f" n_fft={config.n_fft} spectrogram: ask for at most {config.n_freq} components,"
             " or a larger n_fft"
         )
+
+
+def separate_with_score(
+    y: np.ndarray,
+    sr: int,
+    score: Score,
+    *,
+    n_extra: int = 0,
+    align: bool = True,
+    settings: Settings | None = None,
+    progress: bool = False,
+) -> Separation:
+    """Separate the instruments of a score: who plays which note, when.
+
+    :func:`separate_as` with :class:`~nmfaudio.modes.WithScore`, which says how.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)]
+    sr : int > 0
+    score : Score
+        From a MIDI file (:meth:`Score.from_midi`), spans of time
+        (:meth:`Score.from_spans`) or notes of a script.
+    n_extra : int >= 0
+        Free components for what the score does not hold, the source ``"rest"``.
+    align : bool
+        Align the score to the recording first (the result's ``score`` is the
+        aligned one).
+    settings : Settings or None
+    progress : bool
+
+    Returns
+    -------
+    Separation
+        One source per instrument of the score, named after it (plus ``"rest"``);
+        they sum to ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfaudio import Note, Score
+    >>> sr = 22050
+    >>> t = np.arange(2 * sr) / sr
+    >>> y = np.sin(2 * np.pi * 220 * t) * (t < 1) + np.sin(2 * np.pi * 330 * t) * (t >= 1)
+    >>> score = Score([Note(0.0, 1.0, 57, "low"), Note(1.0, 2.0, 64, "high")])
+    >>> list(separate_with_score(y, sr, score, align=False).sources)
+    ['low', 'high']
+    """
+    mode = WithScore(score, n_extra, align)
+    return separate_as(mode, y, sr, settings=settings, progress=progress)

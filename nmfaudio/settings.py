@@ -26,6 +26,8 @@ from ._checks import (
     hop,
     mask_power,
     non_negative_float,
+    non_negative_int,
+    positive_float,
     positive_int,
     random_seed,
     subtype,
@@ -38,6 +40,15 @@ from .defaults import (
     MASK_POWER,
     N_FFT,
     N_ITER,
+    SCORE_BINS,
+    SCORE_DRUM_LENGTH,
+    SCORE_ITERATIONS,
+    SCORE_ONSETS,
+    SCORE_PARTIALS,
+    SCORE_RELEASE,
+    SCORE_ROLLOFF,
+    SCORE_TOLERANCE,
+    SCORE_WIDTH,
     SEED,
     TOL,
 )
@@ -309,6 +320,61 @@ class Output:
         object.__setattr__(self, "subtype", subtype(self.subtype))
         if self.reference is not None and not self.report:
             raise ParameterError("a reference is scored in the report: ask for the report too")
+
+
+@dataclass(frozen=True)
+class ScoreModel:
+    """How a score becomes the NMF's starting templates and allowed activations.
+
+    Attributes
+    ----------
+    partials : int >= 1
+        Partials of each pitched template's harmonic comb.
+    rolloff : float >= 0
+        Partial ``h`` starts with weight ``h ** -rolloff``.
+    width : float > 0
+        Half-width of each partial in semitones...
+    bins : int >= 0
+        ...plus this many frequency bins each side (the window's main lobe).
+    tolerance : float >= 0
+        Seconds before a note's start its activation may be non-zero.
+    release : float >= 0
+        Seconds after a note's end its activation may still be non-zero (its
+        decay and the room's reverberation).
+    drum_length : float > 0
+        Seconds after a drum note's start its activation may be non-zero.
+    onsets : bool
+        Add an onset template per pitched (instrument, pitch), flat, active only
+        within ``tolerance`` of each of its starts (Ewert & Müller's attacks).
+    tuning : bool
+        Estimate the recording's tuning (A4 is not always 440 Hz) and move the
+        combs to it.
+    n_iter : int >= 1
+        Iterations of the constrained fit (at most ``Fit.n_iter``): the combs
+        and windows are the model's strength, and longer fits let the templates
+        drift from them.
+    """
+
+    partials: int = SCORE_PARTIALS
+    rolloff: float = SCORE_ROLLOFF
+    width: float = SCORE_WIDTH
+    bins: int = SCORE_BINS
+    tolerance: float = SCORE_TOLERANCE
+    release: float = SCORE_RELEASE
+    drum_length: float = SCORE_DRUM_LENGTH
+    onsets: bool = SCORE_ONSETS
+    tuning: bool = True
+    n_iter: int = SCORE_ITERATIONS
+
+    def __post_init__(self) -> None:
+        positive_int("n_iter", self.n_iter)
+        positive_int("partials", self.partials)
+        non_negative_float("rolloff", self.rolloff)
+        positive_float("width", self.width)
+        non_negative_int("bins", self.bins)
+        non_negative_float("tolerance", self.tolerance)
+        non_negative_float("release", self.release)
+        positive_float("drum_length", self.drum_length)
 
 
 def given(name: str, value: object, kind: type):

@@ -544,11 +544,11 @@ def test_cli_learn_then_separate_with_templates(capsys, tmp_path, write_wav):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--extra", "2"], "--extra needs --templates"),
+        (["--extra", "2"], "--extra needs --templates or --score"),
         (["--adapt"], "--adapt needs --templates"),
         (["--restarts", "2"], "--restarts needs --sources"),
         (["--sources", "2", "--restarts", "0"], "must be a positive integer"),
-        (["--keep-components"], "--keep-components needs --sources or --templates"),
+        (["--keep-components"], "--keep-components needs --sources, --templates or --score"),
         (["--sources", "3", "-k", "2"], "2 components cannot make 3 sources"),
         (["--templates", "t.npz", "-k", "4"], "-k cannot be used with --templates"),
         (["--templates", "t.npz", "--n-fft", "1024"], "--n-fft cannot be used with --templates"),

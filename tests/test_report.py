@@ -387,3 +387,28 @@ def test_in_chromium_hostile_names_leave_the_page_working(browser, tmp_path):
     assert len(browser.execute_script("return window.nmfaudioReport.durations()")) == len(HOSTILE)
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
     assert errors_in_console(browser) == []
+
+
+def test_the_page_draws_each_instruments_notes_from_the_run_and_from_the_folder(
+    browser, capsys, tmp_path
+):
+    example = REPO / "data" / "example"
+    outdir = tmp_path / "score"
+    status, _, err = run(
+        capsys, "separate", example / "mixture.wav", "--score", example / "mixture.mid",
+        "--report", "-o", outdir, "--iterations", "20", "-q",
+    )  # fmt: skip
+    assert status == 0, err
+    _, data = checked(outdir / "report.html")
+    notes = {row["name"]: row.get("notes") for row in data["rows"]}
+    assert [len(notes[name]) for name in ("melody", "bass", "drums")] == [8, 4, 24]
+    assert all(band == -1 for _, _, band in notes["drums"])  # drum hits: ticks
+    assert max(b for _, _, b in notes["melody"]) > max(b for _, _, b in notes["bass"])
+    # Rewritten later from the folder alone: the notes come from score_aligned.mid.
+    status, _, err = run(capsys, "report", outdir, "-q")
+    assert status == 0, err
+    _, again = checked(outdir / "report.html")
+    assert [row.get("notes") for row in again["rows"]] == [notes[r["name"]] for r in again["rows"]]
+    browser.get((outdir / "report.html").as_uri())
+    wait_for(browser, "return window.nmfaudioReport")
+    assert errors_in_console(browser) == []

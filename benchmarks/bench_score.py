@@ -1,0 +1,266 @@
+"""Separating with a score, on the rendered development pieces: every method in one run.
+
+    python benchmarks/bench_score.py [--part table|align|select] [--cases N] [--jobs 2]
+
+Each of ``../shared/data/rendered/<case>/`` holds the mixture, each part's WAV
+and the exact MIDI score each part was rendered from (``midi/<stem>.mid``, the
+stem naming the instrument). Parts:
+
+- ``table``: per case and mean, SDR and SI-SDR (BSS Eval v3, mir_eval) of the
+  scikit-learn recipe (K = S, best permutation), blind ``--sources S``, the plain
+  score-informed reference of the issue (one comb of 20 partials at 1/h per
+  (stem, pitch), +-0.5 semitone plus a bin, flat drum templates, activations 1
+  in [onset - 0.1 s, offset + 0.1 s] (drums onset + 0.2 s), 100 KL updates,
+  Wiener masks, STFT 2048/512, no tuning, no alignment), and nmfaudio's
+  defaults (``WithScore``: aligned first), with the exact score.
+- ``align``: scores made off on purpose from the exact one (a global offset of
+  up to +-2 s, a tempo off by up to +-10 %, a smooth tempo curve of +-5 %,
+  note jitter of +-30 ms; three draws each), separated after alignment, beside
+  the exact score's result.
+- ``select``: the choice of the defaults' constants (width, tolerance,
+  partials, onset templates, iterations), one at a time from the reference's,
+  on one half of the cases (alternate in sorted order), reported on the other
+  half, both ways round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+import warnings
+from multiprocessing import Pool
+from pathlib import Path
+
+import librosa
+import numpy as np
+from bench_quality import HOP, N_FFT, masked_sources, sklearn_nmf
+
+import nmfaudio
+from nmfaudio import Fit, ScoreModel, Settings
+from nmfaudio.modes import WithScore
+from nmfaudio.score import Score
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "rendered"
+
+#: The issue's plain reference: Ewert & Muller's model as described, nothing tuned.
+REFERENCE = ScoreModel(partials=20, rolloff=1.0, width=0.5, bins=1, tolerance=0.1, release=0.1,
+                       drum_length=0.2, onsets=False, tuning=False, n_iter=100)  # fmt: skip
+#: Every fit runs its model's iterations (``ScoreModel.n_iter``), the tolerance off.
+FIT = Fit(tol=0)
+#: Candidates of ``select``, searched one constant at a time in this order (coordinate
+#: ascent from the reference, each choice kept for the next), on one half of the cases.
+CANDIDATES = {
+    "partials": [5, 10, 20, 40],
+    "rolloff": [0.5, 1.0, 2.0],
+    "width": [0.25, 0.5, 1.0],
+    "tolerance": [0.05, 0.1, 0.2],
+    "release": [0.1, 0.3, 0.6],
+    "drum_length": [0.1, 0.2, 0.4],
+    "onsets": [False, True],
+    "n_iter": [10, 25, 50, 100, 200],
+}
+
+
+def load(folder: Path):
+    y, sr = nmfaudio.load(folder / "mixture.wav")
+    names = sorted(p.stem for p in (folder / "midi").glob("*.mid"))
+    references = np.stack([nmfaudio.load(folder / f"{n}.wav")[0][0] for n in names])
+    notes = []
+    for name in names:  # one file per stem, no track names: the stem names the part
+        part = Score.from_midi(folder / "midi" / f"{name}.mid")
+        notes += [dataclasses.replace(note, instrument=name) for note in part.notes]
+    return y, sr, names, references, Score(tuple(notes))
+
+
+def scored(result, names, references) -> tuple[float, float]:
+    estimates = np.stack([s[0] for s in result.iter_sources()])
+    mean = nmfaudio.evaluate(
+        references, estimates, reference_names=names, estimate_names=list(result.sources)
+    ).mean()
+    return mean["sdr"], mean["si_sdr"]
+
+
+def with_score(y, sr, names, references, score, *, model=None, fit=None, align=True):
+    mode = WithScore(score, align=align, model=model or ScoreModel())
+    settings = Settings(fit=fit or Fit())
+    return scored(nmfaudio.separate_as(mode, y, sr, settings=settings), names, references)
+
+
+def recipe(y, references) -> tuple[float, float]:
+    """scikit-learn's KL-NMF with K = S, magnitude-ratio masks, the best permutation."""
+    V = np.abs(librosa.stft(y[0], n_fft=N_FFT, hop_length=HOP))
+    W, H = sklearn_nmf(V, len(references), 0)
+    estimates = masked_sources(y[0], W, H, range(len(references)), len(references))
+    mean = nmfaudio.evaluate(references, estimates).mean()
+    return mean["sdr"], mean["si_sdr"]
+
+
+def table_case(folder: Path) -> dict:
+    y, sr, names, references, score = load(folder)
+    out = {"recipe": recipe(y, references)}
+    start = time.perf_counter()
+    blind = nmfaudio.separate_sources(y, sr, len(names))
+    out["blind"] = nmfaudio.evaluate(
+        references, np.stack([s[0] for s in blind.iter_sources()])
+    ).mean()
+    out["blind"] = (out["blind"]["sdr"], out["blind"]["si_sdr"])
+    blind_seconds = time.perf_counter() - start
+    out["reference"] = with_score(
+        y, sr, names, references, score, model=REFERENCE, fit=FIT, align=False
+    )
+    start = time.perf_counter()
+    out["defaults"] = with_score(y, sr, names, references, score)
+    score_seconds = time.perf_counter() - start
+    out["defaults, no alignment"] = with_score(y, sr, names, references, score, align=False)
+    print(f"  done {folder.name}", flush=True)
+    return {"case": folder.name, "scores": out, "seconds": (blind_seconds, score_seconds)}
+
+
+def perturbed(score: Score, kind: str, rng: np.random.Generator) -> Score:
+    if kind == "offset":
+        return score.shifted(float(rng.uniform(-2, 2)))
+    if kind == "tempo":
+        return score.stretched(float(1 + rng.uniform(-0.1, 0.1)))
+    if kind == "curve":  # the tempo drifts smoothly by up to 5 %
+        depth, period, phase = rng.uniform(0.02, 0.05), rng.uniform(4, 10), rng.uniform(0, 6.3)
+
+        def warp(t):
+            return t + depth * period / (2 * np.pi) * (np.sin(2 * np.pi * t / period + phase)
+                                                       - np.sin(phase))  # fmt: skip
+
+        return score.warped(warp)
+    if kind == "jitter":
+        notes = [
+            dataclasses.replace(
+                n, start=max(0.0, n.start + d), end=max(n.start + d + 0.02, n.end + d)
+            )
+            for n, d in zip(score.notes, rng.uniform(-0.03, 0.03, len(score.notes)), strict=True)
+        ]  # fmt: skip
+        return Score(tuple(notes), score.programs)
+    raise ValueError(kind)
+
+
+KINDS = ("offset", "tempo", "curve", "jitter")
+
+
+def align_case(folder: Path) -> dict:
+    y, sr, names, references, score = load(folder)
+    out = {"exact": with_score(y, sr, names, references, score)}
+    out["exact, no alignment"] = with_score(y, sr, names, references, score, align=False)
+    rng = np.random.default_rng(int(folder.name.split("_")[-1]))
+    for kind in KINDS:
+        draws = [perturbed(score, kind, rng) for _ in range(3)]
+        out[kind] = [with_score(y, sr, names, references, s) for s in draws]
+        out[f"{kind}, no alignment"] = [
+            with_score(y, sr, names, references, s, align=False) for s in draws
+        ]
+    print(f"  done {folder.name}", flush=True)
+    return {"case": folder.name, "scores": out}
+
+
+def select_case(job) -> float:
+    """Mean SDR of one case with one candidate model ``(folder, model)``."""
+    folder, model = job
+    y, sr, names, references, score = load(folder)
+    return with_score(y, sr, names, references, score, model=model, fit=FIT, align=False)[0]
+
+
+def ascent(pool, folders) -> tuple[ScoreModel, list[str]]:
+    """Coordinate ascent over CANDIDATES on ``folders``: the model chosen and what was seen.
+    Tuning is on throughout: these pieces are all at A440, so they cannot judge it."""
+    model, seen = dataclasses.replace(REFERENCE, tuning=True), []
+    for name, values in CANDIDATES.items():
+        candidates = [dataclasses.replace(model, **{name: value}) for value in values]
+        means = [
+            float(np.mean(pool.map(select_case, [(f, m) for f in folders]))) for m in candidates
+        ]
+        model = candidates[int(np.argmax(means))]
+        row = ", ".join(f"{v}: {m:.2f}" for v, m in zip(values, means, strict=True))
+        seen.append(f"{name}: {row}")
+    return model, seen
+
+
+def run_select(pool, folders) -> None:
+    halves = {"A": folders[0::2], "B": folders[1::2]}
+    reference = dict(zip(folders, pool.map(select_case, [(f, REFERENCE) for f in folders]),
+                         strict=True))  # fmt: skip
+    for pick, report in (("A", "B"), ("B", "A")):
+        model, seen = ascent(pool, halves[pick])
+        print(f"\nchosen on {pick} ({len(halves[pick])} cases):")
+        for line in seen:
+            print(f"  {line}")
+        print(f"  -> {model}")
+        held = pool.map(select_case, [(f, model) for f in halves[report]])
+        ref = [reference[f] for f in halves[report]]
+        gain = np.array(held) - np.array(ref)
+        print(f"  on {report}: mean SDR {np.mean(held):.2f} dB against the reference's"
+              f" {np.mean(ref):.2f} ({gain.mean():+.2f}; median {np.median(held):.2f}, worst"
+              f" {np.min(held):.2f}; at least the reference on {int(np.sum(gain >= 0))} of"
+              f" {len(gain)})")  # fmt: skip
+    model, seen = ascent(pool, folders)
+    print(f"\nchosen on all {len(folders)}:")
+    for line in seen:
+        print(f"  {line}")
+    print(f"  -> {model}")
+
+
+def print_table(cases: list[dict]) -> None:
+    methods = list(cases[0]["scores"])
+    print("\nmean SDR / SI-SDR (dB) per case")
+    print(f"  {'case':<10}" + "".join(f"{m:>26}" for m in methods))
+    for case in cases:
+        cells = "".join(f"{s[0]:>15.2f} / {s[1]:<8.2f}" for s in case["scores"].values())
+        print(f"  {case['case']:<10}{cells}")
+    sdr = {m: np.array([c["scores"][m][0] for c in cases]) for m in methods}
+    si = {m: np.array([c["scores"][m][1] for c in cases]) for m in methods}
+    print(f"  {'mean':<10}" + "".join(f"{sdr[m].mean():>15.2f} / {si[m].mean():<8.2f}"
+                                      for m in methods))  # fmt: skip
+    print(f"  {'median':<10}" + "".join(f"{np.median(sdr[m]):>15.2f} / {np.median(si[m]):<8.2f}"
+                                        for m in methods))  # fmt: skip
+    print(f"  {'worst':<10}" + "".join(f"{sdr[m].min():>15.2f} / {si[m].min():<8.2f}"
+                                       for m in methods))  # fmt: skip
+    ref, ours = sdr["reference"], sdr["defaults"]
+    print(f"\n  defaults - reference: mean {np.mean(ours - ref):+.2f} dB, at least the reference"
+          f" on {int(np.sum(ours >= ref))} of {len(ours)}; defaults - blind:"
+          f" {np.mean(ours - sdr['blind']):+.2f} dB")  # fmt: skip
+    blind_s = np.mean([c["seconds"][0] for c in cases])
+    score_s = np.mean([c["seconds"][1] for c in cases])
+    print(f"  seconds per piece: blind --sources {blind_s:.1f}, score {score_s:.1f}")
+
+
+def print_align(cases: list[dict]) -> None:
+    exact = np.array([c["scores"]["exact"][0] for c in cases])
+    print(
+        f"\nexact score, aligned: mean SDR {exact.mean():.2f} dB; not aligned:"
+        f" {np.mean([c['scores']['exact, no alignment'][0] for c in cases]):.2f} dB"
+    )
+    for kind in KINDS:
+        after = np.array([[s[0] for s in c["scores"][kind]] for c in cases])
+        before = np.array([[s[0] for s in c["scores"][f"{kind}, no alignment"]] for c in cases])
+        print(f"  {kind:<7} aligned {after.mean():6.2f} dB ({after.mean() - exact.mean():+.2f} from"
+              f" the exact score's), worst draw {after.min():6.2f}; without alignment"
+              f" {before.mean():6.2f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("table", "align", "select"), default="table")
+    parser.add_argument("--cases", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    folders = sorted(p for p in DATA.iterdir() if (p / "midi").is_dir())[: args.cases]
+    warnings.simplefilter("ignore")
+    start = time.perf_counter()
+    with Pool(args.jobs, initializer=warnings.simplefilter, initargs=("ignore",)) as pool:
+        if args.part == "select":
+            run_select(pool, folders)
+        else:
+            run = {"table": table_case, "align": align_case}[args.part]
+            {"table": print_table, "align": print_align}[args.part](pool.map(run, folders))
+    print(f"\n{len(folders)} cases in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""Scores: notes read from MIDI files (type 0 and 1, drums by channel and by name), spans,
+moved in time, written back; and the score mode separating what a score describes."""
+
+from __future__ import annotations
+
+import json
+
+import mido
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+from conftest import snr
+from test_cli import run
+
+import nmfaudio
+from nmfaudio import AudioFileError, Note, ParameterError, Score, Settings
+from nmfaudio.alignment import warp
+from nmfaudio.frontend import magnitude, stft
+from nmfaudio.outputs import ALIGNED_SCORE, MANIFEST
+from nmfaudio.score import SPAN, parse_spans
+
+SR = 16000
+
+
+def harmonic(pitch: int, start: float, end: float, seconds: float) -> np.ndarray:
+    """A note of ``pitch`` with eight partials at 1/h, from ``start`` to ``end``."""
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = 440 * 2 ** ((pitch - 69) / 12)
+    gate = (t >= start) & (t < end)
+    envelope = gate * np.exp(-3 * np.clip(t - start, 0, None))
+    tone = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 9) if h * f0 < SR / 2)
+    return (0.2 * envelope * tone).astype(np.float32)
+
+
+#: Two instruments, overlapping in time: (instrument, pitch, start, end).
+PIECE = [
+    ("flute", 72, 0.0, 0.9), ("flute", 76, 1.0, 1.9), ("flute", 79, 2.0, 2.9),
+    ("cello", 48, 0.5, 1.4), ("cello", 43, 1.5, 2.4), ("cello", 45, 2.5, 3.0),
+]  # fmt: skip
+SECONDS = 3.2
+
+
+def piece():
+    parts = {name: np.zeros(int(SECONDS * SR), np.float32) for name in ("flute", "cello")}
+    for name, pitch, start, end in PIECE:
+        parts[name] += harmonic(pitch, start, end, SECONDS)
+    score = Score(tuple(Note(start, end, pitch, name) for name, pitch, start, end in PIECE))
+    return parts, score
+
+
+def test_the_score_mode_separates_what_the_score_describes():
+    parts, score = piece()
+    mix = parts["flute"] + parts["cello"]
+    result = nmfaudio.separate_with_score(mix, SR, score, align=False)
+    assert list(result.sources) == ["flute", "cello"]
+    sources = dict(zip(result.sources, result.iter_sources(), strict=True))
+    np.testing.assert_allclose(sum(sources.values()), mix[None], atol=1e-5)  # they add up
+    for name, truth in parts.items():
+        assert snr(truth, sources[name][0]) > 10, name
+    blind = nmfaudio.separate_sources(mix, SR, 2)
+    assert result.score == score  # not aligned: the score as given
+    assert result.losses[-1] <= result.losses[0] and blind.n_sources == 2
+
+
+def test_extra_components_make_a_rest_and_alignment_keeps_an_aligned_score():
+    parts, score = piece()
+    noise = 0.02 * np.random.default_rng(0).standard_normal(int(SECONDS * SR)).astype(np.float32)
+    mix = parts["flute"] + parts["cello"] + noise
+    result = nmfaudio.separate_with_score(mix, SR, score, n_extra=2)
+    assert list(result.sources) == ["flute", "cello", "rest"]
+    assert result.score is not None  # what it used, aligned or kept: within a frame of it
+    starts = np.array([n.start for n in result.score.notes])
+    np.testing.assert_allclose(starts, [n.start for n in score.notes], atol=0.05)
+
+
+@pytest.mark.parametrize(("shift", "factor"), [(0.4, 1.0), (0.0, 1.08), (0.3, 0.95)])
+def test_alignment_recovers_an_offset_and_a_tempo_within_50_ms(shift, factor):
+    parts, score = piece()
+    mix = parts["flute"] + parts["cello"]
+    config = nmfaudio.STFTConfig()
+    V = magnitude(stft(mix[None], config))
+    off = score.stretched(factor).shifted(shift)
+    if len(off.notes) != len(score.notes):
+        pytest.skip("a note was moved before the start")
+    mapped = warp(off, V, SR, config)(np.array([n.start for n in off.notes]))
+    errors = np.abs(mapped - np.array([n.start for n in score.notes]))
+    assert np.median(errors) < 0.05 and errors.max() < 0.1, errors
+
+
+def _midi_type0(path, notes, *, channel=0, program=0, drum_channel_notes=()):
+    """A type-0 file: one track, the notes of two channels in it."""
+    midi = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.Message("program_change", program=program, channel=channel, time=0))
+    events = [(s, "note_on", p, channel) for p, s, e in notes]
+    events += [(e, "note_off", p, channel) for p, s, e in notes]
+    events += [(s, "note_on", p, 9) for p, s, e in drum_channel_notes]
+    events += [(e, "note_off", p, 9) for p, s, e in drum_channel_notes]
+    now = 0
+    for seconds, kind, pitch, ch in sorted(events):
+        tick = round(mido.second2tick(seconds, 480, 500000))
+        track.append(mido.Message(kind, note=pitch, velocity=90, channel=ch, time=tick - now))
+        now = tick
+    midi.save(path)
+    return path
+
+
+def test_type_0_and_type_1_files_and_drums_by_channel_and_by_name(tmp_path):
+    type0 = _midi_type0(
+        tmp_path / "song.mid", [(60, 0.0, 0.5), (64, 0.5, 1.0)], program=40,
+        drum_channel_notes=[(36, 0.0, 0.1), (38, 0.5, 0.6)],
+    )  # fmt: skip
+    assert mido.MidiFile(type0).type == 0
+    score = Score.from_midi(type0)
+    assert sorted(score.instruments) == ["drums", "violin"]  # channel 10; the GM program
+    assert score.is_drum("drums") and not score.is_drum("violin")
+    assert [(n.pitch, round(n.start, 3)) for n in score.of("violin")] == [(60, 0.0), (64, 0.5)]
+
+    midi = pretty_midi.PrettyMIDI()  # type 1: a track per instrument, named
+    for name, program in (("Lead", 80), ("Lead", 81), ("beat", 0)):
+        part = pretty_midi.Instrument(program, name=name)
+        part.notes = [pretty_midi.Note(100, 50, 0.0, 0.4), pretty_midi.Note(100, 52, 0.5, 0.9)]
+        midi.instruments.append(part)
+    midi.write(str(tmp_path / "band.mid"))
+    assert mido.MidiFile(tmp_path / "band.mid").type == 1
+    band = Score.from_midi(tmp_path / "band.mid", drums=["beat"])
+    assert band.instruments == ["Lead", "Lead-2", "beat"]  # track names, clashes numbered
+    assert band.is_drum("beat") and not band.is_drum("Lead")
+    with pytest.raises(ParameterError, match="'kit' is not an instrument"):
+        Score.from_midi(tmp_path / "band.mid", drums=["kit"])
+    # Written back and read again: the same notes, to the MIDI file's resolution.
+    band.to_midi(tmp_path / "again.mid")
+    again = Score.from_midi(tmp_path / "again.mid", drums=["beat"])
+    assert again.instruments == band.instruments
+    assert [(n.pitch, round(n.start, 3), round(n.end, 3)) for n in again.notes] == [
+        (n.pitch, round(n.start, 3), round(n.end, 3)) for n in band.notes
+    ]
+
+
+def test_files_that_are_not_scores_are_refused_naming_the_file(tmp_path):
+    (tmp_path / "text.mid").write_text("not midi at all")
+    with pytest.raises(AudioFileError, match=r"text\.mid: not a MIDI file"):
+        Score.from_midi(tmp_path / "text.mid")
+    pretty_midi.PrettyMIDI().write(str(tmp_path / "empty.mid"))
+    with pytest.raises(AudioFileError, match=r"empty\.mid: the score holds no notes"):
+        Score.from_midi(tmp_path / "empty.mid")
+    with pytest.raises(AudioFileError, match=r"missing\.mid: no such file"):
+        Score.from_midi(tmp_path / "missing.mid")
+
+
+def test_notes_spans_and_moves_check_their_values():
+    with pytest.raises(ParameterError, match="end after it starts"):
+        Note(1.0, 0.5, 60, "x")
+    with pytest.raises(ParameterError, match="from 0 to 127"):
+        Note(0.0, 0.5, 128, "x")
+    with pytest.raises(ParameterError, match="holds no notes"):
+        Score(())
+    score = Score((Note(0.0, 1.0, 60, "a"), Note(1.0, 2.0, 62, "a")))
+    assert [n.start for n in score.shifted(0.5).notes] == [0.5, 1.5]
+    assert [n.end for n in score.stretched(2).notes] == [2.0, 4.0]
+    assert [n.start for n in score.shifted(-1.5).notes] == [0.0]  # the first is cut off
+    assert parse_spans("voice=0:00-0:12,1:05-") == ("voice", [(0.0, 12.0), (65.0, None)])
+    with pytest.raises(ParameterError, match="h:mm:ss"):
+        parse_spans("voice=a-b")
+    spans = Score.from_spans({"voice": [(0, 12), (65, None)], "guitar": [(3, 20)]})
+    assert spans.instruments == ["voice", "guitar"] and {n.pitch for n in spans.notes} == {SPAN}
+    with pytest.raises(ParameterError, match="end after it starts"):
+        Score.from_spans({"voice": [(5, 2)]})
+    with pytest.raises(ParameterError, match="overlap: give each once"):
+        Score.from_spans({"voice": [(0, 10), (5, 15)]})
+
+
+def test_spans_confine_a_part_to_when_it_plays():
+    parts, _ = piece()
+    early, late = parts["flute"].copy(), parts["cello"].copy()
+    early[int(1.6 * SR) :] = 0
+    late[: int(1.6 * SR)] = 0
+    score = Score.from_spans({"early": [(0.0, 1.6)], "late": [(1.6, None)]})
+    result = nmfaudio.separate_with_score(early + late, SR, score)
+    sources = dict(zip(result.sources, result.iter_sources(), strict=True))
+    assert snr(early, sources["early"][0]) > 10 and snr(late, sources["late"][0]) > 10
+
+
+def _score_file(tmp_path, notes, name="song.mid"):
+    midi = pretty_midi.PrettyMIDI()
+    for instrument, pitch, start, end in notes:
+        part = next((i for i in midi.instruments if i.name == instrument), None)
+        if part is None:
+            part = pretty_midi.Instrument(0, name=instrument)
+            midi.instruments.append(part)
+        part.notes.append(pretty_midi.Note(90, pitch, start, end))
+    midi.write(str(tmp_path / name))
+    return tmp_path / name
+
+
+def _recording(tmp_path):
+    parts, _ = piece()
+    path = tmp_path / "song.wav"
+    sf.write(path, np.stack([parts["flute"] + parts["cello"]] * 2).T, SR, subtype="FLOAT")
+    return path
+
+
+def test_cli_writes_a_file_per_instrument_and_the_aligned_score(capsys, tmp_path):
+    song, midi = _recording(tmp_path), _score_file(tmp_path, PIECE)
+    out = tmp_path / "out"
+    status, stdout, err = run(capsys, "separate", song, "--score", midi, "--extra", "1",
+                              "-o", out, "--iterations", "30")  # fmt: skip
+    assert status == 0, err
+    assert "wrote 3 sources" in stdout
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["flute.wav", "cello.wav", "rest.wav", ALIGNED_SCORE, MANIFEST])
+    total = sum(sf.read(out / n, always_2d=True)[0] for n in ("flute.wav", "cello.wav", "rest.wav"))
+    np.testing.assert_allclose(total, sf.read(song, always_2d=True)[0], atol=1e-5)
+    assert Score.from_midi(out / ALIGNED_SCORE).instruments == ["flute", "cello"]
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert ALIGNED_SCORE in manifest["files"] and list(manifest["sources"]) == [
+        "flute", "cello", "rest"
+    ]  # fmt: skip
+    status, _, err = run(capsys, "separate", song, "--score", midi, "--no-align", "-o",
+                         tmp_path / "plain", "--iterations", "10", "-q")  # fmt: skip
+    assert status == 0, err
+    # The score as used, here as given, beside the parts all the same.
+    assert Score.from_midi(tmp_path / "plain" / ALIGNED_SCORE).instruments == ["flute", "cello"]
+
+
+def test_cli_spans_for_a_recording_without_a_score(capsys, tmp_path):
+    song = _recording(tmp_path)
+    out = tmp_path / "out"
+    status, _, err = run(
+        capsys, "separate", song, "--active", "a=0:00-0:01.6", "--active", "b=0:01.6-",
+        "-o", out, "--iterations", "20", "-q",
+    )  # fmt: skip
+    assert status == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "b.wav", MANIFEST]
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "message"),
+    [
+        (lambda t: ["--score", t / "text.mid"], 1, "text.mid: not a MIDI file"),
+        (lambda t: ["--score", t / "empty.mid"], 1, "empty.mid: the score holds no notes"),
+        (lambda t: ["--score", t / "late.mid"], 1, "no note of the score starts inside"),
+        (lambda t: ["--score", t / "high.mid"], 1, "above the Nyquist frequency"),
+        (lambda t: ["--score", t / "song.mid", "--sources", "2"], 2, "--sources cannot be used"),
+        (lambda t: ["--score", t / "song.mid", "--templates", t / "x.npz"], 2, "--templates"),
+        (lambda t: ["--active", "a=0:10-0:05"], 2, "a span must end after it starts"),
+        (lambda t: ["--active", "a=0:30-"], 1, "past the recording's end"),
+        (lambda t: ["--active", "a=0-2", "--active", "a=1-3"], 2, "overlap: give each once"),
+        (lambda t: ["--active", "a=0-2", "--score", t / "song.mid"], 2, "not with --score"),
+        (lambda t: ["--no-align"], 2, "--no-align needs --score"),
+    ],
+)  # fmt: skip
+def test_cli_bad_scores_get_one_line_and_write_nothing(capsys, tmp_path, make, status, message):
+    song = _recording(tmp_path)
+    _score_file(tmp_path, PIECE)
+    (tmp_path / "text.mid").write_text("not midi")
+    pretty_midi.PrettyMIDI().write(str(tmp_path / "empty.mid"))
+    _score_file(tmp_path, [("late", 60, 20.0, 21.0)], "late.mid")
+    _score_file(tmp_path, [("piccolo", 127, 0.0, 1.0)], "high.mid")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _, err = run(capsys, "separate", song, "-o", tmp_path / "o", *make(tmp_path), "-q")
+    assert code == status and message in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_library_settings_reach_the_score_mode():
+    parts, score = piece()
+    mix = parts["flute"] + parts["cello"]
+    few = nmfaudio.separate_with_score(
+        mix, SR, score, align=False, settings=Settings(fit=nmfaudio.Fit(n_iter=7, tol=0))
+    )
+    assert len(few.losses) == 7
+    with pytest.raises(ParameterError, match=r"score must be a nmfaudio\.Score"):
+        nmfaudio.WithScore("song.mid")
+
+
+def test_a_folder_of_recordings_takes_each_ones_score_beside_it(capsys, tmp_path):
+    album = tmp_path / "album"
+    album.mkdir()
+    song = _recording(album)
+    _score_file(album, PIECE)
+    (album / "other.wav").write_bytes(song.read_bytes())  # no other.mid beside it
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "separate", album, "--score", "-o", out, "--iterations", "10")
+    assert code == 1
+    assert "other.wav: no score beside it (expected other.mid)" in err
+    assert "1 done, 0 skipped, 1 failed" in err
+    assert sorted(p.name for p in (out / "song").iterdir()) == sorted(
+        ["flute.wav", "cello.wav", ALIGNED_SCORE, MANIFEST]
+    )
+    assert not (out / "other").exists()
+
+
+def test_the_parts_figure_shows_each_instruments_notes(tmp_path):
+    from matplotlib.collections import LineCollection
+
+    from nmfaudio import plot
+
+    parts, score = piece()
+    result = nmfaudio.separate_with_score(parts["flute"] + parts["cello"], SR, score, align=False)
+    figure = plot.components(result)
+    drawn = {
+        ax.get_title(): sum(len(c.get_segments()) for c in ax.collections
+                            if isinstance(c, LineCollection))
+        for ax in figure.axes if ax.get_title()
+    }  # fmt: skip
+    assert drawn == {"flute": 3, "cello": 3}
+    figure.savefig(tmp_path / "parts.png", dpi=50)
+    assert (tmp_path / "parts.png").stat().st_size > 1000
