@@ -47,6 +47,17 @@ def positive_float(name: str, value: object) -> float:
     return value
 
 
+def plain_name(what: str, value: object) -> str:
+    """``value`` if it can name a file inside an output folder: a non-empty printable string,
+    no path separator, not hidden (``../x`` would be written outside the folder)."""
+    if (
+        not isinstance(value, str) or not value or value.startswith(".") or "/" in value
+        or "\\" in value or not value.isprintable()
+    ):  # fmt: skip
+        raise ParameterError(f"{what} must be a plain file name, got {value!r}")
+    return value
+
+
 def usable_rate(value: int) -> bool:
     """Whether nmfaudio reads, resamples to and writes at ``value`` Hz."""
     return MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE

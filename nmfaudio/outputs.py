@@ -28,6 +28,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from ._checks import plain_name
 from ._checks import subtype as check_subtype
 from ._version import __version__
 from .audio_io import write_audio
@@ -205,9 +206,11 @@ def _identities(paths: Iterable[str | os.PathLike]) -> dict[tuple[int, int], Pat
 
 
 def check_unique(names: Iterable[str]) -> None:
-    """Raise ParameterError if a file name comes twice among one run's outputs."""
+    """Raise ParameterError if a file name comes twice among one run's outputs, or is not a
+    plain name (one that could land outside the folder)."""
     seen: set[str] = set()
     for name in names:
+        plain_name("an output's name", name)
         if name in seen:
             raise ParameterError(
                 f"two of this run's parts would both be written as {name}: give them distinct"

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ._checks import plain_name
 from .exceptions import AudioFileError, ParameterError
 
 #: The pitch of a span (a part playing, no note known).
@@ -92,6 +93,7 @@ class Score:
         object.__setattr__(self, "notes", notes)
         object.__setattr__(self, "programs", dict(self.programs or {}))
         for name in self.instruments:
+            plain_name("an instrument's name", name)  # it names the instrument's file
             kinds = {note.is_drum for note in notes if note.instrument == name}
             if len(kinds) > 1:
                 raise ParameterError(f"instrument {name!r} has drum notes and pitched notes")
@@ -218,7 +220,6 @@ class Score:
         """
         notes = []
         for name, part in spans.items():
-            _file_name(name) or _refuse_name(name)
             ordered = sorted((float(a), float("inf") if b is None else float(b)) for a, b in part)
             for (a, b), (c, _) in itertools.pairwise(ordered):
                 if c < b:
@@ -289,10 +290,6 @@ def _file_name(name: str) -> str:
     """``name`` made a plain file name (spaces to underscores, no separators), or ""."""
     cleaned = re.sub(r"[^\w.+-]+", "_", name.strip()).strip("._")
     return cleaned if cleaned.isprintable() else ""
-
-
-def _refuse_name(name: str) -> str:
-    raise ParameterError(f"a part's name must be usable as a file name, got {name!r}")
 
 
 def _unclashed(name: str, taken: Sequence[str]) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import positive_int, sample_rate
+from ._checks import plain_name, positive_int, sample_rate
 from .defaults import TEMPLATE_CONTEXT
 from .exceptions import AudioFileError, ParameterError
 from .frontend import check_length, magnitude, stft
@@ -289,12 +289,7 @@ def unstack_components(W: np.ndarray, H: np.ndarray, context: int) -> tuple[np.n
 
 def check_name(name: object) -> str:
     """A set's name must be usable as a file name."""
-    if (
-        not isinstance(name, str) or not name or name.startswith(".") or "/" in name
-        or "\\" in name or not name.isprintable()
-    ):  # fmt: skip
-        raise ParameterError(f"a template name must be a plain file name, got {name!r}")
-    return name
+    return plain_name("a template name", name)
 
 
 def as_templates(items: Sequence) -> list[Templates]:

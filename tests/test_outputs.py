@@ -331,3 +331,10 @@ def test_output_directory_that_is_a_file_is_refused(tmp_path):
 def test_bad_subtype_is_refused(tmp_path):
     with pytest.raises(ParameterError, match="subtype must be one of"):
         write_many(tmp_path, [("a.wav", np.zeros((1, 10)))], 8000, subtype="MP3")
+
+
+@pytest.mark.parametrize("name", ["../escaped.wav", "sub/part.wav", ".hidden.wav", ""])
+def test_an_output_name_that_would_leave_the_folder_is_refused(tmp_path, name):
+    with pytest.raises(ParameterError, match="an output's name must be a plain file name"):
+        write_many(tmp_path / "out", [(name, np.zeros((1, 100), np.float32))], 8000)
+    assert list(tmp_path.rglob("*")) == []  # not the folder, not the parent

@@ -309,3 +309,16 @@ def test_the_parts_figure_shows_each_instruments_notes(tmp_path):
     assert drawn == {"flute": 3, "cello": 3}
     figure.savefig(tmp_path / "parts.png", dpi=50)
     assert (tmp_path / "parts.png").stat().st_size > 1000
+
+
+def test_a_part_name_that_is_not_a_plain_file_name_writes_nothing_anywhere(capsys, tmp_path):
+    with pytest.raises(ParameterError, match="an instrument's name must be a plain file name"):
+        Score((Note(0.0, 1.0, 60, "../up"),))
+    with pytest.raises(ParameterError, match="plain file name, got 'a/b'"):
+        Score.from_spans({"a/b": [(0, 1)]})
+    song = _recording(tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*")}
+    code, _, err = run(capsys, "separate", song, "--active", "../evil=0-1", "--active", "ok=1-",
+                       "-o", tmp_path / "out", "-q")  # fmt: skip
+    assert code == 2 and "plain file name, got '../evil'" in err, err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*")} == before  # nothing written
