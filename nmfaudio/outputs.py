@@ -28,7 +28,6 @@ from pathlib import Path
 
 import soundfile as sf
 
-from ._checks import plain_name
 from ._checks import subtype as check_subtype
 from ._version import __version__
 from .audio_io import write_audio
@@ -85,12 +84,17 @@ class FolderBusyError(AudioFileError):
 _OUR_SUFFIXES = (".wav", ".png", ".html", ".mid")
 
 
+def _inside(name: object) -> bool:
+    """Whether ``name`` names a file inside a folder: not a path, not the folder or its parent."""
+    return (
+        isinstance(name, str) and name not in ("", "..") and Path(name).name == name
+        and "\\" not in name
+    )  # fmt: skip
+
+
 def _written_by_us(name: object) -> bool:
     """Whether a manifest may list ``name``: a plain file name of a kind nmfaudio writes."""
-    return (
-        isinstance(name, str) and Path(name).name == name and "\\" not in name
-        and name != MANIFEST and name.endswith(_OUR_SUFFIXES)
-    )  # fmt: skip
+    return _inside(name) and name != MANIFEST and name.endswith(_OUR_SUFFIXES)
 
 
 def read_manifest(outdir: str | os.PathLike) -> dict | None:
@@ -210,7 +214,8 @@ def check_unique(names: Iterable[str]) -> None:
     plain name (one that could land outside the folder)."""
     seen: set[str] = set()
     for name in names:
-        plain_name("an output's name", name)
+        if not _inside(name):
+            raise ParameterError(f"an output's name must name a file in its folder, got {name!r}")
         if name in seen:
             raise ParameterError(
                 f"two of this run's parts would both be written as {name}: give them distinct"

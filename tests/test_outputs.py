@@ -333,8 +333,8 @@ def test_bad_subtype_is_refused(tmp_path):
         write_many(tmp_path, [("a.wav", np.zeros((1, 10)))], 8000, subtype="MP3")
 
 
-@pytest.mark.parametrize("name", ["../escaped.wav", "sub/part.wav", ".hidden.wav", ""])
+@pytest.mark.parametrize("name", ["../escaped.wav", "sub/part.wav", "..", "", "a\\b.wav"])
 def test_an_output_name_that_would_leave_the_folder_is_refused(tmp_path, name):
-    with pytest.raises(ParameterError, match="an output's name must be a plain file name"):
+    with pytest.raises(ParameterError, match="an output's name must name a file in its folder"):
         write_many(tmp_path / "out", [(name, np.zeros((1, 100), np.float32))], 8000)
     assert list(tmp_path.rglob("*")) == []  # not the folder, not the parent
