@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .frontend import pooled_frames
 from .score import SPAN, Score
 from .settings import STFTConfig
 
@@ -69,8 +70,8 @@ def warp(score: Score, V: np.ndarray, sr: int, config: STFTConfig, tuning: float
     chroma = _score_chroma(score, n_score, hop_seconds)
     onsets = _decaying(_score_chroma(score, n_score, hop_seconds, onsets=True), rate)
     chroma = np.concatenate([_unit(chroma), _unit(onsets)])
-    audio = _pooled(audio, factor)
-    notes = _pooled(chroma, factor)
+    audio = pooled_frames(audio, factor)
+    notes = pooled_frames(chroma, factor)
     _, path = librosa.sequence.dtw(X=_unit(notes), Y=_unit(audio), metric="cosine")
     path = path[::-1]
     score_frames = np.unique(path[:, 0])
@@ -108,15 +109,6 @@ def _decaying(features: np.ndarray, rate: float) -> np.ndarray:
     for t in range(1, out.shape[1]):
         np.maximum(out[:, t], rate * out[:, t - 1], out=out[:, t])
     return out
-
-
-def _pooled(features: np.ndarray, factor: int) -> np.ndarray:
-    """Means of ``factor`` consecutive frames (the last group as long as there is)."""
-    if factor == 1:
-        return features
-    pad = -features.shape[1] % factor
-    padded = np.pad(features, ((0, 0), (0, pad)), mode="edge")
-    return padded.reshape(features.shape[0], -1, factor).mean(axis=2)
 
 
 def _unit(features: np.ndarray) -> np.ndarray:

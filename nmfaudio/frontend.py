@@ -79,6 +79,16 @@ def frame_blocks(n_frames: int, size: int) -> Iterator[tuple[int, int]]:
         yield t0, min(t0 + size, n_frames)
 
 
+def pooled_frames(values: np.ndarray, factor: int) -> np.ndarray:
+    """Means of ``factor`` consecutive frames (columns), the last group filled out with its
+    last frame: a long feature sequence made short."""
+    if factor <= 1:
+        return values
+    pad = -values.shape[1] % factor
+    padded = np.pad(values, ((0, 0), (0, pad)), mode="edge")
+    return padded.reshape(values.shape[0], -1, factor).mean(axis=2)
+
+
 def stft_frames(segment: np.ndarray, config: STFTConfig) -> np.ndarray:
     """The STFT frames held in ``segment``, frames as rows: shape ``(..., n_frames, n_freq)``.
 

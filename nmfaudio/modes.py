@@ -40,7 +40,7 @@ from .frontend import Spectrogram
 from .grouping import consensus, restarts, source_names
 from .nmf import NMFResult, initialize, nmf
 from .outputs import ALIGNED_SCORE, REST, numbered, part_files
-from .score import SPAN, Score
+from .score import SPAN, Score, pitch_hz
 from .settings import ScoreModel, Settings, STFTConfig
 from .templates import Templates, as_templates, check_compatible, stack_frames, unstack_components
 
@@ -382,7 +382,10 @@ class WithScore(Mode):
         candidates = [self.score]
         if self.align and pitched:
             candidates.append(align(self.score, V, sr, config, tuning))
-        starts = [self._start(score, V, sr, config, tuning, settings) for score in candidates]
+        templates = self._templates()
+        starts = [
+            self._start(score, templates, V, sr, config, tuning, settings) for score in candidates
+        ]
         chosen = 0
         if len(candidates) > 1:
             # The alignment can lock on the wrong bar of a repeating part with few notes to
@@ -398,7 +401,7 @@ class WithScore(Mode):
         W0, H0 = starts[chosen]
         fit = dataclasses.replace(settings.fit, n_iter=min(settings.fit.n_iter, self.model.n_iter))
         result = nmf(V, W0.shape[1], cost=settings.cost, fit=fit, W=W0, H=H0, progress=progress)
-        owners = [name for name, _, _ in self._templates()] + [REST] * self.n_extra
+        owners = [name for name, _, _ in templates] + [REST] * self.n_extra
         sources = {
             name: [k for k, owner in enumerate(owners) if owner == name]
             for name in self.source_names()
@@ -406,9 +409,8 @@ class WithScore(Mode):
         # The score as used, to be written beside the parts: a MIDI file holds pitched notes.
         return Fitted(result, sources, candidates[chosen] if pitched else None)
 
-    def _start(self, score, V, sr, config, tuning, settings):
+    def _start(self, score, templates, V, sr, config, tuning, settings):
         """The NMF's starting factors for ``score`` (free components drawn from the seed)."""
-        templates = self._templates()
         W0, H0 = _score_start(score, templates, V, sr, config, tuning, self.model)
         rng = np.random.default_rng(random_seed(settings.fit.seed))
         free = [k for k, (_, kind, _) in enumerate(templates) if kind == "span"]
@@ -474,7 +476,7 @@ def _score_start(score, templates, V, sr, config, tuning, model):
     for k, (name, kind, pitch) in enumerate(templates):
         notes = [n for n in score.of(name) if n.pitch == pitch]
         if kind == "comb":
-            f0 = 440.0 * 2.0 ** ((pitch - 69 + tuning) / 12)
+            f0 = pitch_hz(pitch, tuning)
             for h in range(1, model.partials + 1):
                 low = h * f0 * 2.0 ** (-model.width / 12) - model.bins * bin_width
                 high = h * f0 * 2.0 ** (model.width / 12) + model.bins * bin_width

@@ -13,6 +13,7 @@ import numpy as np
 from .backend import check_groups, mask_denominator, scaled_for_masks, soft_mask
 from .exceptions import ParameterError
 from .frontend import FRAMES_PER_CHUNK, frame_blocks, magnitude, stft
+from .score import pitch_hz
 from .settings import STFTConfig
 
 #: Longest time axis drawn; longer spectrograms are averaged over groups of frames.
@@ -214,7 +215,7 @@ def _draw_notes(ax, notes, sr: int) -> None:
     duration, a tick at each drum hit."""
     pitched = [n for n in notes if not n.is_drum and n.pitch >= 0]
     if pitched:
-        f0 = [440.0 * 2.0 ** ((n.pitch - 69) / 12) for n in pitched]
+        f0 = [pitch_hz(n.pitch) for n in pitched]
         ax.hlines(f0, [n.start for n in pitched], [n.end for n in pitched], colors="#7fdbff",
                   linewidth=1.2, alpha=0.9)  # fmt: skip
     hits = [n.start for n in notes if n.is_drum]

@@ -27,9 +27,10 @@ import numpy as np
 import soundfile as sf
 
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
-from .frontend import frame_blocks, frame_span, stft_frames
+from .frontend import frame_blocks, frame_span, pooled_frames, stft_frames
 from .outputs import ALIGNED_SCORE, MANIFEST, REPORT, publish, read_manifest, staged_output
 from .plot import part_profiles
+from .score import Score, pitch_hz
 from .settings import Settings, STFTConfig
 
 #: Most columns of a picture: about the pixels a row's picture fills.
@@ -140,7 +141,8 @@ def page(folder: Path, rows: list[str], manifest: dict, *, result=None, referenc
         _, spectra, activations = part_profiles(result)
         for part, spectrum, activation in zip(parts, spectra.T, activations, strict=True):
             part["template"] = _unit(pictures.bands(spectrum[:, None], info["sr"])[:, 0])
-            part["activation"] = _unit(_pool_columns(activation[None], COLUMNS)[0])
+            factor = math.ceil(activation.size / COLUMNS)  # at most COLUMNS columns
+            part["activation"] = _unit(pooled_frames(activation[None], factor)[0])
     data = {
         "title": Path(str(manifest.get("input") or folder.name)).name,
         "settings": _settings_table(manifest, settings, info, len(parts)),
@@ -168,8 +170,6 @@ def _score_of(folder: Path, manifest: dict, result):
     if result is not None:
         return result.score
     if ALIGNED_SCORE in manifest.get("files", ()):
-        from .score import Score
-
         try:
             return Score.from_midi(folder / ALIGNED_SCORE)
         except NmfaudioError:
@@ -186,8 +186,7 @@ def _notes(notes, edges: np.ndarray, duration: float) -> list[list[float]]:
             continue
         band = -1
         if not note.is_drum:
-            f0 = 440.0 * 2.0 ** ((note.pitch - 69) / 12)
-            band = int(np.clip(np.searchsorted(edges, f0) - 1, 0, BANDS - 1))
+            band = int(np.clip(np.searchsorted(edges, pitch_hz(note.pitch)) - 1, 0, BANDS - 1))
         out.append([round(note.start / duration, 5), round(min(note.end / duration, 1.0), 5), band])
     return out
 
@@ -238,14 +237,6 @@ class _Pictures:
             frames = stft_frames(padded[start + half : stop + half], config)
             columns.append(np.abs(frames).mean(axis=0))
         return self.bands(np.array(columns).T, sr)
-
-
-def _pool_columns(values: np.ndarray, columns: int) -> np.ndarray:
-    """Means of consecutive groups of columns, at most ``columns`` of them."""
-    factor = max(1, math.ceil(values.shape[1] / columns))
-    pad = -values.shape[1] % factor
-    padded = np.pad(values, ((0, 0), (0, pad)), mode="edge")
-    return padded.reshape(values.shape[0], -1, factor).mean(axis=2)
 
 
 def _quantised(magnitude: np.ndarray, reference: float) -> dict:

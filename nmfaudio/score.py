@@ -25,6 +25,12 @@ from .exceptions import AudioFileError, ParameterError
 SPAN = -1
 
 
+def pitch_hz(pitch, tuning: float = 0.0):
+    """The fundamental of MIDI ``pitch`` in Hz (A4 = 69 at 440 Hz), ``tuning`` semitones
+    sharp; arrays too."""
+    return 440.0 * 2.0 ** ((pitch - 69 + tuning) / 12)
+
+
 @dataclass(frozen=True)
 class Note:
     """One note of one instrument.
