@@ -179,7 +179,8 @@ class Score:
         try:
             midi = pretty_midi.PrettyMIDI(str(path))
         except Exception as exc:  # mido and pretty_midi raise many kinds for a bad file
-            raise AudioFileError(f"{path}: not a MIDI file that can be read ({exc})") from None
+            why = f" ({exc})" if str(exc) else ""  # some say nothing
+            raise AudioFileError(f"{path}: not a MIDI file that can be read{why}") from None
         names, notes, programs = [], [], {}
         drums = set(drums)
         for instrument in midi.instruments:
