@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 from .defaults import (
+    FORMATS,
     HOP_LENGTH,
     MAX_MASK_POWER,
     MAX_N_FFT,
@@ -118,8 +119,29 @@ def mask_power(value: object, name: str = "mask_power") -> float:
 
 
 def subtype(value: object) -> str:
-    """A WAV sample encoding from :data:`SUBTYPES`, in any case; returned upper-cased."""
+    """A sample encoding from :data:`SUBTYPES`, in any case; returned upper-cased."""
     upper = str(value).upper()
     if upper not in SUBTYPES:
         raise ParameterError(f"subtype must be one of {', '.join(SUBTYPES)}, got {value!r}")
+    return upper
+
+
+def audio_format(value: object) -> str:
+    """An output format from :data:`FORMATS`, in any case; returned lower-cased."""
+    lower = str(value).lower().removeprefix(".")
+    if lower not in FORMATS:
+        raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {value!r}")
+    return lower
+
+
+def subtype_of(format_: str, value: object | None) -> str:
+    """The sample encoding ``value`` (``None``: the format's default) if ``format_`` takes it."""
+    if value is None:
+        return FORMATS[format_][0]
+    upper = subtype(value)
+    if upper not in FORMATS[format_]:
+        raise ParameterError(
+            f"{format_} files cannot hold subtype {upper}: {format_} takes"
+            f" {', '.join(FORMATS[format_])}"
+        )
     return upper

@@ -13,8 +13,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from ._checks import sample_rate, usable_rate
-from ._checks import subtype as check_subtype
+from ._checks import audio_format, sample_rate, subtype_of, usable_rate
 from .defaults import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from .exceptions import AudioFileError, ParameterError
 
@@ -87,6 +86,17 @@ def streamable(path: str | os.PathLike, sr: int | None = None) -> bool:
     except (sf.LibsndfileError, RuntimeError):
         return False
     return usable_rate(info.samplerate) and sr in (None, info.samplerate)
+
+
+def duration(path: str | os.PathLike) -> float | None:
+    """Seconds of audio in ``path`` by its header, without decoding it; ``None`` where
+    soundfile cannot tell (a format only librosa decodes, or not audio)."""
+    try:
+        with _quiet_decoder(Path(path)):
+            info = sf.info(os.fsencode(path))
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 else None
 
 
 def check_header_rate(sr: int, path: Path) -> None:
@@ -174,30 +184,48 @@ def check_samples(y: np.ndarray, what: str) -> None:
         )
 
 
-def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str = "FLOAT") -> None:
-    """Write ``y`` (shape ``(n_channels, n_samples)``) to a WAV file.
+def write_audio(
+    path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str | None = None
+) -> None:
+    """Write ``y`` (shape ``(n_channels, n_samples)``) to an audio file.
 
-    PCM subtypes cannot hold samples outside [-1, 1]: such samples are clipped
-    and a ``UserWarning`` says by how much, so clipping is never silent.
+    The format is the suffix's: ``.wav``, ``.flac``, ``.ogg`` (Vorbis) or ``.mp3``
+    (see :data:`~nmfaudio.defaults.FORMATS`); ``subtype`` one it takes, ``None``
+    its default (float for WAV, 24-bit for FLAC). Encodings other than float
+    cannot hold samples outside [-1, 1]: such samples are clipped and a
+    ``UserWarning`` says by how much, so clipping is never silent.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> y = np.zeros((2, 8000), dtype=np.float32)
+    >>> path = os.path.join(tempfile.mkdtemp(), "silence.flac")
+    >>> write_audio(path, y, 8000)
+    >>> sf.info(path).subtype, sf.info(path).channels
+    ('PCM_24', 2)
     """
     y = np.atleast_2d(y)
-    with WavWriter(path, sr, len(y), subtype=subtype) as writer:
+    with AudioWriter(path, sr, len(y), subtype=subtype) as writer:
         writer.write(y.T)  # interleaved; no copy for the back end's components
 
 
-class WavWriter:
-    """A WAV file written a block of frames at a time (see :func:`write_audio`).
+class AudioWriter:
+    """An audio file written a block of frames at a time (see :func:`write_audio`).
 
-    PCM subtypes clip samples outside [-1, 1]; closing warns once with the peak.
+    Encodings other than float clip samples outside [-1, 1]; closing warns once
+    with the peak.
     """
 
-    def __init__(self, path: str | os.PathLike, sr: int, channels: int, *, subtype: str = "FLOAT"):
-        self.subtype = check_subtype(subtype)
+    def __init__(
+        self, path: str | os.PathLike, sr: int, channels: int, *, subtype: str | None = None
+    ):
         self.path = Path(path)
+        self.format = audio_format(self.path.suffix)
+        self.subtype = subtype_of(self.format, subtype)
         self.peak = 0.0
         sr = sample_rate("sample rate", sr)  # what nmfaudio writes, it reads back
         self._file = sf.SoundFile(
-            os.fsencode(path), "w", sr, channels, subtype=self.subtype, format="WAV"
+            os.fsencode(path), "w", sr, channels, subtype=self.subtype, format=self.format.upper()
         )
 
     def write(self, frames: np.ndarray) -> None:
@@ -217,12 +245,12 @@ class WavWriter:
         if self.peak > 1.0:
             warnings.warn(
                 f"{self.path.name}: peak {self.peak:.3f} exceeds 1.0 and is clipped in"
-                f" {self.subtype}; use --subtype FLOAT to keep it",
+                f" {self.subtype}; use --format wav --subtype FLOAT to keep it",
                 UserWarning,
                 stacklevel=3,
             )
 
-    def __enter__(self) -> WavWriter:
+    def __enter__(self) -> AudioWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._checks import (
+    audio_format,
     frame_length,
     hop,
     mask_power,
@@ -33,6 +34,8 @@ from ._checks import (
 from ._version import __version__
 from .defaults import (
     COMPONENTS_PER_SOURCE,
+    FORMAT,
+    FORMATS,
     HOP_LENGTH,
     MASK_POWER,
     N_COMPONENTS,
@@ -40,7 +43,6 @@ from .defaults import (
     N_ITER,
     N_RESTARTS,
     SEED,
-    SUBTYPES,
     TEMPLATE_CONTEXT,
     TOL,
 )
@@ -116,6 +118,7 @@ _seed = _checked(_integer, random_seed)
 _mask_power = _checked(_real, mask_power)
 _beta = _checked(_number_or_name, check_beta)
 _subtype = _checked(str, subtype)
+_format = _checked(str, audio_format)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -289,9 +292,18 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         " their rate)",
     )
     parser.add_argument(
+        "--format",
+        type=_format,
+        metavar="FORMAT",
+        help=f"the parts' file format: {', '.join(FORMATS)} (default: {FORMAT}); flac is"
+        " lossless at a fraction of the size, ogg and mp3 are lossy",
+    )
+    parser.add_argument(
         "--subtype",
         type=_subtype,
-        help=f"sample encoding: {', '.join(SUBTYPES)} (default: {SUBTYPES[0]})",
+        help="sample encoding: "
+        + "; ".join(f"{name} {', '.join(subtypes)}" for name, subtypes in FORMATS.items())
+        + " (default: the first)",
     )
     parser.add_argument(
         "--plot",
@@ -400,7 +412,7 @@ def _add_evaluate(commands) -> None:
         "evaluate",
         help="score separated sources against the true ones",
         description=(
-            "Score the WAV files of ESTIMATE_DIR against those of REFERENCE_DIR (mixture.wav"
+            "Score the audio files of ESTIMATE_DIR against those of REFERENCE_DIR (mixture"
             " skipped): BSS Eval SDR, SIR, SAR (mir_eval) and SI-SDR in dB, per source and"
             " their mean. Files are matched by name, else by the best permutation."
         ),
@@ -499,6 +511,17 @@ def _mode(args: argparse.Namespace):
         args.parser.error(str(exc))
 
 
+def _output(args: argparse.Namespace) -> Output:
+    """What to write beside the parts; a format that cannot hold the subtype is a usage error."""
+    try:
+        return Output(
+            **_given(format=args.format, subtype=args.subtype), components=args.keep_components,
+            plots=args.plot, report=args.report, reference=args.reference,
+        )  # fmt: skip
+    except ParameterError as exc:
+        args.parser.error(str(exc))
+
+
 def _spans(given: list[tuple[str, list]]) -> dict[str, list]:
     """``--active`` options by part: one part given twice has the spans of both."""
     spans: dict[str, list] = {}
@@ -513,16 +536,21 @@ def _run_separate(args: argparse.Namespace) -> int:
     _check_separate_options(args)
     common = dict(
         mode=_mode(args), settings=_settings(args), sr=args.sr,
-        output=Output(
-            **_given(subtype=args.subtype), components=args.keep_components, plots=args.plot,
-            report=args.report, reference=args.reference,
-        ),
+        output=_output(args),
         about={"command": _command_line(args)}, progress=not args.quiet,
     )  # fmt: skip
+    # One rule for where the parts go: one file's into OUTDIR; a folder's, a glob's or
+    # several files' into OUTDIR/<input stem>, each.
     first = args.input[0]
     pattern = not first.exists() and glob.has_magic(str(first))
-    batch = len(args.input) > 1 or first.is_dir() or pattern or args.jobs or args.scheduler
+    batch = len(args.input) > 1 or first.is_dir() or pattern
     if not batch:
+        for option, value in (("--jobs", args.jobs), ("--scheduler", args.scheduler)):
+            if value is not None:
+                args.parser.error(
+                    f"{option} runs several inputs (a folder, a glob or several files);"
+                    " one file uses every core on its own"
+                )
         source = args.input[0]
         outdir = args.outdir or source.with_name(f"{source.stem}_separated")
         result = separate_file(source, outdir, **common)

@@ -78,8 +78,18 @@ SCORE_TRIAL_ITERATIONS = 20
 #: Free templates of each part given as spans of time (``--active``).
 SPAN_COMPONENTS = 4
 
-#: Sample encodings of the files written.
-SUBTYPES = ("FLOAT", "PCM_16", "PCM_24")
+#: Audio formats the parts can be written in, each with the sample encodings it takes
+#: (libsndfile's names), its default first. FLAC at 24 bits is lossless for any input
+#: of up to 24 bits and a third the size of float WAV; OGG (Vorbis) and MP3 are lossy.
+FORMATS = {
+    "wav": ("FLOAT", "PCM_16", "PCM_24"),
+    "flac": ("PCM_24", "PCM_16"),
+    "ogg": ("VORBIS",),
+    "mp3": ("MPEG_LAYER_III",),
+}
+FORMAT = "wav"
+#: Every sample encoding of :data:`FORMATS`.
+SUBTYPES = tuple(dict.fromkeys(s for subtypes in FORMATS.values() for s in subtypes))
 
 #: Names accepted for the common β-divergences (``beta=`` and ``--beta``).
 BETA_NAMES = {

@@ -12,6 +12,7 @@ import numpy as np
 
 from .audio_io import load
 from .exceptions import AudioFileError, ParameterError
+from .outputs import audio_files
 
 #: Metrics reported per source, in table order.
 METRICS = ("sdr", "sir", "sar", "si_sdr")
@@ -214,19 +215,37 @@ def evaluate_dirs(
     *,
     estimates: Sequence[str] | None = None,
 ) -> Evaluation:
-    """Score the WAV files of ``estimate_dir`` against those of ``reference_dir``.
+    """Score the audio files (WAV, FLAC, OGG, MP3) of ``estimate_dir`` against those of
+    ``reference_dir``.
 
     ``mixture.wav`` is not a source and is skipped in both. Sources are named by
     file stem; see :func:`evaluate` for the matching. ``estimates`` names the
     files of ``estimate_dir`` to score (default: every WAV file there).
+    References at another rate than the estimates are resampled to the
+    estimates' rate (that of the separated input) and scored there.
     """
     references, reference_names, sr = _load_dir(reference_dir)
     estimates, estimate_names, estimate_sr = _load_dir(estimate_dir, estimates)
     if sr != estimate_sr:
-        raise ParameterError(f"references are at {sr} Hz but estimates at {estimate_sr} Hz")
+        seconds, estimate_seconds = references.shape[-1] / sr, estimates.shape[-1] / estimate_sr
+        if abs(seconds - estimate_seconds) > 1 / min(sr, estimate_sr) + 1e-9:
+            raise ParameterError(
+                f"references are {seconds:.3f} s long (at {sr} Hz) but estimates"
+                f" {estimate_seconds:.3f} s (at {estimate_sr} Hz): they must be as long"
+            )
+        references = _resampled(references, sr, estimate_sr, estimates.shape[-1])
     return evaluate(
         references, estimates, reference_names=reference_names, estimate_names=estimate_names
     )
+
+
+def _resampled(references: np.ndarray, sr: int, target_sr: int, length: int) -> np.ndarray:
+    """References at the estimates' rate, cut or padded to their ``length`` (they are as
+    long in seconds: only resampling's rounding tells them apart)."""
+    import librosa
+
+    resampled = librosa.resample(references, orig_sr=sr, target_sr=target_sr, axis=-1)
+    return librosa.util.fix_length(resampled, size=length, axis=-1)
 
 
 def _load_dir(
@@ -236,11 +255,11 @@ def _load_dir(
     if not folder.is_dir():
         raise AudioFileError(f"{folder}: not a directory")
     if names is None:
-        paths = sorted(p for p in folder.glob("*.wav") if p.stem != "mixture")
+        paths = [path for path in audio_files(folder) if path.stem != "mixture"]
     else:
         paths = [folder / name for name in names]
     if not paths:
-        raise AudioFileError(f"{folder}: no WAV files to evaluate")
+        raise AudioFileError(f"{folder}: no audio files to evaluate")
     signals, rates = [], set()
     for path in paths:
         y, sr = load(path)

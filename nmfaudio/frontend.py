@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
+from ._progress import stage
 from .audio_io import BlockReader, check_samples
 from .exceptions import AudioFileError, ParameterError
 from .settings import STFTConfig
@@ -176,12 +177,15 @@ def spectrogram(y: np.ndarray, sr: int, config: STFTConfig) -> Spectrogram:
 FRAMES_PER_READ = 256
 
 
-def read_spectrogram(path: str | os.PathLike, config: STFTConfig) -> Spectrogram:
+def read_spectrogram(
+    path: str | os.PathLike, config: STFTConfig, *, progress: bool = False
+) -> Spectrogram:
     """The magnitude spectrogram of an audio file, read and transformed a block at a time.
 
     The same values as ``magnitude(stft(load(path)[0], config))``, without
     holding the samples or the STFT: memory is the spectrogram's. The samples
-    are checked as :func:`nmfaudio.load` checks them.
+    are checked as :func:`nmfaudio.load` checks them. With ``progress``, a bar
+    over the seconds read (a line when stderr is not a terminal).
 
     Returns
     -------
@@ -196,14 +200,20 @@ def read_spectrogram(path: str | os.PathLike, config: STFTConfig) -> Spectrogram
         check_length(n_samples, config)
         n_frames = config.n_frames(n_samples)
         Vt = np.empty((n_frames, config.n_freq), np.float32)  # frames as rows, as the NMF reads
-        silent = True
-        for t0, t1 in frame_blocks(n_frames, FRAMES_PER_READ):
-            start, stop = frame_span(t0, t1, config)
-            samples = reader.read(start, stop)
-            check_samples(samples, f"{path}:")
-            silent = silent and not samples.any()
-            spectra = stft_frames(samples, config)  # (channels, frames, bins)
-            Vt[t0:t1] = magnitude(np.swapaxes(spectra, -1, -2)).T
+        silent, done = True, 0
+        with stage(
+            "reading, STFT", n_samples, "s of audio", enabled=progress, scale=1 / reader.sr
+        ) as bar:
+            for t0, t1 in frame_blocks(n_frames, FRAMES_PER_READ):
+                start, stop = frame_span(t0, t1, config)
+                samples = reader.read(start, stop)
+                check_samples(samples, f"{path}:")
+                silent = silent and not samples.any()
+                spectra = stft_frames(samples, config)  # (channels, frames, bins)
+                Vt[t0:t1] = magnitude(np.swapaxes(spectra, -1, -2)).T
+                reached = min(t1 * config.hop_length, n_samples)  # the samples read so far
+                bar.update(reached - done)
+                done = reached
         if reader.frames < n_samples:  # truncated: the frames of the samples there are
             reader.warn_if_truncated()
             n_samples = check_length(reader.frames, config)

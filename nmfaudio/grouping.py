@@ -24,6 +24,7 @@ import scipy.cluster.hierarchy
 import scipy.optimize
 
 from ._checks import positive_int, random_seed
+from ._progress import stage
 from .exceptions import ParameterError
 from .frontend import Spectrogram
 from .nmf import NMFResult, nmf
@@ -102,7 +103,7 @@ def group(result, n_sources: int):
             " ask for more components than sources"
         )
     groups = _timbre_groups(result.W, result.sr, result.config.n_fft, n_sources)
-    return dataclasses.replace(result, sources=source_names(groups))
+    return dataclasses.replace(result, sources=source_names(groups), mode=None)
 
 
 def _timbre_groups(W: np.ndarray, sr: int, n_fft: int, n_sources: int) -> list[np.ndarray]:
@@ -147,9 +148,16 @@ def restarts(
     fit = dataclasses.replace(settings.fit, seed=rng)
     sr, n_fft = spectrogram.sr, spectrogram.config.n_fft
     runs = []
-    for _ in range(positive_int("n_restarts", n_restarts)):
-        result = nmf(spectrogram.V, n_components, cost=settings.cost, fit=fit, progress=progress)
-        runs.append((result, _timbre_groups(result.W, sr, n_fft, n_sources)))
+    n_restarts = positive_int("n_restarts", n_restarts)
+    # One bar over every restart's iterations: its ETA is the whole stage's.
+    title = f"NMF, {n_restarts} restarts"
+    with stage(title, n_restarts * fit.n_iter, "iterations", enabled=progress) as bar:
+        for r in range(n_restarts):
+            bar.label(f"NMF, restart {r + 1}/{n_restarts}")
+            result = nmf(
+                spectrogram.V, n_components, cost=settings.cost, fit=fit, progress=progress
+            )
+            runs.append((result, _timbre_groups(result.W, sr, n_fft, n_sources)))
     return runs
 
 

@@ -8,7 +8,7 @@
 
 Each is a frozen value, checked when made, that knows before any work the
 parts it will make (:meth:`Mode.source_names`, :attr:`Mode.n_components`, so
-:meth:`Mode.file_names`) and what its spectrogram must be (:meth:`Mode.stft`,
+:meth:`Mode.part_names`) and what its spectrogram must be (:meth:`Mode.stft`,
 :attr:`Mode.sample_rate`), and that fits a spectrogram (:meth:`Mode.fit`) to
 an :class:`~nmfaudio.nmf.NMFResult` and its sources. Running one on an array
 or a file is :func:`nmfaudio.separation.separate_as` and
@@ -19,6 +19,7 @@ or a file is :func:`nmfaudio.separation.separate_as` and
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from .exceptions import AudioFileError, ParameterError
 from .frontend import Spectrogram
 from .grouping import consensus, restarts, source_names
 from .nmf import NMFResult, initialize, nmf
-from .outputs import ALIGNED_SCORE, REST, numbered, part_files
+from .outputs import ALIGNED_SCORE, REST, numbered, part_names
 from .score import SPAN, Score, pitch_hz
 from .settings import ScoreModel, Settings, STFTConfig
 from .templates import Templates, as_templates, check_compatible, stack_frames, unstack_components
@@ -68,9 +69,10 @@ class Mode:
         """Names of the sources made, in order; ``None`` when the components are the parts."""
         return None
 
-    def file_names(self, *, components: bool = False) -> list[str]:
-        """The audio files a separation in this mode writes (see :func:`nmfaudio.save`)."""
-        return part_files(self.source_names(), self.n_components, components=components)
+    def part_names(self, *, components: bool = False) -> list[str]:
+        """The parts a separation in this mode writes, one audio file each (see
+        :func:`nmfaudio.save`), named without the suffix."""
+        return part_names(self.source_names(), self.n_components, components=components)
 
     def other_files(self) -> list[str]:
         """Files beside the parts that a separation in this mode writes."""
@@ -90,6 +92,16 @@ class Mode:
     def describe(self) -> str:
         """What the fitted components are, for messages: "8 components"."""
         return f"{self.n_fitted} components"
+
+    def asking_for(self, n_components: int) -> str:
+        """How to ask this mode for ``n_components`` components a fit, in messages."""
+        return f"-k {n_components}, or n_components={n_components}"
+
+    def to_manifest(self) -> dict:
+        """What was asked for, as JSON values, with a digest for templates and scores: a
+        folder holds the separation of these settings only if its manifest says the same."""
+        fields = {f.name: _recorded(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {"mode": type(self).__name__, **fields}
 
     def fit(
         self, spectrogram: Spectrogram, settings: Settings, *, progress: bool = False
@@ -174,12 +186,15 @@ class Sources(Mode):
         return numbered("source", self.n_sources)
 
     def describe(self) -> str:
-        if self.components_per_restart is not None:
-            return super().describe()
+        if self.n_restarts == 1:
+            return f"{self.n_sources} sources of one fit of {self.n_fitted} components"
         return (
-            f"{self.n_sources} sources of {COMPONENTS_PER_SOURCE} components"
-            f" ({self.n_fitted} in all)"
+            f"{self.n_sources} sources, the consensus of {self.n_restarts} fits"
+            f" of {self.n_fitted} components"
         )
+
+    def asking_for(self, n_components: int) -> str:
+        return f"-k {n_components} with --sources, or components_per_restart={n_components}"
 
     def fit(self, spectrogram, settings, *, progress=False):
         runs = restarts(
@@ -361,7 +376,8 @@ class WithScore(Mode):
         return 1  # the score gives every start: any spectrogram of a frame will do
 
     def describe(self) -> str:
-        return f"a score of {len(self.score.instruments)} instruments"
+        rest = f", {self.n_extra} free components for the rest" if self.n_extra else ""
+        return f"a score of {len(self.score.instruments)} instruments{rest}"
 
     def source_names(self) -> list[str]:
         return self.score.instruments + [REST] * bool(self.n_extra)
@@ -447,6 +463,23 @@ class ScoreBeside(Mode):
         raise ParameterError(
             "ScoreBeside finds each file's score beside it: give an array a WithScore instead"
         )
+
+
+def _recorded(value: object) -> object:
+    """A mode's field as JSON values; arrays (templates, scores) by their digest."""
+    if isinstance(value, Templates):
+        return {"templates": value.name, "digest": _digest(value.W.tobytes())}
+    if isinstance(value, Score):
+        return {"score": value.instruments, "digest": _digest(repr(value.notes).encode())}
+    if isinstance(value, ScoreModel):
+        return dataclasses.asdict(value)
+    if isinstance(value, tuple | list):
+        return [_recorded(each) for each in value]
+    return value
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _check_inside(score: Score, seconds: float) -> None:

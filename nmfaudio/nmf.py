@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse.linalg
-from tqdm.auto import tqdm
 
 from ._checks import positive_int, random_seed
+from ._progress import stage
 from ._updates import EPSILON, Updates
 from .defaults import BETA
 from .exceptions import ParameterError
@@ -262,16 +262,15 @@ def _run(
     """
     losses: list[float] = []
     n_iter, tol = fit.n_iter, fit.tol
-    with (
-        updates.running(),
-        tqdm(total=n_iter, desc="NMF", unit="it", disable=not progress, leave=False) as bar,
-    ):
+    with updates.running(), stage("NMF", n_iter, "iterations", enabled=progress) as bar:
 
         def converged(loss: float) -> bool:
             losses.append(loss)
-            bar.update()
-            bar.set_postfix(loss=f"{loss:.5g}", refresh=False)
-            return tol > 0 and len(losses) > 1 and losses[-2] - losses[-1] <= tol * losses[-2]
+            bar.update(loss=f"{loss:.5g}")
+            done = tol > 0 and len(losses) > 1 and losses[-2] - losses[-1] <= tol * losses[-2]
+            if done:
+                bar.finish(f"converged after {len(losses)}")
+            return done
 
         for it in range(n_iter):
             if fixed.all():

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import soundfile as sf
 
-from ._checks import subtype as check_subtype
 from ._version import __version__
 from .audio_io import write_audio
+from .defaults import FORMATS
 from .exceptions import AudioFileError, ParameterError
 
 #: What a run writes beside its outputs: the settings and the list of its files.
@@ -45,6 +45,8 @@ FIGURES = ("decomposition", "components")
 ALIGNED_SCORE = "score_aligned.mid"
 #: The source of the free components beside learnt templates (or a score): ``rest.wav``.
 REST = "rest"
+#: Suffixes of the audio files nmfaudio writes (see :class:`nmfaudio.Output`).
+AUDIO_SUFFIXES = tuple(f".{name}" for name in FORMATS)
 
 
 def numbered(prefix: str, count: int) -> list[str]:
@@ -54,13 +56,24 @@ def numbered(prefix: str, count: int) -> list[str]:
     return [f"{prefix}_{k:0{width}d}" for k in range(count)]
 
 
-def part_files(sources: Sequence[str] | None, n_components: int, *, components: bool) -> list[str]:
-    """The audio files of a separation: ``<source>.wav`` for each source, then, without
-    sources or when ``components`` are asked for, ``component_NN.wav`` for each component."""
+def part_names(sources: Sequence[str] | None, n_components: int, *, components: bool) -> list[str]:
+    """The parts of a separation, as their files are named without the suffix: each source,
+    then, without sources or when ``components`` are asked for, ``component_NN`` for each
+    component."""
     names = list(sources or ())
     if sources is None or components:
         names += numbered("component", n_components)
-    return [f"{name}.wav" for name in names]
+    return names
+
+
+def audio_parts(files: Sequence[str]) -> list[str]:
+    """The names of audio files among ``files``, in their order."""
+    return [name for name in files if Path(name).suffix.lower() in AUDIO_SUFFIXES]
+
+
+def audio_files(folder: str | os.PathLike) -> list[Path]:
+    """What ``folder`` holds named as the audio files nmfaudio writes are, sorted."""
+    return sorted(p for p in Path(folder).iterdir() if audio_parts([p.name]))
 
 
 def planned_files(parts: Sequence[str], *, plots: bool, report: bool) -> list[str]:
@@ -81,7 +94,7 @@ class FolderBusyError(AudioFileError):
 
 
 #: The kinds of file nmfaudio writes beside its manifest: parts, pictures, the report.
-_OUR_SUFFIXES = (".wav", ".png", ".html", ".mid")
+_OUR_SUFFIXES = (*AUDIO_SUFFIXES, ".png", ".html", ".mid")
 
 
 def _inside(name: object) -> bool:
@@ -414,12 +427,13 @@ def write_many(
     items: Iterable[tuple[str | tuple[str, ...], object]],
     sr: int,
     *,
-    subtype: str = "FLOAT",
+    subtype: str | None = None,
     manifest: dict | None = None,
 ) -> list[Path]:
     """Write each ``(file name, content)`` of ``items`` into ``outdir``, all or nothing.
 
-    A content is a signal, shape ``(n_channels, n_samples)``, written as WAV, or a
+    A content is a signal, shape ``(n_channels, n_samples)``, written in the format
+    its name's suffix says, in ``subtype`` (``None``: the format's default), or a
     function that writes the file at the path it is given (a figure, say); with a
     tuple of names, a function that writes those files at once, given their paths
     (parts made a block at a time, each block of every part in turn).
@@ -435,7 +449,6 @@ def write_many(
     AudioFileError
         A file cannot be written, or a file nmfaudio did not write is in the way.
     """
-    subtype = check_subtype(subtype)
     names: list[str] = []
 
     def write(name, content, stage):

@@ -12,9 +12,11 @@ layer over these.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import glob
 import itertools
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -25,12 +27,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ._checks import positive_int
 from ._kernels import limit_threads, usable_cores
+from ._progress import stage
 from ._version import __version__
-from .audio_io import BlockReader, WavWriter, load, streamable
+from .audio_io import AudioWriter, BlockReader, duration, load, streamable
 from .backend import stream_components
 from .exceptions import AudioFileError, NmfaudioError
 from .frontend import read_spectrogram
@@ -44,14 +45,14 @@ from .outputs import (
     is_complete,
     output_dir,
     owner,
-    part_files,
+    part_names,
     planned_files,
     read_manifest,
     remove_stale_stages,
     write_many,
 )
 from .report import check_reference, page
-from .separation import Separation, separate_as
+from .separation import Separation, announce, separate_as
 from .settings import Output, Settings, given
 
 
@@ -97,10 +98,11 @@ def save(
     """
     output = given("output", output, Output)
     components = output.components or result.sources is None
-    names = part_files(
-        None if result.sources is None else list(result.sources), result.n_components,
-        components=output.components,
-    )  # fmt: skip
+    sources = None if result.sources is None else list(result.sources)
+    names = [
+        name + output.suffix
+        for name in part_names(sources, result.n_components, components=output.components)
+    ]
     partitions: list[list[list[int]] | None] = []
     if result.sources is not None:
         partitions.append(list(result.sources.values()))
@@ -109,22 +111,41 @@ def save(
     manifest = _manifest(result) | (about or {})
     extras = [(f"{kind}.png", _figure_writer(result, kind)) for kind in output.plots * FIGURES]
     if output.report:
-        extras.append((REPORT, _report_writer(result, manifest, output.reference)))
+        extras.append((REPORT, _report_writer(result, manifest, output)))
     if result.score is not None:
         extras.append((ALIGNED_SCORE, lambda path: result.score.to_midi(path)))
-    if result.X is None:
-        audio = [(tuple(names), _streamed_writer(result, partitions, output.subtype))]
-    else:
-        signals = itertools.chain(
-            result.iter_sources() if result.sources is not None else (),
-            result.iter_components() if components else (),
-        )
-        audio = zip(names, signals, strict=True)
-    files = tqdm(
-        itertools.chain(audio, extras), total=len(names) + len(extras), desc="writing",
-        unit="file", disable=not progress, leave=False,
-    )  # fmt: skip
-    return write_many(outdir, files, result.sr, subtype=output.subtype, manifest=manifest)
+    # Each file beside the parts is a stage of its own, so a long one is seen as itself.
+    extras = [(name, _as_stage(f"writing {name}", write, progress)) for name, write in extras]
+    with stage(_PARTS_STAGE, len(names), "parts", enabled=progress and result.X is not None) as bar:
+        if result.X is None:
+            audio = [(tuple(names), _streamed_writer(result, partitions, output.subtype, progress))]
+        else:
+            signals = itertools.chain(
+                result.iter_sources() if result.sources is not None else (),
+                result.iter_components() if components else (),
+            )
+            audio = _counted(zip(names, signals, strict=True), bar)
+        files = itertools.chain(audio, extras)
+        return write_many(outdir, files, result.sr, subtype=output.subtype, manifest=manifest)
+
+
+#: What making and writing the parts is called in the progress.
+_PARTS_STAGE = "masks, inverse STFT, writing the parts"
+
+
+def _counted(items, bar):
+    for item in items:
+        yield item
+        bar.update()
+
+
+def _as_stage(desc: str, write, progress: bool):
+    def staged(path: Path) -> None:
+        with stage(desc, 1, "file", enabled=progress) as bar:
+            write(path)
+            bar.update()
+
+    return staged
 
 
 def _manifest(result: Separation) -> dict:
@@ -134,6 +155,7 @@ def _manifest(result: Separation) -> dict:
         "channels": result.n_channels,
         "samples": result.length,
         **result.settings.to_manifest(),
+        "separation": result.describe(),
         "n_components": result.n_components,
         "iterations": len(result.losses),
         "final_loss": float(result.losses[-1]) if len(result.losses) else None,
@@ -141,19 +163,25 @@ def _manifest(result: Separation) -> dict:
     }
 
 
-def _streamed_writer(result: Separation, partitions, subtype: str):
+def _streamed_writer(result: Separation, partitions, subtype: str | None, progress: bool):
     def write(paths: list[Path]) -> None:
-        writers: list[WavWriter] = []
+        writers: list[AudioWriter] = []
         try:
             for path in paths:
-                writers.append(WavWriter(path, result.sr, result.n_channels, subtype=subtype))
-            with BlockReader(result.source) as reader:
+                writers.append(AudioWriter(path, result.sr, result.n_channels, subtype=subtype))
+            with (
+                BlockReader(result.source) as reader,
+                stage(
+                    _PARTS_STAGE, result.length, "s of audio", enabled=progress, scale=1 / result.sr
+                ) as bar,  # fmt: skip
+            ):
                 for blocks in stream_components(
                     reader.read, result.length, result.W, result.H, config=result.config,
                     power=result.mask_power, partitions=partitions,
                 ):  # fmt: skip
                     for writer, block in zip(writers, blocks, strict=True):
                         writer.write(block)
+                    bar.update(len(blocks[0]))
         finally:
             for writer in writers:
                 writer.close()
@@ -170,10 +198,10 @@ def _figure_writer(result: Separation, kind: str):
     return write
 
 
-def _report_writer(result: Separation, manifest: dict, reference):
+def _report_writer(result: Separation, manifest: dict, output: Output):
     def write(path: Path) -> None:
-        rows = [f"{name}.wav" for name in result.part_names()]
-        text = page(path.parent, rows, manifest, result=result, reference=reference)
+        rows = [name + output.suffix for name in result.part_names()]
+        text = page(path.parent, rows, manifest, result=result, reference=output.reference)
         path.write_text(text, "utf-8")
 
     return write
@@ -235,28 +263,49 @@ def separate_file(
     output = given("output", output, Output)
     config = mode.stft(settings)
     sr = sr or mode.sample_rate
-    planned = planned_files(
-        mode.file_names(components=output.components) + mode.other_files(), plots=output.plots,
-        report=output.report,
-    )  # fmt: skip
+    parts = [name + output.suffix for name in mode.part_names(components=output.components)]
+    planned = planned_files(parts + mode.other_files(), plots=output.plots, report=output.report)
     if output.reference is not None:
-        check_reference(output.reference)
+        check_reference(output.reference, seconds=duration(path))
     # The folder is checked, created and held from here on: a bad one fails now,
     # not after the long part, and no other run writes there meanwhile.
     with output_dir(outdir) as held:
         check_outputs(held, planned, keep=[path, *keep])
         if streamable(path, sr):
-            y = read_spectrogram(path, config)
+            if progress:
+                announce(str(path), mode)
+            y = read_spectrogram(path, config, progress=progress)
             rate = y.sr
         else:  # resampled, or a format only librosa decodes: the samples, whole
             y, rate = load(path, sr=sr)
         result = separate_as(mode, y, rate, settings=settings, progress=progress)
         del y  # the back end needs only the STFT (or the file): free the samples
-        save(
-            result, outdir, output=output, about={"input": str(path.resolve())} | (about or {}),
-            progress=progress,
-        )  # fmt: skip
+        recorded = {"input": str(path.resolve()), "request": request(mode, settings, output, sr)}
+        save(result, outdir, output=output, about=recorded | (about or {}), progress=progress)
     return result
+
+
+def request(mode: Mode, settings: Settings, output: Output, sr: int | None) -> dict:
+    """What a run into a folder was asked for, as its manifest records it (JSON values): a
+    batch counts a folder as done only for the same request (see :func:`separate_files`)."""
+    asked = dataclasses.replace(settings, stft=mode.stft(settings))
+    record = {
+        "mode": mode.to_manifest(), "settings": asked.to_manifest(),
+        "output": output.to_manifest(), "sr": sr or mode.sample_rate,
+    }  # fmt: skip
+    return json.loads(json.dumps(record))  # as read back: lists for tuples
+
+
+def _asked_before(path: Path, outdir: Path, mode: Mode | None, settings, output, sr) -> bool:
+    """Whether the finished separation in ``outdir`` was made with this request."""
+    try:
+        mode = (Components() if mode is None else mode).for_input(path)
+        asked = request(
+            mode, given("settings", settings, Settings), given("output", output, Output), sr
+        )
+    except NmfaudioError:  # its score is missing, say: the run will say so
+        return False
+    return (read_manifest(outdir) or {}).get("request") == asked
 
 
 #: Extensions of the files a folder given to :func:`separate_files` is searched for.
@@ -270,7 +319,11 @@ class BatchResult:
     Attributes
     ----------
     done, skipped : list of (Path, Path)
-        Inputs separated, or skipped because their folder was complete, with their folder.
+        Inputs separated, or skipped because their folder was complete (for these
+        settings), with their folder.
+    redone : list of (Path, Path)
+        Those of ``done`` whose folder held a finished separation made with other
+        settings, which the new one replaced.
     busy : list of (Path, Path)
         Inputs whose folder another nmfaudio run was writing: left to that run.
     failed : list of (Path, str)
@@ -279,6 +332,7 @@ class BatchResult:
 
     done: list[tuple[Path, Path]] = field(default_factory=list)
     skipped: list[tuple[Path, Path]] = field(default_factory=list)
+    redone: list[tuple[Path, Path]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     busy: list[tuple[Path, Path]] = field(default_factory=list)
 
@@ -288,8 +342,14 @@ class BatchResult:
             if self.busy
             else ""
         )
+        redone = (
+            f" ({len(self.redone)} replacing results made with other settings)"
+            if self.redone
+            else ""
+        )
         return (
-            f"{len(self.done)} done, {len(self.skipped)} skipped{busy}, {len(self.failed)} failed"
+            f"{len(self.done)} done{redone}, {len(self.skipped)} skipped{busy},"
+            f" {len(self.failed)} failed"
         )
 
 
@@ -414,8 +474,12 @@ def separate_files(
         Run each input as a task on the cluster's workers instead (the paths
         must be readable and writable there, as on a shared file system).
     overwrite : bool
-        Separate again inputs whose folder is already complete (by default
-        they are skipped, so an interrupted batch resumes).
+        Separate again inputs whose folder is already complete. By default an
+        input whose folder holds its finished separation *with the same
+        settings* (mode, STFT, cost, fit, output format and files, as the
+        manifest records them) is skipped, so an interrupted batch resumes; a
+        folder made with other settings is separated again, its files replaced
+        (and counted in :attr:`BatchResult.redone`).
     progress : bool
         A progress bar over the inputs (and over each one's work, one at a time).
 
@@ -430,24 +494,30 @@ def separate_files(
     made_root = not os.path.lexists(outroot)
     result = BatchResult()
     todo = []
+    other_settings = set()
     for path, outdir in zip(files, output_folders(files, outroot), strict=True):
-        if not overwrite and is_complete(path, outdir):
+        if overwrite or not is_complete(path, outdir):
+            todo.append((path, outdir))
+        elif _asked_before(path, outdir, mode, settings, output, sr):
             remove_stale_stages(outdir)  # what a run killed while re-doing it left
             result.skipped.append((path, outdir))
         else:
             todo.append((path, outdir))
+            other_settings.add(path)
     jobs = positive_int("jobs", jobs or 1)
     one_at_a_time = client is None and jobs == 1
     options = dict(
         mode=mode, settings=settings, output=output, sr=sr, about=about, keep=files,
         progress=progress and one_at_a_time,
     )  # fmt: skip
-    bar = tqdm(total=len(todo), desc="files", unit="file", disable=not progress)
+    files_stage = stage("files", len(todo), "files", enabled=progress and bool(todo), gathers=False)
     try:
-        with bar:
+        with files_stage as bar:
             for path, outdir, outcome in _run_all(todo, options, jobs, client):
                 if outcome is None:
                     result.done.append((path, outdir))
+                    if path in other_settings:
+                        result.redone.append((path, outdir))
                 elif outcome == _BUSY:  # compared by value: it may come from another process
                     result.busy.append((path, outdir))
                 else:

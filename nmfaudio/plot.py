@@ -120,7 +120,8 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     _limit_frequency(ax_spec, max_freq, sr)
     _draw_activations(ax_h, activations, names, sr, config.hop_length, what)
     if result.sources is not None:
-        fig.supxlabel(_membership(result.sources), fontsize=8)
+        restarts = getattr(result.mode, "n_restarts", 1)  # only blind sources average fits
+        fig.supxlabel(_membership(result.sources, restarts), fontsize=8)
     fig.suptitle(f"NMF cost minimised: {_cost(result)}", fontsize=10)
     return fig
 
@@ -156,13 +157,20 @@ def part_profiles(result) -> tuple[list[str], np.ndarray, np.ndarray]:
     return result.part_names(), spectra, activations
 
 
-def _membership(sources: dict[str, list[int]]) -> str:
-    """Which components make each source: listed when few, else counted."""
+def _membership(sources: dict[str, list[int]], restarts: int) -> str:
+    """Which components make each source: listed when few, else counted (a fit's share of
+    them, for the consensus of several fits)."""
     total = sum(len(members) for members in sources.values())
-    return "   ".join(
-        f"{name}: " + (" ".join(map(str, members)) if total <= 64 else f"{len(members)} components")
-        for name, members in sources.items()
-    )
+    if total <= 64:
+        counts = {name: " ".join(map(str, members)) for name, members in sources.items()}
+    elif restarts > 1:
+        counts = {
+            name: f"{len(members) / restarts:.1f} of {total // restarts} components a fit"
+            for name, members in sources.items()
+        }
+    else:
+        counts = {name: f"{len(members)} components" for name, members in sources.items()}
+    return "   ".join(f"{name}: {count}" for name, count in counts.items())
 
 
 def components(result, *, max_freq: float | None = None, title: str | None = None):

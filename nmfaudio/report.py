@@ -26,9 +26,19 @@ from string import Template
 import numpy as np
 import soundfile as sf
 
+from .audio_io import duration
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
 from .frontend import frame_blocks, frame_span, pooled_frames, stft_frames
-from .outputs import ALIGNED_SCORE, MANIFEST, REPORT, publish, read_manifest, staged_output
+from .outputs import (
+    ALIGNED_SCORE,
+    MANIFEST,
+    REPORT,
+    audio_files,
+    audio_parts,
+    publish,
+    read_manifest,
+    staged_output,
+)
 from .plot import part_profiles
 from .score import Score, pitch_hz
 from .settings import Settings, STFTConfig
@@ -75,7 +85,7 @@ def write(
     """
     outdir = Path(outdir)
     if reference is not None:
-        check_reference(reference)
+        check_reference(reference, seconds=_recorded_seconds(outdir))
     _read_manifest(outdir)  # a folder with no separation fails before it is held
     with staged_output(outdir) as (held, stage):
         manifest = _read_manifest(held)
@@ -90,24 +100,54 @@ def write(
     return outdir / REPORT
 
 
-def check_reference(folder: str | os.PathLike) -> None:
-    """A reference folder must hold WAV files: found out before the long part, not after."""
+def check_reference(folder: str | os.PathLike, *, seconds: float | None = None) -> None:
+    """What can be known of a reference folder before the long part: it holds readable WAV
+    files, all of one length, and (``seconds`` given) as long as the input.
+
+    Rates may differ from the input's: the references are resampled to the
+    estimates' rate for scoring (see :func:`nmfaudio.evaluation.evaluate_dirs`).
+    """
     folder = Path(folder)
     if not folder.is_dir():
-        raise AudioFileError(f"{folder}: --reference must be a folder of the true parts' WAV files")
-    if not any(p.stem != "mixture" for p in folder.glob("*.wav")):
-        raise AudioFileError(f"{folder}: no WAV files to score against (--reference)")
+        raise AudioFileError(
+            f"{folder}: --reference must be a folder of the true parts' audio files"
+        )
+    paths = [path for path in audio_files(folder) if path.stem != "mixture"]
+    if not paths:
+        raise AudioFileError(f"{folder}: no audio files to score against (--reference)")
+    lengths = {}
+    for path in paths:
+        length = duration(path)
+        if length is None:
+            raise AudioFileError(f"{path}: not an audio file that can be read (--reference)")
+        lengths[path.name] = length
+    shortest, longest = min(lengths, key=lengths.get), max(lengths, key=lengths.get)
+    if lengths[longest] - lengths[shortest] > _SAME_SECONDS:
+        raise AudioFileError(
+            f"{folder}: the references differ in length ({shortest} {lengths[shortest]:.3f} s,"
+            f" {longest} {lengths[longest]:.3f} s); --reference needs the true parts of this input"
+        )
+    if seconds is not None and abs(lengths[longest] - seconds) > _SAME_SECONDS:
+        raise AudioFileError(
+            f"{folder}: the references are {lengths[longest]:.3f} s long but the input"
+            f" {seconds:.3f} s; --reference needs the true parts of this input"
+        )
+
+
+#: Lengths closer than this, in seconds, are the same (what resampling rounds off).
+_SAME_SECONDS = 2e-3
 
 
 def played_files(manifest: dict) -> list[str]:
     """The files the page plays: the sources, else the components, as the manifest lists them."""
+    audio = {Path(name).stem: name for name in audio_parts(manifest["files"])}
     if manifest.get("sources"):
-        return [f"{name}.wav" for name in manifest["sources"]]
-    return [name for name in manifest["files"] if name.startswith("component_")]
+        return [audio[name] for name in manifest["sources"] if name in audio]
+    return [name for stem, name in audio.items() if stem.startswith("component_")]
 
 
 def page(folder: Path, rows: list[str], manifest: dict, *, result=None, reference=None) -> str:
-    """The report's HTML for the parts ``rows`` (WAV files in ``folder``), with the settings
+    """The report's HTML for the parts ``rows`` (audio files in ``folder``), with the settings
     the folder's ``manifest`` records."""
     try:
         settings = Settings.from_manifest(manifest)
@@ -120,7 +160,7 @@ def page(folder: Path, rows: list[str], manifest: dict, *, result=None, referenc
         info = info or {"sr": sr, "channels": y.shape[1], "samples": len(y)}
         mixture = y.copy() if mixture is None else mixture + y  # the parts add up to it
         parts.append({
-            "name": name.removesuffix(".wav"), "file": name, "level": _level_db(y),
+            "name": Path(name).stem, "file": name, "level": _level_db(y),
             "magnitude": pictures.magnitude(y.mean(axis=1), sr),
         })  # fmt: skip
         del y
@@ -269,6 +309,17 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     return y, sr
 
 
+def _recorded_seconds(outdir: Path) -> float | None:
+    """The input's duration a folder's manifest records, if it can be read."""
+    try:
+        manifest = read_manifest(outdir) if outdir.is_dir() else None
+    except AudioFileError:
+        return None
+    samples, rate = (manifest or {}).get("samples"), (manifest or {}).get("sample_rate")
+    known = isinstance(samples, int) and isinstance(rate, int) and rate > 0
+    return samples / rate if known else None
+
+
 def _read_manifest(outdir: Path) -> dict:
     if not outdir.is_dir():
         raise AudioFileError(f"{outdir}: no such folder")
@@ -282,7 +333,8 @@ def _read_manifest(outdir: Path) -> dict:
             f"{outdir}: a run into this folder did not finish: run 'nmfaudio separate' again"
         )
     sources = manifest.get("sources")
-    if sources is not None and not all(f"{name}.wav" in manifest["files"] for name in sources):
+    stems = {Path(name).stem for name in audio_parts(manifest["files"])}
+    if sources is not None and not all(name in stems for name in sources):
         raise AudioFileError(f"{outdir / MANIFEST}: its sources are not among its files")
     if not played_files(manifest):
         raise AudioFileError(f"{outdir}: the manifest lists no audio parts")
@@ -302,7 +354,10 @@ def _settings_table(manifest: dict, settings: Settings, info: dict, n_rows: int)
         # A seed the manifest does not record (a numpy Generator's, or a manifest older
         # than the settings' record) cannot be told.
         ["seed", str(manifest.get("seed", "?"))],
-        ["components (K)", str(manifest.get("n_components", "?"))],
+        [
+            "separation",
+            str(manifest.get("separation", f"{manifest.get('n_components', '?')} components")),
+        ],
         ["parts shown", str(n_rows)],
         [
             "iterations",

@@ -27,7 +27,7 @@ from .exceptions import ParameterError
 from .frontend import Spectrogram, check_length
 from .modes import Components, Mode, Sources, WithScore, WithTemplates
 from .nmf import NMFResult
-from .outputs import part_files
+from .outputs import part_names
 from .score import Score
 from .settings import Cost, Settings, STFTConfig, given
 from .templates import Templates
@@ -54,6 +54,9 @@ class Separation:
     score : Score or None
         With a score: the score as the separation used it, aligned to the recording
         (unless it was told not to align).
+    mode : Mode or None
+        The way of separating that made it (see :mod:`nmfaudio.modes`); ``None``
+        for one assembled otherwise (:func:`nmfaudio.group`, say).
 
     The attributes below are read from these, for convenience.
     """
@@ -63,6 +66,7 @@ class Separation:
     settings: Settings
     sources: dict[str, list[int]] | None = None
     score: Score | None = None
+    mode: Mode | None = None
 
     @property
     def W(self) -> np.ndarray:
@@ -119,16 +123,24 @@ class Separation:
     def n_components(self) -> int:
         return self.W.shape[1]
 
+    def describe(self) -> str:
+        """What the separation is, in the terms it was asked for: "3 sources, the consensus
+        of 8 fits of 24 components"."""
+        if self.mode is not None:
+            return self.mode.describe()
+        if self.sources is None:
+            return f"{self.n_components} components"
+        return f"{self.n_sources} sources of {self.n_components} components"
+
     @property
     def n_sources(self) -> int:
         """Number of sources (0 until components are grouped)."""
         return len(self.sources or {})
 
     def part_names(self) -> list[str]:
-        """Names of the parts: the sources', else the components' (the files without .wav)."""
+        """Names of the parts: the sources', else the components' (their files' stems)."""
         sources = None if self.sources is None else list(self.sources)
-        files = part_files(sources, self.n_components, components=False)
-        return [name.removesuffix(".wav") for name in files]
+        return part_names(sources, self.n_components, components=False)
 
     def iter_components(self) -> Iterator[np.ndarray]:
         """Yield each component's signal, shape ``(n_channels, length)``, one at a time."""
@@ -207,7 +219,7 @@ def separate_as(
     fitted = mode.fit(spectrogram, settings, progress=progress)
     if spectrogram.X is not None:  # V is magnitude(X): not held twice
         spectrogram = dataclasses.replace(spectrogram, V=None)
-    return Separation(spectrogram, fitted.result, settings, fitted.sources, fitted.score)
+    return Separation(spectrogram, fitted.result, settings, fitted.sources, fitted.score, mode)
 
 
 def separate(
@@ -362,7 +374,8 @@ def analyse(
     ``config`` and passed on. The components each factorization of ``mode``
     learns are checked against the spectrogram's size before any work, and
     refused in the mode's terms. With ``progress``, a line on stderr says that
-    the work begins, once every check has passed.
+    the work begins, once every check has passed (for an array: a file's was
+    said before it was read, see :func:`nmfaudio.separate_file`).
     """
     positive_int("sr", sr)
     if isinstance(y, Spectrogram):
@@ -381,13 +394,14 @@ def analyse(
     length = spectrogram.length if spectrogram else y.shape[1]
     n_channels = spectrogram.n_channels if spectrogram else len(y)
     _check_enough_spectrogram(mode, config.n_frames(length), length / sr, config)
-    if progress:
-        tqdm.write(
-            f"nmfaudio: {length / sr:.1f} s, {n_channels} channel(s) at {sr} Hz:"
-            f" STFT, NMF, then masks and inverse STFT",
-            file=sys.stderr,
-        )
+    if progress and spectrogram is None:
+        announce(f"{length / sr:.1f} s, {n_channels} channel(s) at {sr} Hz", mode)
     return spectrogram or frontend.spectrogram(y, sr, config)
+
+
+def announce(what: str, mode: Mode) -> None:
+    """The line on stderr that says the work begins, and what it will make."""
+    tqdm.write(f"nmfaudio: {what}: {mode.describe()}", file=sys.stderr)
 
 
 def _as_signal(y) -> np.ndarray:
@@ -412,18 +426,19 @@ def _as_signal(y) -> np.ndarray:
 
 def _check_enough_spectrogram(mode: Mode, n_frames: int, seconds: float, config) -> None:
     """Each component needs a frame and a frequency bin of its own: say so in the user's terms."""
-    n_components, what = mode.n_fitted, mode.describe()
+    n_components = mode.n_fitted
     if n_components > n_frames:
         raise ParameterError(
-            f"{what} need a recording of at least {n_components} STFT frames, but this one"
-            f" ({seconds:.2f} s) has {n_frames} frames of {config.hop_length} samples:"
-            f" ask for at most {n_frames} components, or give a longer recording"
+            f"{n_components} components need a recording of at least {n_components} STFT"
+            f" frames, but this one ({seconds:.2f} s) has {n_frames} frames of"
+            f" {config.hop_length} samples: ask for at most {n_frames} components"
+            f" ({mode.asking_for(n_frames)}), or give a longer recording"
         )
     if n_components > config.n_freq:
         raise ParameterError(
-            f"{what} are more than the {config.n_freq} frequency bins of an"
-            f" n_fft={config.n_fft} spectrogram: ask for at most {config.n_freq} components,"
-            " or a larger n_fft"
+            f"{n_components} components are more than the {config.n_freq} frequency bins of an"
+            f" n_fft={config.n_fft} spectrogram: ask for at most {config.n_freq} components"
+            f" ({mode.asking_for(config.n_freq)}), or a larger n_fft"
         )
 
 

@@ -21,6 +21,7 @@ import dataclasses
 import numbers
 from dataclasses import dataclass, field
 
+from ._checks import audio_format as check_format
 from ._checks import (
     frame_length,
     hop,
@@ -30,11 +31,12 @@ from ._checks import (
     positive_float,
     positive_int,
     random_seed,
-    subtype,
+    subtype_of,
 )
 from .defaults import (
     BETA,
     BETA_NAMES,
+    FORMAT,
     HOP_LENGTH,
     INIT,
     MASK_POWER,
@@ -298,8 +300,16 @@ class Output:
 
     Attributes
     ----------
-    subtype : {"FLOAT", "PCM_16", "PCM_24"}
-        Sample encoding of the WAV files (any case); PCM subtypes warn when they clip.
+    format : {"wav", "flac", "ogg", "mp3"}
+        The parts' file format, and their suffix (any case). FLAC (24-bit) is
+        lossless for inputs of up to 24 bits at a third of float WAV's size; OGG
+        (Vorbis) and MP3 are lossy, so their parts add up to the input only
+        within the codec's error.
+    subtype : str or None
+        Sample encoding (any case), one the format takes (:data:`~nmfaudio.defaults.FORMATS`):
+        WAV ``"FLOAT"`` (its default), ``"PCM_16"``, ``"PCM_24"``; FLAC ``"PCM_24"``
+        (its default), ``"PCM_16"``; ``None``: the format's default. Encodings
+        other than float clip samples outside [-1, 1], with a warning.
     components : bool
         With sources: write the components too (they are written anyway without).
     plots : bool
@@ -310,16 +320,30 @@ class Output:
         With ``report``: a folder of the true parts, scored in the page.
     """
 
-    subtype: str = "FLOAT"
+    format: str = FORMAT
+    subtype: str | None = None
     components: bool = False
     plots: bool = False
     report: bool = False
     reference: object = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "subtype", subtype(self.subtype))
+        object.__setattr__(self, "format", check_format(self.format))
+        object.__setattr__(self, "subtype", subtype_of(self.format, self.subtype))
         if self.reference is not None and not self.report:
             raise ParameterError("a reference is scored in the report: ask for the report too")
+
+    @property
+    def suffix(self) -> str:
+        """The parts' file suffix: ``".wav"``, ``".flac"``, ..."""
+        return f".{self.format}"
+
+    def to_manifest(self) -> dict:
+        return {
+            "format": self.format, "subtype": self.subtype, "components": self.components,
+            "plots": self.plots, "report": self.report,
+            "reference": None if self.reference is None else str(self.reference),
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)

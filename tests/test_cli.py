@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -180,7 +181,8 @@ BAD_INPUTS = {
         ["-k", "5000"],
         1,
         "5000 components need a recording of at least 5000 STFT frames, but this one (1.00 s)"
-        " has 16 frames of 512 samples: ask for at most 16 components",
+        " has 16 frames of 512 samples: ask for at most 16 components (-k 16, or"
+        " n_components=16)",
     ),
     "bad mask power": (
         _samples("ok.wav", music_like(1).T),
@@ -198,8 +200,9 @@ BAD_INPUTS = {
         _samples("short.wav", music_like(1, seconds=0.3).T),
         ["--sources", "2"],
         1,
-        "2 sources of 8 components (16 in all) need a recording of at least 16 STFT frames,"
-        " but this one (0.30 s) has 5 frames of 512 samples",
+        "16 components need a recording of at least 16 STFT frames, but this one (0.30 s) has"
+        " 5 frames of 512 samples: ask for at most 5 components (-k 5 with --sources, or"
+        " components_per_restart=5), or give a longer recording",
     ),
     "m4a without ffmpeg": (
         _m4a_header,
@@ -234,15 +237,63 @@ def test_bad_input_gets_one_line_and_no_output(capsys, tmp_path, monkeypatch, ca
         assert digest(source) == before
 
 
-def test_stages_are_shown_unless_quiet(capsys, tmp_path, example_mixture):
+def test_stages_are_lines_in_a_log_unless_quiet(capsys, tmp_path, example_mixture):
+    """stderr is not a terminal here (as when redirected to a file): a line per stage, no bars."""
     fast = FAST[:-1]  # without -q
     status, out, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *fast)
     assert status == 0, err
-    for stage in ("nmfaudio: 4.0 s, 2 channel(s) at 22050 Hz: STFT, NMF, then masks", "writing"):
-        assert stage in err
+    lines = err.splitlines()
+    assert lines[0] == f"nmfaudio: {example_mixture}: 8 components"
+    assert [line.split(":")[1].strip() for line in lines[1:]] == [
+        "reading, STFT", "NMF", "masks, inverse STFT, writing the parts"
+    ]  # fmt: skip
+    assert lines[1].startswith("nmfaudio: reading, STFT: 4 s of audio (")
+    assert lines[2].startswith("nmfaudio: NMF: 30 iterations (")
+    assert "\r" not in err
     assert "wrote 8 components" in out
     status, out, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "q", *FAST)
     assert status == 0 and out == "" and err == ""
+
+
+def _on_a_terminal(*argv) -> str:
+    """What ``nmfaudio ARGV`` shows on stderr when it is a terminal (a pseudo-terminal of
+    120 columns: tqdm sizes its bars to the terminal, and draws none at 0 columns)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    command = [sys.executable, "-m", "nmfaudio", *map(str, argv)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=300) == 0
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_terminal_gets_one_bar_per_stage_and_the_restarts_in_one(tmp_path, example_mixture):
+    """On a terminal, bars with labels; the restarts of --sources share one bar; a fit
+    that converges completes its bar, saying so."""
+    fast = ["--n-fft", "512", "--hop", "128", "--iterations", "400"]
+    shown = _on_a_terminal("separate", example_mixture, "-o", tmp_path / "s", "--sources", "2",
+                           "--restarts", "2", "--report", *fast)  # fmt: skip
+    assert "\r" in shown  # drawn and redrawn in place
+    assert "reading, STFT" in shown and "writing report.html" in shown
+    assert "NMF, restart 1/2" in shown and "NMF, restart 2/2" in shown
+    assert "/800 [" in shown and "/400 [" not in shown  # one bar over both restarts
+    shown = _on_a_terminal("separate", example_mixture, "-o", tmp_path / "k", "-k", "4", *fast)
+    assert re.search(r"NMF: 100%\|[^|]*\| (\d+)/\1 \[.*converged after \1", shown), shown
 
 
 def test_start_up_loads_no_heavy_module():
@@ -400,7 +451,8 @@ def test_the_files_planned_before_the_work_are_the_files_written(
     written = sorted(p.name for p in (tmp_path / "o").iterdir())
     # What the way of separating knows before any work: its file names.
     planned = planned_files(
-        _mode(args).file_names(components=args.keep_components), plots=args.plot,
+        [f"{name}.wav" for name in _mode(args).part_names(components=args.keep_components)],
+        plots=args.plot,
         report=args.report,
     )  # fmt: skip
     assert sorted(planned) == written
@@ -628,4 +680,43 @@ def test_cli_learn_and_separate_record_the_cost(capsys, tmp_path, write_wav):
 def test_cli_bad_cost_options_are_usage_errors(capsys, tmp_path, example_mixture, argv, message):
     status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("form", "subtype", "precision"),
+    [("flac", "PCM_24", 1e-5), ("flac", "PCM_16", 1e-3), ("ogg", "VORBIS", None),
+     ("mp3", "MPEG_LAYER_III", None)],
+)  # fmt: skip
+def test_parts_in_other_formats_add_up_within_their_precision(
+    capsys, tmp_path, example_mixture, form, subtype, precision
+):
+    outdir = tmp_path / "o"
+    argv = ["separate", example_mixture, "-k", "3", "-o", outdir, "--format", form.upper(), *FAST]
+    if subtype != "PCM_24":
+        argv += ["--subtype", subtype]
+    status, _, err = run(capsys, *argv)
+    assert status == 0, err
+    files = sorted(outdir.glob(f"*.{form}"))
+    assert [f.name for f in files] == [f"component_0{k}.{form}" for k in range(3)]
+    assert json.loads((outdir / MANIFEST).read_text())["files"] == [f.name for f in files]
+    assert {sf.info(f).subtype for f in files} == {subtype}
+    mixture, _ = sf.read(example_mixture, always_2d=True)
+    total = sum(sf.read(f, always_2d=True)[0] for f in files)
+    error = np.abs(total - mixture).max() / np.abs(mixture).max()
+    if precision is not None:  # lossless: each part off by at most half a step
+        assert error <= precision
+    else:  # lossy: the codec's error, well below the music
+        snr = 10 * np.log10(np.sum(mixture**2) / np.sum((total - mixture) ** 2))
+        assert snr > 15, snr
+
+
+def test_a_format_that_cannot_hold_the_subtype_is_a_usage_error(capsys, tmp_path,
+                                                                example_mixture):  # fmt: skip
+    for argv, message in (
+        (["--format", "ogg", "--subtype", "PCM_16"], "ogg files cannot hold subtype PCM_16"),
+        (["--format", "aiff"], "format must be one of wav, flac, ogg, mp3"),
+    ):
+        status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
+        assert status == 2 and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()

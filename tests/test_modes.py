@@ -153,14 +153,14 @@ def test_templates_must_fit_the_recording_and_each_other(drum_kit):
 
 
 def test_each_mode_knows_its_files_before_any_work(drum_kit):
-    assert nmfaudio.Components(3).file_names() == [f"component_0{k}.wav" for k in range(3)]
+    assert nmfaudio.Components(3).part_names() == [f"component_0{k}" for k in range(3)]
     blind = nmfaudio.Sources(2, n_restarts=2)
     assert blind.n_components == 2 * 2 * COMPONENTS_PER_SOURCE
-    assert blind.file_names() == ["source_00.wav", "source_01.wav"]
-    assert len(blind.file_names(components=True)) == 2 + blind.n_components
+    assert blind.part_names() == ["source_00", "source_01"]
+    assert len(blind.part_names(components=True)) == 2 + blind.n_components
     tone, click = drum_kit
     supervised = nmfaudio.WithTemplates([tone, click], n_extra=1)
-    assert supervised.file_names() == ["tone.wav", "click.wav", "rest.wav"]
+    assert supervised.part_names() == ["tone", "click", "rest"]
     assert supervised.n_components == tone.context * (tone.n_components + click.n_components + 1)
     assert supervised.sample_rate == SR and supervised.stft(Settings()) == tone.config
 
@@ -175,7 +175,7 @@ def test_what_a_mode_plans_is_what_it_makes(drum_kit):
     ):
         result = nmfaudio.separate_as(mode, mix, SR, settings=settings)
         assert result.n_components == mode.n_components
-        assert result.part_names() == [name.removesuffix(".wav") for name in mode.file_names()]
+        assert result.part_names() == mode.part_names()
         assert result.settings.stft == mode.stft(settings)
 
 

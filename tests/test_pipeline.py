@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,7 +127,7 @@ def test_collections_resume_and_report_a_bad_file(capsys, tmp_path, write_wav):
     assert (out / "track1" / MANIFEST).stat().st_mtime_ns == stamp
     result = nmfaudio.separate_files(
         [album], out, mode=nmfaudio.Components(2),
-        settings=settings_of(n_fft=512, hop_length=128, n_iter=5),
+        settings=settings_of(n_fft=512, hop_length=128, n_iter=30),
     )  # fmt: skip
     assert (len(result.done), len(result.skipped), len(result.failed)) == (0, 3, 0)
     small = dict(
@@ -134,6 +135,45 @@ def test_collections_resume_and_report_a_bad_file(capsys, tmp_path, write_wav):
     )
     result = nmfaudio.separate_files([str(album / "*.wav")], out, overwrite=True, **small)
     assert [p.name for p, _ in result.done] == ["track0.wav", "track1.wav"]
+
+
+def test_a_batch_with_other_settings_separates_again(capsys, tmp_path):
+    """A folder is done for the settings its manifest records, not for any settings."""
+    album = tmp_path / "album"
+    album.mkdir()
+    for k in range(2):
+        sf.write(album / f"t{k}.wav", music_like(1, seconds=1.0, seed=k).T, SR)
+    out = tmp_path / "out"
+    fast = [a for a in FAST if a != "-q"]
+    assert run(capsys, "separate", album, "-o", out, "-k", "2", *FAST)[0] == 0
+    code, _, err = run(capsys, "separate", album, "-o", out, "-k", "3", *fast)
+    assert code == 0, err
+    assert err.strip().splitlines()[-1] == (
+        f"nmfaudio: 2 done (2 replacing results made with other settings), 0 skipped, 0 failed"
+        f" (in {out})"
+    )
+    assert sorted(p.name for p in (out / "t0").glob("*.wav"))[-1] == "component_02.wav"
+    for changed in (["-k", "3", "--format", "flac"], ["-k", "3", "--seed", "1"]):
+        code, _, err = run(capsys, "separate", album, "-o", out, *changed, *fast)
+        assert "2 done (2 replacing" in err, (changed, err)
+    code, _, err = run(capsys, "separate", album, "-o", out, "-k", "3", "--seed", "1", *fast)
+    assert "0 done, 2 skipped, 0 failed" in err
+    assert err.count("files:") == 0  # no bar over nothing (nor twice)
+
+
+def test_one_rule_for_where_the_parts_go(capsys, tmp_path, example_mixture):
+    """One file into -o; a folder, a glob or several files one folder each."""
+    code, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "j", "--jobs", "2")
+    assert code == 2 and "--jobs runs several inputs" in err and err.count("\n") == 1
+    assert not (tmp_path / "j").exists()
+    pattern = str(example_mixture.parent / "mixture.w*v")
+    assert run(capsys, "separate", pattern, "-o", tmp_path / "g", "-k", "2", *FAST)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["mixture"]
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(example_mixture, one / "song.wav")
+    assert run(capsys, "separate", one, "-o", tmp_path / "f", "-k", "2", *FAST)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["song"]
 
 
 def test_jobs_share_the_cores_and_give_the_same_files(tmp_path):

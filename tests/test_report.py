@@ -149,7 +149,7 @@ def test_library_access(tmp_path):
         ("none", ["report", "{d}/nope"], 1, "no such folder"),
         ("missing part", ["report", "{d}"], 1, "listed in nmfaudio.json but missing"),
         ("written", ["report", "{d}", "--reference", "{d}/nope"], 1, "--reference must be a"),
-        ("written", ["report", "{d}", "--reference", "{d}"], 1, "no WAV files to score against"),
+        ("written", ["report", "{d}", "--reference", "{d}"], 1, "no audio files to score against"),
     ],
 )
 def test_bad_report_inputs_get_one_line(capsys, tmp_path, example_mixture, setup, argv, status,
@@ -412,3 +412,42 @@ def test_the_page_draws_each_instruments_notes_from_the_run_and_from_the_folder(
     browser.get((outdir / "report.html").as_uri())
     wait_for(browser, "return window.nmfaudioReport")
     assert errors_in_console(browser) == []
+
+
+def test_references_of_another_length_are_refused_before_any_work(capsys, tmp_path,
+                                                                   example_mixture):  # fmt: skip
+    reference = tmp_path / "ref"
+    reference.mkdir()
+    y, sr = sf.read(example_mixture)
+    sf.write(reference / "bass.wav", y[: len(y) // 2], sr)
+    code, _, err = run(capsys, "separate", example_mixture, "--report", "--reference", reference,
+                       "-o", tmp_path / "o", *FAST)  # fmt: skip
+    assert code == 1 and err.count("\n") == 1
+    assert "the references are" in err and "needs the true parts of this input" in err
+    assert not (tmp_path / "o").exists()
+    assert run(capsys, "separate", example_mixture, "-k", "2", "-o", tmp_path / "o", *FAST)[0] == 0
+    code, _, err = run(capsys, "report", tmp_path / "o", "--reference", reference)
+    assert code == 1 and "the references are" in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "report.html").exists()
+    sf.write(reference / "drums.wav", y, sr)
+    code, _, err = run(capsys, "report", tmp_path / "o", "--reference", reference)
+    assert code == 1 and "the references differ in length" in err
+
+
+def test_references_at_another_rate_are_scored_at_the_input_rate(capsys, tmp_path,
+                                                                 example_mixture):  # fmt: skip
+    """A reporting run at 48 kHz against 44.1 kHz references: scored, not refused after the work."""
+    import librosa
+
+    reference = tmp_path / "ref"
+    reference.mkdir()
+    for name in ("bass", "drums", "melody"):
+        y, sr = sf.read(REPO / "data/example" / f"{name}.wav")
+        y = librosa.resample(y, orig_sr=sr, target_sr=48000, axis=0)
+        sf.write(reference / f"{name}.wav", y, 48000)
+    code, _, err = run(capsys, "separate", example_mixture, "--sources", "3", "--report",
+                       "--reference", reference, "-o", tmp_path / "o", *QUICK)  # fmt: skip
+    assert code == 0, err
+    _, data = checked(tmp_path / "o" / "report.html")
+    sdr = [s["sdr"] for s in data["evaluation"]["sources"]]
+    assert len(sdr) == 3 and np.mean(sdr) > 0  # the right parts, scored at one rate
