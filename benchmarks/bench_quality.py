@@ -160,7 +160,7 @@ def blind_case(job: tuple[Path, list[int]]) -> dict:
             start = time.perf_counter()
             fit, groups = consensus(runs[:r])
             result = Separation(spectrogram, fit, Settings(stft=CONFIG), source_names(groups))
-            estimates = np.stack([s[0] for s in result.iter_sources()])
+            estimates = np.stack(list(result.iter_sources()))  # 1-D, as y
             seconds[f"R={r}"] += analysed + sum(run_seconds[:r]) + time.perf_counter() - start
             out[f"R={r}"].append(scores(references, estimates))
     print(f"  done {folder.name}", flush=True)
@@ -176,7 +176,7 @@ def cost_case(job: tuple[Path, list[int]]) -> dict:
         for seed in seeds:
             settings = Settings(cost=Cost.of(**cost), fit=Fit(seed=seed))
             result = nmfaudio.separate_sources(y, sr, len(names), n_restarts=1, settings=settings)
-            estimates = np.stack([s[0] for s in result.iter_sources()])
+            estimates = np.stack(list(result.iter_sources()))  # 1-D, as y
             out[name].append(scores(references, estimates))
     print(f"  done {folder.name}", flush=True)
     return {"case": folder.name, "sources": len(names), "scores": out}
@@ -202,7 +202,7 @@ def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]
         result = nmfaudio.separate_with_templates(
             y, sr, ours, settings=Settings(fit=Fit(seed=seed)), **options
         )
-        estimates = np.stack([s[0] for s in result.iter_sources()])
+        estimates = np.stack(list(result.iter_sources()))  # 1-D, as y
         # Scored by name: with free components, the drums (their rest is not a part).
         out[label] = scores(references, estimates, names, list(result.sources))
     return out
@@ -235,7 +235,7 @@ def supervised_cross(data: Path, train: str, test: str, seed: int) -> dict:
             y, sr, sets, n_extra=4 * len(others), adapt=adapt,
             settings=Settings(fit=Fit(seed=seed)),
         )  # fmt: skip
-        estimates = np.stack([s[0] for s in result.iter_sources()])
+        estimates = np.stack(list(result.iter_sources()))  # 1-D, as y
         out["adapt" if adapt else "fixed"] = scores(
             targets, estimates, target_names, list(result.sources)
         )

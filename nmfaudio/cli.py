@@ -7,6 +7,7 @@ usage errors, 1 for everything else, never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import glob
 import json
@@ -60,10 +61,24 @@ _BESIDE = ""
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are a single line."""
+    """An ArgumentParser whose usage errors are a single line, and that takes options only
+    as spelled (``--source`` is not ``--sources``: a typo is said, not guessed at)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class _ExamplesAsWritten(argparse.HelpFormatter):
+    """Help with its examples laid out as written, the rest filled to the terminal."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return text
+        return super()._fill_text(text, width, indent)
 
 
 def _integer(text: str) -> int:
@@ -143,22 +158,34 @@ def _add_separate(commands) -> None:
             " with --sources S, group them blindly into S sources (OUTDIR/source_00.wav, ...);"
             " with --templates, separate the instruments of learnt templates (OUTDIR/<name>.wav)."
             " Every file has the input's channels; together they add up to the input."
+            " One file's parts go into OUTDIR; a folder's, a glob's or several files' into"
+            " OUTDIR/<input stem>, each."
         ),
+        epilog=SEPARATE_EXAMPLES,
+        formatter_class=_ExamplesAsWritten,
     )
-    _add_mode_options(sep)
-    _add_batch_options(sep)
-    _add_settings_options(sep)
-    _add_output_options(sep)
-    sep.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    sep.set_defaults(run=_run_separate, parser=sep)
-
-
-def _add_mode_options(parser: argparse.ArgumentParser) -> None:
-    """INPUT and the way of separating."""
-    parser.add_argument(
+    sep.add_argument(
         "input", metavar="INPUT", type=Path, nargs="+",
         help="audio files (WAV, FLAC, OGG, MP3), folders of them or glob patterns",
     )  # fmt: skip
+    _add_mode_options(sep.add_argument_group("what to separate into"))
+    _add_model_options(sep.add_argument_group("the model"))
+    _add_stft_options(sep.add_argument_group("STFT"))
+    output = sep.add_argument_group("output")
+    _add_output_options(output)
+    output.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    _add_batch_options(sep.add_argument_group("several inputs"))
+    sep.set_defaults(run=_run_separate, parser=sep)
+
+
+SEPARATE_EXAMPLES = """examples:
+  nmfaudio separate song.wav --sources 3 -o song_parts          three sources, blindly
+  nmfaudio separate album/ -o separated --format flac --jobs 2  a folder, two at a time
+"""
+
+
+def _add_mode_options(parser) -> None:
+    """The way of separating."""
     parser.add_argument(
         "-k",
         "--components",
@@ -229,20 +256,12 @@ def _add_mode_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-components",
         action="store_true",
-        help="with --sources or --templates: also write the component files",
+        help="with --sources, --templates or --score: also write the component files",
     )
 
 
-def _add_batch_options(parser: argparse.ArgumentParser) -> None:
-    """Where the parts go, and how several inputs are run."""
-    parser.add_argument(
-        "-o",
-        "--outdir",
-        type=Path,
-        metavar="OUTDIR",
-        help="output directory (default: <input stem>_separated beside INPUT); with several"
-        " inputs, the folder that gets one folder per input, OUTDIR/<input stem>",
-    )
+def _add_batch_options(parser) -> None:
+    """How several inputs are run."""
     parser.add_argument(
         "--jobs",
         type=_count("jobs"),
@@ -259,12 +278,13 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
         "--overwrite",
         action="store_true",
         help="with several inputs: separate again those whose folder is complete (by"
-        " default they are skipped, so an interrupted batch resumes)",
+        " default those done with the same settings are skipped, so an interrupted batch"
+        " resumes; those done with other settings are separated again)",
     )
 
 
-def _add_settings_options(parser: argparse.ArgumentParser) -> None:
-    """The fit, the STFT, the cost and the masks."""
+def _add_model_options(parser) -> None:
+    """The fit, the cost and the masks."""
     _add_fit_options(parser)
     parser.add_argument(
         "--tol",
@@ -272,7 +292,6 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
         help="stop when an iteration improves the loss by less than this"
         f" fraction; 0 runs all iterations (default: {TOL:g})",
     )
-    _add_stft_options(parser)
     _add_cost_options(parser)
     parser.add_argument(
         "--mask-power",
@@ -282,8 +301,16 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    """What is written beside the parts, and how."""
+def _add_output_options(parser) -> None:
+    """Where the parts go, how, and what is written beside them."""
+    parser.add_argument(
+        "-o",
+        "--outdir",
+        type=Path,
+        metavar="OUTDIR",
+        help="output directory (default: <input stem>_separated beside INPUT); with several"
+        " inputs, the folder that gets one folder per input, OUTDIR/<input stem>",
+    )
     parser.add_argument(
         "--sr",
         type=_sample_rate,
@@ -339,7 +366,7 @@ def _add_report(commands) -> None:
         help="score the parts against the true ones in DIR, shown in the page",
     )  # fmt: skip
     report.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    report.set_defaults(run=_run_report)
+    report.set_defaults(run=_run_report, parser=report)
 
 
 def _add_plot(commands) -> None:
@@ -364,7 +391,7 @@ def _add_plot(commands) -> None:
         help="top of the frequency axis (default: half the sample rate)",
     )
     plot.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    plot.set_defaults(run=_run_plot)
+    plot.set_defaults(run=_run_plot, parser=plot)
 
 
 def _add_learn(commands) -> None:
@@ -404,7 +431,7 @@ def _add_learn(commands) -> None:
     _add_fit_options(learn)
     _add_cost_options(learn)
     learn.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    learn.set_defaults(run=_run_learn)
+    learn.set_defaults(run=_run_learn, parser=learn)
 
 
 def _add_evaluate(commands) -> None:
@@ -420,7 +447,7 @@ def _add_evaluate(commands) -> None:
     evaluate.add_argument("reference_dir", metavar="REFERENCE_DIR", type=Path)
     evaluate.add_argument("estimate_dir", metavar="ESTIMATE_DIR", type=Path)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    evaluate.set_defaults(run=_run_evaluate)
+    evaluate.set_defaults(run=_run_evaluate, parser=evaluate)
 
 
 def _add_stft_options(parser: argparse.ArgumentParser) -> None:
@@ -699,6 +726,19 @@ def _terminate(signum, frame) -> None:
     raise _Terminated
 
 
+def _unknown(unknown: list[str], parser: argparse.ArgumentParser) -> str:
+    """What is wrong with arguments no option takes, with the nearest option to a typo."""
+    options = [name for action in parser._actions for name in action.option_strings]
+    for argument in unknown:
+        if argument.startswith("-"):
+            given = argument.split("=", 1)[0]
+            near = difflib.get_close_matches(given, options, n=1, cutoff=0.6)
+            if near:
+                return f"no option {given}: did you mean {near[0]}?"
+            return f"no option {given}"
+    return f"unrecognized arguments: {' '.join(unknown)}"
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
@@ -710,7 +750,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = getattr(args, "parser", parser)
+        command.error(_unknown(unknown, command))
     args.argv = None if argv is None else [str(a) for a in argv]
     if args.command is None:  # plain `nmfaudio`: show what there is to do
         parser.print_help(sys.stderr)

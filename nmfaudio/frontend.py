@@ -155,6 +155,8 @@ class Spectrogram:
         The settings ``V`` (and ``X``) were computed with.
     source : Path or None
         The file, for a streamed spectrogram.
+    flat : bool
+        The recording was given as a 1-D array: its parts are given 1-D too.
     """
 
     V: np.ndarray
@@ -164,6 +166,7 @@ class Spectrogram:
     n_channels: int
     config: STFTConfig
     source: Path | None = None
+    flat: bool = False
 
 
 def spectrogram(y: np.ndarray, sr: int, config: STFTConfig) -> Spectrogram:

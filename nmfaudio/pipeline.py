@@ -367,7 +367,8 @@ def collect_inputs(
     Raises
     ------
     AudioFileError
-        An input that is none of these, or a folder without audio files.
+        An input that is none of these (a file that is not there), or a folder
+        without audio files, or a pattern that matches nothing.
     """
     outputs = None if outroot is None else Path(os.path.realpath(outroot))
 
@@ -399,8 +400,10 @@ def collect_inputs(
             if not found:
                 raise AudioFileError(f"{path}: no audio files in this folder")
             files += found
-        elif path.exists() or not glob.has_magic(str(item)):
-            files.append(path)  # a missing file is reported when it is separated
+        elif path.exists():
+            files.append(path)  # a file that is not audio is that file's failure, later
+        elif not glob.has_magic(str(item)):
+            raise AudioFileError(f"{item}: no such file")  # a typo: said before any work
         else:
             matches = sorted(Path(p) for p in glob.glob(str(item), recursive=True))
             matches = [p for p in matches if not is_output(p)]

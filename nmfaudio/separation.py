@@ -143,13 +143,21 @@ class Separation:
         return part_names(sources, self.n_components, components=False)
 
     def iter_components(self) -> Iterator[np.ndarray]:
-        """Yield each component's signal, shape ``(n_channels, length)``, one at a time."""
+        """Yield each component's signal, shape ``(n_channels, length)`` (``(length,)`` for a
+        1-D input: the input's layout), one at a time."""
         if "components" in self.__dict__:  # already computed: reuse, don't redo the back end
             return iter(self.components)
-        return backend.signals(self, None)
+        return self._as_given(backend.signals(self, None))
+
+    def _as_given(self, signals: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """Signals in the input's layout: 1-D for a 1-D input."""
+        if not self.spectrogram.flat:
+            return signals
+        return (signal[0] for signal in signals)
 
     def iter_sources(self) -> Iterator[np.ndarray]:
-        """Yield each source's signal, shape ``(n_channels, length)``, in ``sources`` order.
+        """Yield each source's signal, shape ``(n_channels, length)`` (``(length,)`` for a
+        1-D input), in ``sources`` order.
 
         A source's signal is the input under the source's soft mask, whose
         model is the sum of its components' (see :func:`nmfaudio.backend.soft_mask`);
@@ -157,11 +165,12 @@ class Separation:
         """
         if self.sources is None:
             raise ParameterError("no sources: group the components first (nmfaudio.group)")
-        return backend.signals(self, list(self.sources.values()))
+        return self._as_given(backend.signals(self, list(self.sources.values())))
 
     @cached_property
     def components(self) -> np.ndarray:
-        """All component signals, shape ``(n_components, n_channels, length)``.
+        """All component signals, shape ``(n_components, n_channels, length)``, or
+        ``(n_components, length)`` for a 1-D input.
 
         Computed on first access; for long recordings prefer :func:`nmfaudio.save`
         or :meth:`iter_components`, which hold one component at a time.
@@ -386,6 +395,7 @@ def analyse(
             )
         spectrogram = y
     else:
+        flat = np.ndim(y) == 1
         y = _as_signal(y)
         check_samples(y, "the audio")
         check_length(y.shape[1], config)
@@ -396,7 +406,9 @@ def analyse(
     _check_enough_spectrogram(mode, config.n_frames(length), length / sr, config)
     if progress and spectrogram is None:
         announce(f"{length / sr:.1f} s, {n_channels} channel(s) at {sr} Hz", mode)
-    return spectrogram or frontend.spectrogram(y, sr, config)
+    if spectrogram is None:
+        spectrogram = dataclasses.replace(frontend.spectrogram(y, sr, config), flat=flat)
+    return spectrogram
 
 
 def announce(what: str, mode: Mode) -> None:

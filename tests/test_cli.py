@@ -720,3 +720,29 @@ def test_a_format_that_cannot_hold_the_subtype_is_a_usage_error(capsys, tmp_path
         status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
         assert status == 2 and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["separate", "x.wav", "--source", "3"], "no option --source: did you mean --sources?"),
+        (["separate", "x.wav", "--sourcs", "3"], "no option --sourcs: did you mean --sources?"),
+        (["plot", "x.wav", "--max-fre", "9"], "no option --max-fre: did you mean --max-freq?"),
+        (["separate", "x.wav", "--zzzz"], "no option --zzzz (see 'nmfaudio separate --help')"),
+    ],
+)
+def test_options_are_taken_as_spelled_and_a_typo_gets_the_near_option(capsys, argv, message):
+    status, _, err = run(capsys, *argv)
+    assert status == 2 and message in err and err.count("\n") == 1, err
+    assert f"(see 'nmfaudio {argv[0]} --help')" in err
+
+
+def test_separate_help_groups_its_options_and_ends_with_examples(capsys):
+    status, out, _ = run(capsys, "separate", "--help")
+    assert status == 0
+    headings = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert [h for h in headings if h.endswith(":")] == [
+        "positional arguments:", "options:", "what to separate into:", "the model:", "STFT:",
+        "output:", "several inputs:", "examples:",
+    ]  # fmt: skip
+    assert out.rstrip().splitlines()[-1].lstrip().startswith("nmfaudio separate album/")

@@ -442,3 +442,10 @@ def test_save_writes_each_component_with_rate_channels_and_subtype(tmp_path):
         total = total + data.T
     np.testing.assert_allclose(total, y, atol=1e-4)
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary left behind
+
+
+def test_a_batch_with_a_missing_file_fails_before_any_work(capsys, tmp_path, example_mixture):
+    code, _, err = run(capsys, "separate", example_mixture, tmp_path / "typo.wav", "-o",
+                       tmp_path / "out", *FAST)  # fmt: skip
+    assert code == 1 and err == f"nmfaudio: error: {tmp_path / 'typo.wav'}: no such file\n"
+    assert not (tmp_path / "out").exists()

@@ -55,9 +55,9 @@ def test_the_score_mode_separates_what_the_score_describes():
     result = nmfaudio.separate_with_score(mix, SR, score, align=False)
     assert list(result.sources) == ["flute", "cello"]
     sources = dict(zip(result.sources, result.iter_sources(), strict=True))
-    np.testing.assert_allclose(sum(sources.values()), mix[None], atol=1e-5)  # they add up
+    np.testing.assert_allclose(sum(sources.values()), mix, atol=1e-5)  # they add up, 1-D
     for name, truth in parts.items():
-        assert snr(truth, sources[name][0]) > 10, name
+        assert snr(truth, sources[name]) > 10, name
     blind = nmfaudio.separate_sources(mix, SR, 2)
     assert result.score == score  # not aligned: the score as given
     assert result.losses[-1] <= result.losses[0] and blind.n_sources == 2
@@ -180,7 +180,7 @@ def test_spans_confine_a_part_to_when_it_plays():
     score = Score.from_spans({"early": [(0.0, 1.6)], "late": [(1.6, None)]})
     result = nmfaudio.separate_with_score(early + late, SR, score)
     sources = dict(zip(result.sources, result.iter_sources(), strict=True))
-    assert snr(early, sources["early"][0]) > 10 and snr(late, sources["late"][0]) > 10
+    assert snr(early, sources["early"]) > 10 and snr(late, sources["late"]) > 10
 
 
 def _score_file(tmp_path, notes, name="song.mid"):

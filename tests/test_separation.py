@@ -26,12 +26,19 @@ def test_separate_components_sum_to_input(n_channels):
     assert error <= 1e-4 * np.abs(y).max()
 
 
-def test_separate_accepts_one_dimensional_mono():
+def test_parts_keep_the_layout_of_the_input():
+    """A 1-D signal gives 1-D parts, as librosa's functions do; (1, n) gives (1, n) parts."""
+    settings = settings_of(n_fft=512, hop_length=128, n_iter=5)
     y = music_like(1)[0]
-    result = nmfaudio.separate(
-        y, 8000, 2, settings=settings_of(n_fft=512, hop_length=128, n_iter=5)
-    )
-    assert result.components.shape == (2, 1, y.size)
+    result = nmfaudio.separate(y, 8000, 2, settings=settings)
+    assert result.components.shape == (2, y.size)
+    np.testing.assert_allclose(result.components.sum(axis=0), y, atol=1e-5)
+    sources = list(nmfaudio.separate_sources(y, 8000, 2, n_restarts=1, settings=settings)
+                   .iter_sources())  # fmt: skip
+    assert [s.shape for s in sources] == [y.shape, y.shape]
+    assert nmfaudio.separate(y[None], 8000, 2, settings=settings).components.shape == (
+        2, 1, y.size,
+    )  # fmt: skip
 
 
 def rms(x: np.ndarray) -> float:
@@ -48,7 +55,7 @@ def test_separate_finds_two_tones_that_alternate():
     )
     # Each true tone is captured by one component almost entirely (relative RMS error).
     for truth in (low, high):
-        errors = [rms(c[0] - truth) / rms(truth) for c in result.components]
+        errors = [rms(c - truth) / rms(truth) for c in result.components]
         assert min(errors) < 0.03
 
 
