@@ -39,6 +39,7 @@ from .defaults import (
     FORMATS,
     HOP_LENGTH,
     MASK_POWER,
+    METRICS_EXPLAINED,
     N_COMPONENTS,
     N_FFT,
     N_ITER,
@@ -441,7 +442,8 @@ def _add_evaluate(commands) -> None:
         description=(
             "Score the audio files of ESTIMATE_DIR against those of REFERENCE_DIR (mixture"
             " skipped): BSS Eval SDR, SIR, SAR (mir_eval) and SI-SDR in dB, per source and"
-            " their mean. Files are matched by name, else by the best permutation."
+            " their mean. Files are matched by name, else by the best permutation. "
+            + METRICS_EXPLAINED
         ),
     )
     evaluate.add_argument("reference_dir", metavar="REFERENCE_DIR", type=Path)
@@ -761,6 +763,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _one_line_warning
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)  # clean up as for Ctrl-C, then exit 143
+        # Ctrl-C (SIGINT) stops a run and cleans up, whatever the disposition inherited:
+        # nohup or a shell's background job may start us ignoring it, and Python then
+        # installs no handler, so a batch would run on (its workers install their own).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         status = args.run(args) or 0
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly

@@ -97,3 +97,15 @@ BETA_NAMES = {
     "kl": 1.0, "kullback-leibler": 1.0,
     "euclidean": 2.0, "frobenius": 2.0,
 }  # fmt: skip
+
+#: What the evaluation's scores measure, for its table's footer and ``evaluate --help``: they can
+#: disagree by 20 dB on one pair, both correctly.
+METRICS_EXPLAINED = (
+    "SDR, SIR, SAR: BSS Eval v3 (mir_eval), which first fits a 512-tap filter from the true"
+    " part to the estimate and counts only what no filter explains as distortion: it"
+    " forgives an estimate that sounds filtered (a brighter or duller part) and is the figure"
+    " papers report; SIR is the leak of the other parts, SAR the artefacts. SI-SDR forgives"
+    " only a gain: it is how close the waveform is, lower than SDR when the estimate's"
+    " spectrum is tilted. Compare with published results by SDR; judge how faithful a part"
+    " sounds by SI-SDR beside it."
+)

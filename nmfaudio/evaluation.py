@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio_io import load
+from .defaults import METRICS_EXPLAINED
 from .exceptions import AudioFileError, ParameterError
 from .outputs import audio_files
 
@@ -54,7 +56,7 @@ class Evaluation:
         return {"sources": sources, "mean": {m: _finite(v) for m, v in self.mean().items()}}
 
     def table(self) -> str:
-        """A text table, one row per source and a mean row."""
+        """A text table, one row per source and a mean row, then what the scores measure."""
         width = max(len(n) for n in [*self.names, *self.matched, "reference", "estimate"])
         head = f"{'reference':<{width}}  {'estimate':<{width}}" + "".join(
             f"{m.upper().replace('_', '-'):>9}" for m in METRICS
@@ -66,7 +68,8 @@ class Evaluation:
         rows.append(
             f"{'mean':<{width}}  {'':<{width}}" + "".join(f"{v:9.2f}" for v in self.mean().values())
         )
-        return "\n".join(rows)
+        footer = textwrap.fill(METRICS_EXPLAINED, width=max(len(head), 60))
+        return "\n".join(rows) + "\n\n" + footer
 
 
 def _finite(value: float) -> float | None:

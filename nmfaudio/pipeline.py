@@ -51,7 +51,7 @@ from .outputs import (
     remove_stale_stages,
     write_many,
 )
-from .report import check_reference, page
+from .report import check_reference, page, profiles
 from .separation import Separation, announce, separate_as
 from .settings import Output, Settings, given
 
@@ -160,6 +160,7 @@ def _manifest(result: Separation) -> dict:
         "iterations": len(result.losses),
         "final_loss": float(result.losses[-1]) if len(result.losses) else None,
         "sources": result.sources,
+        "profiles": profiles(result),
     }
 
 

@@ -177,12 +177,10 @@ def page(folder: Path, rows: list[str], manifest: dict, *, result=None, referenc
         for part in parts:
             if part["name"] in score.instruments:
                 part["notes"] = _notes(score.of(part["name"]), edges, duration)
-    if result is not None:
-        _, spectra, activations = part_profiles(result)
-        for part, spectrum, activation in zip(parts, spectra.T, activations, strict=True):
-            part["template"] = _unit(pictures.bands(spectrum[:, None], info["sr"])[:, 0])
-            factor = math.ceil(activation.size / COLUMNS)  # at most COLUMNS columns
-            part["activation"] = _unit(pooled_frames(activation[None], factor)[0])
+    drawn = profiles(result) if result is not None else manifest.get("profiles") or {}
+    for part in parts:
+        if isinstance(drawn.get(part["name"]), dict):
+            part.update(drawn[part["name"]])
     data = {
         "title": Path(str(manifest.get("input") or folder.name)).name,
         "settings": _settings_table(manifest, settings, info, len(parts)),
@@ -203,6 +201,22 @@ def page(folder: Path, rows: list[str], manifest: dict, *, result=None, referenc
         data=embedded_json(data),
         script=assets.joinpath("report.js").read_text("utf-8"),
     )
+
+
+def profiles(result) -> dict[str, dict[str, list[float]]]:
+    """What the page draws of each part's model, as small as the page draws it: its template
+    in :data:`BANDS` bands and its activation in at most :data:`COLUMNS` columns, each
+    scaled to a peak of 1. Kept in the manifest, so a page rewritten later has them too."""
+    names, spectra, activations = part_profiles(result)
+    pictures = _Pictures(result.config)
+    drawn = {}
+    for name, spectrum, activation in zip(names, spectra.T, activations, strict=True):
+        factor = math.ceil(activation.size / COLUMNS)  # at most COLUMNS columns
+        drawn[name] = {
+            "template": _unit(pictures.bands(spectrum[:, None], result.sr)[:, 0]),
+            "activation": _unit(pooled_frames(activation[None], factor)[0]),
+        }
+    return drawn
 
 
 def _score_of(folder: Path, manifest: dict, result):

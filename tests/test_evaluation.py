@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import settings_of
+from test_cli import run
 
 import nmfaudio
 from nmfaudio import ParameterError, evaluate
@@ -106,9 +107,15 @@ def test_cli_table_and_json(capsys, tmp_path):
     ref_dir = write_dir(tmp_path / "ref", [*refs, refs.sum(0)], ["a", "b", "c", "mixture"])
     est_dir = write_dir(tmp_path / "est", mixed_estimates(refs), ["c_est", "a_est", "b_est"])
     assert main(["evaluate", str(ref_dir), str(est_dir)]) == 0
-    table = capsys.readouterr().out.splitlines()
+    table, footer = capsys.readouterr().out.split("\n\n")
+    table = table.splitlines()
     assert table[0].split() == ["reference", "estimate", "SDR", "SIR", "SAR", "SI-SDR"]
     assert [row.split()[0] for row in table[1:]] == ["a", "b", "c", "mean"]
+    # What each measures, since they can disagree by 20 dB on one pair (both correctly):
+    footer = " ".join(footer.split())
+    assert "512-tap filter" in footer and "SI-SDR forgives only a gain" in footer
+    status, out, _ = run(capsys, "evaluate", "--help")
+    assert status == 0 and "SI-SDR forgives only a gain" in " ".join(out.split())
     assert main(["evaluate", str(ref_dir), str(est_dir), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [s["reference"] for s in data["sources"]] == ["a", "b", "c"]

@@ -272,8 +272,16 @@ def test_the_readme_batch_command_runs_as_a_console_script(tmp_path):
     assert sorted(p.name for p in (tmp_path / "separated").iterdir()) == ["song0", "song1"]
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_batch_leaves_only_finished_folders(tmp_path, how):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as nohup or a shell's background job may
+
+
+@pytest.mark.parametrize(
+    ("how", "inherited"),
+    [(signal.SIGINT, None), (signal.SIGTERM, None), (signal.SIGINT, _ignore_sigint)],
+    ids=["SIGINT", "SIGTERM", "SIGINT though started ignoring it"],
+)
+def test_an_interrupted_batch_leaves_only_finished_folders(tmp_path, how, inherited):
     album = tmp_path / "album"
     album.mkdir()
     for k in range(3):
@@ -282,7 +290,7 @@ def test_an_interrupted_batch_leaves_only_finished_folders(tmp_path, how):
     process = subprocess.Popen(
         [sys.executable, "-m", "nmfaudio", "separate", str(album), "-o", str(out), "--jobs", "2",
          "-k", "24", "--iterations", "20000", "--tol", "0", "-q"],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, preexec_fn=inherited,
     )  # fmt: skip
     end = time.monotonic() + 60
     while time.monotonic() < end and not any(out.glob("*/.nmfaudio-*")) and not out.exists():

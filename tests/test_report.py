@@ -99,6 +99,16 @@ def test_the_page_is_valid_html_and_refers_only_to_files_beside_it(separated):
     assert "--sources 3" in settings["command"] and settings["seed"] == "0"
 
 
+def test_a_page_rewritten_later_draws_what_the_first_drew(capsys, separated, tmp_path):
+    shutil.copytree(separated, tmp_path / "copy")
+    _, first = checked(separated / "report.html")
+    assert run(capsys, "report", tmp_path / "copy")[0] == 0
+    _, again = checked(tmp_path / "copy" / "report.html")
+    for before, after in zip(first["rows"], again["rows"], strict=True):
+        assert after["template"] == before["template"]
+        assert after["activation"] == before["activation"]
+
+
 def test_levels_are_the_parts_own_and_the_mixture_is_their_sum(separated):
     _, data = checked(separated / "report.html")
     y, _ = sf.read(REPO / "data/example/mixture.wav", always_2d=True)
@@ -122,7 +132,11 @@ def test_report_command_for_a_folder_written_earlier(capsys, tmp_path, example_m
     assert out == f"wrote {outdir / 'report.html'}\n"
     _, data = checked(outdir / "report.html")
     assert [row["name"] for row in data["rows"]] == [f"component_0{k}" for k in range(3)]
-    assert "template" not in data["rows"][0]  # only the written files are at hand
+    # The model's pictures too: the manifest keeps them as the page draws them.
+    profiles = json.loads((outdir / MANIFEST).read_text())["profiles"]
+    for row in data["rows"]:
+        assert row["template"] == profiles[row["name"]]["template"]
+        assert len(row["template"]) == report.BANDS and max(row["activation"]) == 1.0
     assert [s["reference"] for s in data["evaluation"]["sources"]] == ["bass", "drums", "melody"]
     assert "report.html" in json.loads((outdir / MANIFEST).read_text())["files"]
     # A later run into the folder replaces the page with the rest of the set.
