@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import check_groups, mask_denominator, scaled_for_masks, soft_mask
 from .exceptions import ParameterError
 from .frontend import FRAMES_PER_CHUNK, frame_blocks, magnitude, stft
 from .score import pitch_hz
@@ -22,6 +21,14 @@ MAX_COLUMNS = 2000
 #: Every column drawn is a row of mesh cells to render and hold (at 2000 columns,
 #: 24 panels of a 3-minute file took two minutes and 2.6 GB).
 THUMBNAIL_COLUMNS = 400
+#: Frames whose mean draws a column of a long recording's pictures (see :func:`sampled_frames`).
+FRAMES_PER_COLUMN = 16
+#: Most rows of a spectrogram drawn: log-spaced bands from :data:`LOWEST_HZ` (about the
+#: pixels of the panel); the thumbnails of :func:`components` take half as many.
+MAX_BANDS = 256
+LOWEST_HZ = 30.0
+#: Most parts whose spectra the decomposition draws as curves; more are an image.
+MAX_CURVES = 8
 #: Dynamic range of the dB colour scales.
 TOP_DB = 80.0
 
@@ -71,15 +78,16 @@ def spectrogram(
 
 
 def decomposition(result, *, max_freq: float | None = None, title: str | None = None):
-    """The mixture spectrogram, and the spectrum and activation of each part written.
+    """The recording's spectrogram, the spectrum of each part written and when each plays.
 
-    The parts are the sources when the components were grouped (blindly or by
-    learnt templates), else the components. A part's spectrum is its
-    templates ``W`` weighted by their activations' totals (for a component,
-    its template); its activation is the summed activation of its components
-    (``H``, scaled by each template's level). Spectra share the spectrogram's
-    log-frequency axis (one column each); activations are curves on the
-    spectrogram's time axis, one row each. Both are labelled like the files.
+    The parts are the sources when the components were grouped (blindly, by
+    learnt templates or by a score), else the components. A part's spectrum is
+    its templates ``W`` weighted by their activations' totals (for a component,
+    its template), drawn as a curve for up to :data:`MAX_CURVES` parts (in the
+    colour of its activation) and as one column of an image for more. Its
+    activation is the summed activation of its components (``H``, scaled by
+    each template's level), a curve on the spectrogram's time axis, one row
+    each, named like the files on the left.
 
     Parameters
     ----------
@@ -87,6 +95,7 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     max_freq : float or None
         Top of the frequency axes in Hz.
     title : str or None
+        Over the spectrogram (default: "the recording").
 
     Returns
     -------
@@ -97,32 +106,36 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     config, sr = result.config, result.sr
     names, spectra, activations = part_profiles(result)
     K = len(names)
-    width_templates = 1.5 + 0.12 * K
-    fig = Figure(figsize=(11 + width_templates, 5 + 0.28 * K), layout="constrained")
+    curves = K <= MAX_CURVES
+    width_spectra = 2.4 if curves else 1.5 + 0.12 * K
+    fig = Figure(figsize=(11 + width_spectra, 5 + 0.28 * K), layout="constrained")
     grid = fig.add_gridspec(
-        2, 3, width_ratios=[width_templates, 10, 0.25], height_ratios=[4, 1 + 0.28 * K]
+        2, 3, width_ratios=[width_spectra, 10, 0.25], height_ratios=[4, 1 + 0.28 * K]
     )
     ax_spec = fig.add_subplot(grid[0, 1])
     ax_w = fig.add_subplot(grid[0, 0], sharey=ax_spec)
     ax_h = fig.add_subplot(grid[1, 1], sharex=ax_spec)
+    ax_names = fig.add_subplot(grid[1, 0], sharey=ax_h)
     ax_bar = fig.add_subplot(grid[0, 2])
 
     V, _, hop_length = _pooled(result, None, MAX_COLUMNS, parts=False)
     image = _show_db(V, sr, hop_length, ax_spec, ref=float(V.max(initial=0)))
     _db_colorbar(fig, image, cax=ax_bar)
-    ax_spec.set_title(title or "mixture")
+    ax_spec.set_title(title or "the recording")
     ax_spec.set_xlabel("")
     ax_spec.tick_params(labelbottom=False, labelleft=False)
     ax_spec.set_ylabel("")
 
-    what = "source" if result.sources is not None else "component"
-    _draw_templates(ax_w, spectra, names, sr, what)
+    if curves:
+        _draw_spectrum_curves(ax_w, spectra, sr, config.n_fft)
+    else:
+        _draw_templates(ax_w, spectra, names, sr)
     _limit_frequency(ax_spec, max_freq, sr)
-    _draw_activations(ax_h, activations, names, sr, config.hop_length, what)
+    _draw_activations(ax_h, ax_names, activations, names, sr, config.hop_length)
     if result.sources is not None:
         restarts = getattr(result.mode, "n_restarts", 1)  # only blind sources average fits
         fig.supxlabel(_membership(result.sources, restarts), fontsize=8)
-    fig.suptitle(f"NMF cost minimised: {_cost(result)}", fontsize=10)
+    fig.suptitle(f"{result.describe()}; fitted by {_cost(result)}", fontsize=10)
     return fig
 
 
@@ -207,7 +220,7 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
         if k >= K:
             ax.set_axis_off()
             continue
-        image = _show_db(parts[k], result.sr, hop_length, ax, ref=ref)
+        image = _show_db(parts[k], result.sr, hop_length, ax, ref=ref, n_bands=MAX_BANDS // 2)
         if result.score is not None and names[k] in result.score.instruments:
             _draw_notes(ax, result.score.of(names[k]), result.sr)
         ax.set_title(names[k], fontsize=9)
@@ -235,34 +248,52 @@ def _pooled(result, groups, max_columns: int, *, parts: bool):
     """The mixture's magnitude and, with ``parts``, each part's (under its soft mask),
     averaged over groups of frames as :func:`_pool_frames` does; return them and the hop.
 
-    Made a block of frames at a time from the STFT, so no whole spectrogram or
-    mask is ever held: the figures cost little memory beside the separation.
+    A group of more than :data:`FRAMES_PER_COLUMN` frames (a long recording's) is
+    the mean of that many of its frames, evenly spaced: the same picture, at a
+    fraction of the masks' cost (on 10 minutes, 16 frames of each 130 for the
+    parts' thumbnails, 16 of each 26 for the mixture of the decomposition). Made a
+    block of frames at a time, so no whole spectrogram or mask is ever held: the
+    figures cost little memory beside the separation.
     """
+    # Here, not at import: the back end brings numba, which `nmfaudio plot` does not need.
+    from .backend import check_groups, mask_denominator, scaled_for_masks, soft_mask
+
     n_frames = result.H.shape[1]
     factor = max(1, -(-n_frames // max_columns))
-    usable = n_frames // factor * factor if factor > 1 else n_frames
-    block = factor * max(1, FRAMES_PER_CHUNK // factor)
+    n_columns = n_frames // factor if factor > 1 else n_frames
+    frames = sampled_frames(n_columns, factor)
+    per_column = len(frames) // n_columns
     power = result.mask_power
     W = scaled_for_masks(result.W, result.H, power)
     n_parts = len(check_groups(groups, W.shape[1])) if parts else 0
     mixture, masked = [], [[] for _ in range(n_parts)]
-    for t0, t1 in frame_blocks(usable, block):
-        V = _magnitude_frames(result, t0, t1)
-        mixture.append(_mean_over(V, factor))
+    block = per_column * max(1, FRAMES_PER_CHUNK // per_column)  # whole columns a block
+    for b0, b1 in frame_blocks(len(frames), block):
+        chosen = frames[b0:b1]
+        V = _magnitude_frames(result, chosen)
+        mixture.append(_mean_over(V, per_column))
         if parts:
-            H = result.H[:, t0:t1]
+            H = result.H[:, chosen]
             denominator = mask_denominator(W, H, power=power, groups=groups)
             for k in range(n_parts):
                 mask = soft_mask(W, H, k, power=power, denominator=denominator, groups=groups)
-                masked[k].append(_mean_over(V * mask, factor))
+                masked[k].append(_mean_over(V * mask, per_column))
     pooled = [np.concatenate(blocks, axis=1) for blocks in masked]
     return np.concatenate(mixture, axis=1), pooled, result.config.hop_length * factor
 
 
-def _magnitude_frames(result, t0: int, t1: int) -> np.ndarray:
-    """Frames ``t0..t1-1`` of the magnitude spectrogram a separation factorized."""
+def sampled_frames(n_columns: int, factor: int) -> np.ndarray:
+    """The frames whose mean draws each column of ``factor`` frames: all of them, or
+    :data:`FRAMES_PER_COLUMN` evenly spaced when there are more, column after column."""
+    per_column = min(factor, FRAMES_PER_COLUMN)
+    offsets = np.linspace(0, factor - 1, per_column).round().astype(int)
+    return (np.arange(n_columns)[:, None] * factor + offsets).ravel()
+
+
+def _magnitude_frames(result, frames: np.ndarray) -> np.ndarray:
+    """These frames of the magnitude spectrogram a separation factorized."""
     X = result.spectrogram.X
-    return result.spectrogram.V[:, t0:t1] if X is None else magnitude(X[..., t0:t1])
+    return result.spectrogram.V[:, frames] if X is None else magnitude(X[..., frames])
 
 
 def _mean_over(S: np.ndarray, factor: int) -> np.ndarray:
@@ -304,18 +335,44 @@ def _pool_frames(
     return pooled, hop_length * factor
 
 
-def _show_db(V, sr, hop_length, ax, *, ref, max_columns=MAX_COLUMNS):
+def _show_db(V, sr, hop_length, ax, *, ref, max_columns=MAX_COLUMNS, n_bands=MAX_BANDS):
     import librosa
     import librosa.display
 
     V, hop_length = _pool_frames(np.asarray(V), hop_length, max_columns)
+    # As many log-spaced rows as the panel has pixels, not a row per bin: the upper
+    # octaves' hundreds of bins fill a few pixels, and every row is a row of mesh cells
+    # to draw (on 10 minutes, 1025 rows made the figures half the time of the run).
+    n_fft = 2 * (V.shape[0] - 1)
+    edges = np.geomspace(LOWEST_HZ, sr / 2, n_bands + 1) if sr / 2 > 2 * LOWEST_HZ else None
+    centres = None  # librosa's, a row per bin
+    if edges is not None and V.shape[0] > n_bands:
+        V = log_bands(V, edges, sr, n_fft)
+        centres = np.sqrt(edges[:-1] * edges[1:])
     db = librosa.amplitude_to_db(V, ref=ref if ref > 0 else 1.0, top_db=None)
     image = librosa.display.specshow(
         db, sr=sr, hop_length=hop_length, x_axis="s", y_axis="log", ax=ax,
-        cmap="magma", vmin=-TOP_DB, vmax=0,
+        y_coords=centres, cmap="magma", vmin=-TOP_DB, vmax=0,
     )  # fmt: skip
     ax.set_xlabel("Time (s)")  # ticks in seconds ("s"), whatever the length
+    _octave_ticks(ax, sr)
     return image
+
+
+def log_bands(spectra: np.ndarray, edges: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
+    """Mean of the bins of each band between consecutive ``edges`` (Hz), shape
+    ``(len(edges) - 1, n_columns)``; bins below the first edge join the first band, and
+    bands narrower than a bin take the bin they fall in."""
+    n_bands = len(edges) - 1
+    freqs = np.fft.rfftfreq(n_fft, 1 / sr)
+    band_of_bin = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, n_bands - 1)
+    sums = np.zeros((n_bands, spectra.shape[1]))
+    np.add.at(sums, band_of_bin, spectra)
+    counts = np.bincount(band_of_bin, minlength=n_bands)
+    centres = np.sqrt(edges[:-1] * edges[1:])
+    nearest = np.clip(np.round(centres / (sr / n_fft)).astype(int), 0, len(freqs) - 1)
+    return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None],
+                    spectra[nearest])  # fmt: skip
 
 
 def _db_colorbar(fig, image, **placement):
@@ -339,7 +396,7 @@ def _short(name: str) -> str:
     return name.removeprefix("component_")
 
 
-def _draw_templates(ax, spectra, names, sr, what):
+def _draw_templates(ax, spectra, names, sr):
     import librosa
     import librosa.display
 
@@ -351,14 +408,51 @@ def _draw_templates(ax, spectra, names, sr, what):
     )  # fmt: skip
     step = _label_step(K)
     ax.set_xticks(
-        np.arange(0, K, step), [_short(names[k]) for k in range(0, K, step)],
-        fontsize=8, rotation=90 if what == "source" else 0,
+        np.arange(0, K, step), [_short(names[k]) for k in range(0, K, step)], fontsize=8,
+        rotation=90 if any(len(_short(name)) > 3 for name in names) else 0,
     )  # fmt: skip
-    ax.set_xlabel(f"spectrum ({what})")
-    ax.set_title("W")
+    _labels_on_top(ax, "part")
+    ax.set_ylabel("Hz")
+    ax.set_title("spectrum of each part")
 
 
-def _draw_activations(ax, activations, names, sr, hop_length, what):
+def _draw_spectrum_curves(ax, spectra, sr, n_fft):
+    """Each part's spectrum as a curve, level across, frequency up (the spectrogram's axis)."""
+    import librosa
+
+    freqs = np.fft.rfftfreq(n_fft, 1 / sr)
+    if sr / 2 > 2 * LOWEST_HZ and len(freqs) > MAX_BANDS:  # in the spectrogram's rows
+        edges = np.geomspace(LOWEST_HZ, sr / 2, MAX_BANDS + 1)
+        spectra, freqs = log_bands(spectra, edges, sr, n_fft), np.sqrt(edges[:-1] * edges[1:])
+    db = librosa.amplitude_to_db(spectra, ref=float(spectra.max(initial=0)) or 1.0, top_db=None)
+    for k in range(spectra.shape[1]):
+        ax.plot(np.maximum(db[:, k], -TOP_DB), freqs, color=f"C{k % 10}", linewidth=0.8)
+    ax.set_xlim(-TOP_DB, 3)
+    _labels_on_top(ax, "level (dB)")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_ylabel("Hz")
+    ax.set_title("spectrum of each part")
+
+
+def _labels_on_top(ax, label: str) -> None:
+    """The spectra's x axis above, beside the titles: below, it would part the rows."""
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    ax.set_xlabel(label, fontsize=8)
+
+
+def _octave_ticks(ax, sr):
+    """Octaves from 32 Hz on a log-frequency axis (librosa's symlog axis ticks a 0 too)."""
+    from matplotlib.ticker import FixedLocator, ScalarFormatter
+
+    ax.yaxis.set_major_locator(FixedLocator([f for f in 2.0 ** np.arange(5, 16) if f < sr / 2]))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.set_ylim(bottom=32 if sr / 2 > 64 else 0)
+
+
+def _draw_activations(ax, ax_names, activations, names, sr, hop_length):
+    """Each part's activation on the time axis, one row each, named on the left (in a
+    panel of their own, so the names do not push the time axis off the spectrogram's)."""
     import librosa
 
     K = activations.shape[0]
@@ -366,14 +460,16 @@ def _draw_activations(ax, activations, names, sr, hop_length, what):
     times = librosa.frames_to_time(np.arange(activations.shape[1]), sr=sr, hop_length=hop_length)
     peak = activations.max(axis=1, keepdims=True)
     scaled = activations / np.where(peak > 0, peak, 1)  # each row on its own scale, 0..1
-    for k in range(K):
-        ax.plot(times, K - 1 - k + 0.9 * scaled[k], linewidth=0.8)
     step = _label_step(K)
-    ax.set_yticks(
-        [K - 1 - k for k in range(0, K, step)], [_short(names[k]) for k in range(0, K, step)],
-        fontsize=8,
-    )  # fmt: skip
+    for k in range(K):
+        ax.plot(times, K - 1 - k + 0.9 * scaled[k], linewidth=0.8, color=f"C{k % 10}")
+        if k % step == 0:
+            ax_names.text(
+                0.98, K - 1 - k + 0.3, names[k], ha="right", va="center", fontsize=8,
+                color=f"C{k % 10}", transform=ax_names.get_yaxis_transform(),
+            )  # fmt: skip
     ax.set_ylim(-0.2, K)
-    ax.set_ylabel(f"activation ({what})")
+    ax.set_yticks([])
     ax.set_xlabel("Time (s)")
-    ax.set_title("H", loc="left")
+    ax.set_title("when each part plays", loc="left")
+    ax_names.set_axis_off()

@@ -24,11 +24,12 @@ from pathlib import Path
 from string import Template
 
 import numpy as np
+import scipy.fft
 import soundfile as sf
 
-from .audio_io import duration
+from .audio_io import BlockReader, duration
 from .exceptions import AudioFileError, NmfaudioError, ParameterError
-from .frontend import frame_blocks, frame_span, pooled_frames, stft_frames
+from .frontend import frame_blocks, frame_span, pooled_frames
 from .outputs import (
     ALIGNED_SCORE,
     MANIFEST,
@@ -39,15 +40,14 @@ from .outputs import (
     read_manifest,
     staged_output,
 )
-from .plot import part_profiles
+from .plot import FRAMES_PER_COLUMN, LOWEST_HZ, log_bands, part_profiles
 from .score import Score, pitch_hz
 from .settings import Settings, STFTConfig
 
 #: Most columns of a picture: about the pixels a row's picture fills.
 COLUMNS = 400
-#: Log-frequency bands of a picture, from :data:`LOWEST_HZ` to the Nyquist frequency.
+#: Log-frequency bands of a picture, from ``nmfaudio.plot.LOWEST_HZ`` to the Nyquist frequency.
 BANDS = 96
-LOWEST_HZ = 30.0
 #: dB range of the pictures, below the mixture's loudest band.
 RANGE_DB = 80.0
 
@@ -154,22 +154,16 @@ def page(folder: Path, rows: list[str], manifest: dict, *, result=None, referenc
     except (ParameterError, TypeError):
         raise AudioFileError(f"{folder / MANIFEST}: its settings are not nmfaudio's") from None
     pictures = _Pictures(settings.stft)
-    parts, mixture, info = [], None, None
-    for name in rows:
-        y, sr = _read(folder / name)
-        info = info or {"sr": sr, "channels": y.shape[1], "samples": len(y)}
-        mixture = y.copy() if mixture is None else mixture + y  # the parts add up to it
-        parts.append({
-            "name": Path(name).stem, "file": name, "level": _level_db(y),
-            "magnitude": pictures.magnitude(y.mean(axis=1), sr),
-        })  # fmt: skip
-        del y
-    if not parts:
+    if not rows:
         raise AudioFileError(f"{folder}: no parts to report")
-    mixture_magnitude = pictures.magnitude(mixture.mean(axis=1), info["sr"])
+    info, magnitudes, levels = pictures.of_parts([folder / name for name in rows])
+    mixture_magnitude, mixture_level = magnitudes.pop(), levels.pop()  # the parts' sum
     reference_level = float(mixture_magnitude.max(initial=0)) or 1.0
-    for part in parts:
-        part["spectrogram"] = _quantised(part.pop("magnitude"), reference_level)
+    parts = [
+        {"name": Path(name).stem, "file": name, "level": level,
+         "spectrogram": _quantised(magnitude, reference_level)}
+        for name, magnitude, level in zip(rows, magnitudes, levels, strict=True)
+    ]  # fmt: skip
     score = _score_of(folder, manifest, result)
     if score is not None:
         edges = pictures.edges(info["sr"])
@@ -189,7 +183,7 @@ def page(folder: Path, rows: list[str], manifest: dict, *, result=None, referenc
         "bandEdgesHz": [round(f, 1) for f in pictures.edges(info["sr"])],
         "mixture": {
             "spectrogram": _quantised(mixture_magnitude, reference_level),
-            "level": _level_db(mixture),
+            "level": mixture_level,
         },
         "rows": parts,
         "evaluation": _evaluation(reference, folder, rows) if reference is not None else None,
@@ -262,35 +256,76 @@ class _Pictures:
         return np.geomspace(LOWEST_HZ, sr / 2, BANDS + 1)
 
     def bands(self, spectra: np.ndarray, sr: int) -> np.ndarray:
-        """Mean of each band's bins, shape ``(BANDS, n_columns)``; bins below the first edge
-        join the first band, and bands narrower than a bin take the bin they fall in."""
-        n_fft = self.config.n_fft
-        freqs = np.fft.rfftfreq(n_fft, 1 / sr)
-        edges = self.edges(sr)
-        band_of_bin = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, BANDS - 1)
-        sums = np.zeros((BANDS, spectra.shape[1]))
-        np.add.at(sums, band_of_bin, spectra)
-        counts = np.bincount(band_of_bin, minlength=BANDS)
-        centres = np.sqrt(edges[:-1] * edges[1:])
-        nearest = np.clip(np.round(centres / (sr / n_fft)).astype(int), 0, len(freqs) - 1)
-        return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None],
-                        spectra[nearest])  # fmt: skip
+        """Mean of each band's bins, shape ``(BANDS, n_columns)`` (see :func:`log_bands`)."""
+        return log_bands(spectra, self.edges(sr), sr, self.config.n_fft)
 
-    def magnitude(self, y: np.ndarray, sr: int) -> np.ndarray:
-        """``|STFT|`` of a mono signal (as :func:`nmfaudio.frontend.stft` frames it),
-        averaged over groups of frames so at most :data:`COLUMNS` remain, in bands:
-        shape ``(BANDS, n_columns)``."""
+    def of_parts(self, paths: list[Path]) -> tuple[dict, list[np.ndarray], list[float | None]]:
+        """The pictures and levels of the parts' files and of their sum, the mixture, in
+        one pass over the files a column at a time.
+
+        A picture is the mean ``|STFT|`` of the channel mix (as
+        :func:`nmfaudio.frontend.stft` frames it) over each column's frames, in
+        bands: shape ``(BANDS, n_columns)``, at most :data:`COLUMNS` columns; a
+        column of a long file is the mean over :data:`FRAMES_PER_COLUMN` of its
+        frames, evenly spaced, not over all of them (a 10-minute file's column
+        spans 128 frames: every one of them cost 8 times the time for the same
+        picture). Levels are over every sample (see :func:`_level_db`); memory is
+        a column's samples, whatever the duration.
+
+        Returns
+        -------
+        dict
+            ``sr``, ``channels``, ``samples`` of the parts.
+        list of np.ndarray
+            Each part's picture, then the mixture's.
+        list of float or None
+            Each part's level, then the mixture's.
+        """
         config = self.config
-        half = config.n_fft // 2
-        padded = np.pad(y.astype(np.float32), half)
-        n_frames = config.n_frames(len(y))
-        factor = max(1, math.ceil(n_frames / COLUMNS))
-        columns = []
-        for t0, t1 in frame_blocks(n_frames, factor):
-            start, stop = frame_span(t0, t1, config)
-            frames = stft_frames(padded[start + half : stop + half], config)
-            columns.append(np.abs(frames).mean(axis=0))
-        return self.bands(np.array(columns).T, sr)
+        readers = [_open(path) for path in paths]
+        try:
+            first = readers[0]
+            for reader in readers[1:]:
+                if (reader.sr, reader.channels, reader.frames) != (first.sr, first.channels,
+                                                                   first.frames):  # fmt: skip
+                    raise AudioFileError(
+                        f"{reader.path}: not the rate, channels and length of {first.path.name}"
+                    )
+            n_samples = first.frames
+            n_frames = config.n_frames(n_samples)
+            factor = max(1, math.ceil(n_frames / COLUMNS))
+            columns = [[] for _ in range(len(readers) + 1)]
+            power = np.zeros(len(readers) + 1)
+            for t0, t1 in frame_blocks(n_frames, factor):
+                picked = np.unique(np.linspace(t0, t1 - 1, min(FRAMES_PER_COLUMN, t1 - t0)).round())
+                start, stop = frame_span(t0, t1, config)
+                # The samples this column owns for the levels: the columns tile the file.
+                own = slice(t0 * config.hop_length - start,
+                            min(t1 * config.hop_length, n_samples) - start)  # fmt: skip
+                mixture = None
+                for k, reader in enumerate(readers):
+                    samples = reader.read(start, stop)
+                    mixture = samples if mixture is None else mixture + samples
+                    columns[k].append(self._column(samples.mean(axis=0), picked - t0))
+                    power[k] += np.sum(np.square(samples[:, own], dtype=np.float64))
+                columns[-1].append(self._column(mixture.mean(axis=0), picked - t0))
+                power[-1] += np.sum(np.square(mixture[:, own], dtype=np.float64))
+        finally:
+            for reader in readers:
+                reader.close()
+        info = {"sr": first.sr, "channels": first.channels, "samples": n_samples}
+        pictures = [self.bands(np.array(column).T, first.sr) for column in columns]
+        count = n_samples * first.channels
+        levels = [_level_db(total / count if count else 0.0) for total in power]
+        return info, pictures, levels
+
+    def _column(self, y: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """Mean ``|STFT|`` over the given frames of ``y``, the samples from the first frame's
+        start (frame ``t`` starts at ``t * hop``)."""
+        hop, n_fft = self.config.hop_length, self.config.n_fft
+        chosen = np.stack([y[t * hop : t * hop + n_fft] for t in frames.astype(int)])
+        spectra = scipy.fft.rfft(chosen * self.config.window_values(chosen.dtype), axis=-1)
+        return np.abs(spectra).mean(axis=0)
 
 
 def _quantised(magnitude: np.ndarray, reference: float) -> dict:
@@ -309,18 +344,17 @@ def _unit(values: np.ndarray) -> list[float]:
     return [round(float(v), 4) for v in (values / peak if peak > 0 else values)]
 
 
-def _level_db(y: np.ndarray) -> float | None:
-    """RMS level over every sample and channel, in dB below full scale; None when silent."""
-    power = float(np.mean(np.square(y, dtype=np.float64))) if y.size else 0.0
+def _level_db(power: float) -> float | None:
+    """A mean square over every sample and channel as an RMS level in dB below full scale;
+    None when silent."""
     return round(10 * math.log10(power), 1) if power > 0 else None
 
 
-def _read(path: Path) -> tuple[np.ndarray, int]:
+def _open(path: Path) -> BlockReader:
     try:
-        y, sr = sf.read(path, dtype="float32", always_2d=True)
+        return BlockReader(path)
     except (OSError, sf.LibsndfileError) as exc:
         raise AudioFileError(f"{path}: cannot be read ({exc})") from None
-    return y, sr
 
 
 def _recorded_seconds(outdir: Path) -> float | None:
