@@ -104,6 +104,23 @@
     return `${minutes}:${(seconds - 60 * minutes).toFixed(1).padStart(4, "0")}`;
   }
 
+  // A time ruler over the spectrograms: about ten ticks at a round step, m:ss.
+  function ruler(duration) {
+    const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
+    const step = steps.find((s) => duration / s <= 10) || steps[steps.length - 1];
+    const node = element("div", { className: "ruler" });
+    for (let t = 0; t <= duration + 1e-9; t += step) {
+      const minutes = Math.floor(t / 60);
+      const seconds = t - 60 * minutes;
+      const text = `${minutes}:${String(Math.floor(seconds)).padStart(2, "0")}`;
+      const tick = element("span", { textContent: text });
+      tick.style.left = `${(100 * t) / duration}%`;
+      if (t + step > duration + 1e-9 && t > 0) tick.className = "last"; // inside the column
+      node.append(tick);
+    }
+    return node;
+  }
+
   function formatLevel(level) {
     return level === null ? "silent" : `${level.toFixed(1)} dB`;
   }
@@ -115,6 +132,9 @@
       element("span", { textContent: "part" }), element("span", { textContent: "spectrogram" }),
       element("span", { textContent: "template" }), element("span", { textContent: "activation" }),
       element("span", { className: "level", textContent: "level" }), element("span")),
+    element("div", { className: "row ruler-row" },
+      element("span"), ruler(data.duration), element("span"), element("span"), element("span"),
+      element("span")),
   );
 
   const mixtureCanvas = element("canvas", { className: "spectrogram", title: "all parts" });

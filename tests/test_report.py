@@ -349,6 +349,11 @@ def test_in_chromium_opened_from_disk(browser, separated):
     wait_for(browser, "return window.nmfaudioReport.durations().every(isFinite)")
     solo_keys(browser, "1")
     assert browser.execute_script("return window.nmfaudioReport.gains()") == [1, 0, 0]
+    # A time ruler over the spectrograms: 4 seconds, a tick a second.
+    from selenium.webdriver.common.by import By
+
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".ruler span")]
+    assert ticks == ["0:00", "0:01", "0:02", "0:03", "0:04"], ticks
     assert errors_in_console(browser) == []
 
 
