@@ -324,7 +324,7 @@ def _add_output_options(parser) -> None:
         type=_format,
         metavar="FORMAT",
         help=f"the parts' file format: {', '.join(FORMATS)} (default: {FORMAT}); flac is"
-        " lossless at a fraction of the size, ogg and mp3 are lossy",
+        " lossless at about a fifth of the size, ogg and mp3 are lossy",
     )
     parser.add_argument(
         "--subtype",
