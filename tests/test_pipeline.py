@@ -169,6 +169,10 @@ def test_one_rule_for_where_the_parts_go(capsys, tmp_path, example_mixture):
     pattern = str(example_mixture.parent / "mixture.w*v")
     assert run(capsys, "separate", pattern, "-o", tmp_path / "g", "-k", "2", *FAST)[0] == 0
     assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["mixture"]
+    # The README's glob, alone: every file it matches, a folder each.
+    pattern = str(example_mixture.parent / "[bd]*.wav")
+    assert run(capsys, "separate", pattern, "-o", tmp_path / "a", "-k", "2", *FAST)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["bass", "drums"]
     one = tmp_path / "one"
     one.mkdir()
     shutil.copy(example_mixture, one / "song.wav")
