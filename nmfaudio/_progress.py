@@ -16,8 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 
-from tqdm.autonotebook import tqdm
-from tqdm.std import tqdm as plain_tqdm
+from tqdm.auto import tqdm
 
 #: The stage being drawn, if any: stages opened inside it report into it.
 _OUTER: contextvars.ContextVar[Stage | None] = contextvars.ContextVar("stage", default=None)
@@ -25,8 +24,9 @@ _OUTER: contextvars.ContextVar[Stage | None] = contextvars.ContextVar("stage", d
 
 def watched() -> bool:
     """Whether progress is seen as it happens: stderr is a terminal, or this is a notebook
-    (where ``tqdm.autonotebook`` draws widgets)."""
-    return tqdm is not plain_tqdm or sys.stderr.isatty()
+    (where ``tqdm.auto`` draws widgets: its bar is then tqdm.notebook's)."""
+    in_notebook = any(kind.__module__ == "tqdm.notebook" for kind in tqdm.__mro__)
+    return in_notebook or sys.stderr.isatty()
 
 
 class Stage:
