@@ -260,7 +260,7 @@ def _pooled(result, groups, max_columns: int, *, parts: bool):
 
     n_frames = result.H.shape[1]
     factor = max(1, -(-n_frames // max_columns))
-    n_columns = n_frames // factor if factor > 1 else n_frames
+    n_columns = n_frames // factor
     frames = sampled_frames(n_columns, factor)
     per_column = len(frames) // n_columns
     power = result.mask_power
@@ -282,12 +282,16 @@ def _pooled(result, groups, max_columns: int, *, parts: bool):
     return np.concatenate(mixture, axis=1), pooled, result.config.hop_length * factor
 
 
+def column_frames(t0: int, t1: int) -> np.ndarray:
+    """The frames whose mean draws the column of frames ``t0..t1-1``: all of them, or
+    :data:`FRAMES_PER_COLUMN` evenly spaced when there are more."""
+    count = min(t1 - t0, FRAMES_PER_COLUMN)
+    return t0 + np.linspace(0, t1 - t0 - 1, count).round().astype(int)
+
+
 def sampled_frames(n_columns: int, factor: int) -> np.ndarray:
-    """The frames whose mean draws each column of ``factor`` frames: all of them, or
-    :data:`FRAMES_PER_COLUMN` evenly spaced when there are more, column after column."""
-    per_column = min(factor, FRAMES_PER_COLUMN)
-    offsets = np.linspace(0, factor - 1, per_column).round().astype(int)
-    return (np.arange(n_columns)[:, None] * factor + offsets).ravel()
+    """:func:`column_frames` of each column of ``factor`` frames, column after column."""
+    return (np.arange(n_columns)[:, None] * factor + column_frames(0, factor)).ravel()
 
 
 def _magnitude_frames(result, frames: np.ndarray) -> np.ndarray:
@@ -343,12 +347,7 @@ def _show_db(V, sr, hop_length, ax, *, ref, max_columns=MAX_COLUMNS, n_bands=MAX
     # As many log-spaced rows as the panel has pixels, not a row per bin: the upper
     # octaves' hundreds of bins fill a few pixels, and every row is a row of mesh cells
     # to draw (on 10 minutes, 1025 rows made the figures half the time of the run).
-    n_fft = 2 * (V.shape[0] - 1)
-    edges = np.geomspace(LOWEST_HZ, sr / 2, n_bands + 1) if sr / 2 > 2 * LOWEST_HZ else None
-    centres = None  # librosa's, a row per bin
-    if edges is not None and V.shape[0] > n_bands:
-        V = log_bands(V, edges, sr, n_fft)
-        centres = np.sqrt(edges[:-1] * edges[1:])
+    V, centres = _in_bands(V, sr, 2 * (V.shape[0] - 1), n_bands)  # centres None: librosa's
     db = librosa.amplitude_to_db(V, ref=ref if ref > 0 else 1.0, top_db=None)
     image = librosa.display.specshow(
         db, sr=sr, hop_length=hop_length, x_axis="s", y_axis="log", ax=ax,
@@ -357,6 +356,16 @@ def _show_db(V, sr, hop_length, ax, *, ref, max_columns=MAX_COLUMNS, n_bands=MAX
     ax.set_xlabel("Time (s)")  # ticks in seconds ("s"), whatever the length
     _octave_ticks(ax, sr)
     return image
+
+
+def _in_bands(spectra: np.ndarray, sr: int, n_fft: int, n_bands: int):
+    """``spectra`` in ``n_bands`` log-spaced bands from :data:`LOWEST_HZ` to the Nyquist
+    frequency, with the bands' centres in Hz; as they are, with ``None``, when they have
+    no more bins than that or the rate leaves no room for the bands."""
+    if sr / 2 <= 2 * LOWEST_HZ or spectra.shape[0] <= n_bands:
+        return spectra, None
+    edges = np.geomspace(LOWEST_HZ, sr / 2, n_bands + 1)
+    return log_bands(spectra, edges, sr, n_fft), np.sqrt(edges[:-1] * edges[1:])
 
 
 def log_bands(spectra: np.ndarray, edges: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
@@ -420,10 +429,9 @@ def _draw_spectrum_curves(ax, spectra, sr, n_fft):
     """Each part's spectrum as a curve, level across, frequency up (the spectrogram's axis)."""
     import librosa
 
-    freqs = np.fft.rfftfreq(n_fft, 1 / sr)
-    if sr / 2 > 2 * LOWEST_HZ and len(freqs) > MAX_BANDS:  # in the spectrogram's rows
-        edges = np.geomspace(LOWEST_HZ, sr / 2, MAX_BANDS + 1)
-        spectra, freqs = log_bands(spectra, edges, sr, n_fft), np.sqrt(edges[:-1] * edges[1:])
+    spectra, freqs = _in_bands(spectra, sr, n_fft, MAX_BANDS)  # in the spectrogram's rows
+    if freqs is None:
+        freqs = np.fft.rfftfreq(n_fft, 1 / sr)
     db = librosa.amplitude_to_db(spectra, ref=float(spectra.max(initial=0)) or 1.0, top_db=None)
     for k in range(spectra.shape[1]):
         ax.plot(np.maximum(db[:, k], -TOP_DB), freqs, color=f"C{k % 10}", linewidth=0.8)

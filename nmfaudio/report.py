@@ -40,7 +40,7 @@ from .outputs import (
     read_manifest,
     staged_output,
 )
-from .plot import FRAMES_PER_COLUMN, LOWEST_HZ, log_bands, part_profiles
+from .plot import LOWEST_HZ, column_frames, log_bands, part_profiles
 from .score import Score, pitch_hz
 from .settings import Settings, STFTConfig
 
@@ -266,8 +266,8 @@ class _Pictures:
         A picture is the mean ``|STFT|`` of the channel mix (as
         :func:`nmfaudio.frontend.stft` frames it) over each column's frames, in
         bands: shape ``(BANDS, n_columns)``, at most :data:`COLUMNS` columns; a
-        column of a long file is the mean over :data:`FRAMES_PER_COLUMN` of its
-        frames, evenly spaced, not over all of them (a 10-minute file's column
+        column of a long file is the mean over 16 of its frames, evenly spaced
+        (:func:`nmfaudio.plot.column_frames`), not over all of them (a 10-minute file's column
         spans 128 frames: every one of them cost 8 times the time for the same
         picture). Levels are over every sample (see :func:`_level_db`); memory is
         a column's samples, whatever the duration.
@@ -297,7 +297,7 @@ class _Pictures:
             columns = [[] for _ in range(len(readers) + 1)]
             power = np.zeros(len(readers) + 1)
             for t0, t1 in frame_blocks(n_frames, factor):
-                picked = np.unique(np.linspace(t0, t1 - 1, min(FRAMES_PER_COLUMN, t1 - t0)).round())
+                picked = column_frames(t0, t1)
                 start, stop = frame_span(t0, t1, config)
                 # The samples this column owns for the levels: the columns tile the file.
                 own = slice(t0 * config.hop_length - start,
