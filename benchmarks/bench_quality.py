@@ -35,7 +35,7 @@ piece with the same instruments (the parts the two pieces do not share go to
 Costs (``--part costs``, not part of ``all``): one factorization of 8
 components per source grouped by timbre (``separate_sources`` with one
 restart) under each divergence and penalty of ``COSTS``, every case and seed,
-with the same cross-validation of the choice (see the README's "Divergences
+with the same cross-validation of the choice (see the documentation's "Divergences
 and penalties").
 
 Needs scikit-learn (pip install '.[test]').

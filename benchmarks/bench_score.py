@@ -13,10 +13,12 @@ stem naming the instrument). Parts:
   in [onset - 0.1 s, offset + 0.1 s] (drums onset + 0.2 s), 100 KL updates,
   Wiener masks, STFT 2048/512, no tuning, no alignment), and nmfaudio's
   defaults (``WithScore``: aligned first), with the exact score.
-- ``align``: scores made off on purpose from the exact one (a global offset of
-  up to +-2 s, a tempo off by up to +-10 %, a smooth tempo curve of +-5 %,
-  note jitter of +-30 ms; three draws each), separated after alignment, beside
-  the exact score's result.
+- ``align``: scores made off on purpose from the exact one, three draws each,
+  separated after alignment, beside the exact score's result: the score up to
+  2 s late; the recording given a lead-in of up to 2 s of quiet noise (60 dB
+  under the mixture, the exact score then early by as much); the score up to
+  2 s early with the notes moved before 0 s cut (a score missing its start); a
+  tempo off by up to +-10 %; a smooth tempo curve of +-5 %; note jitter of +-30 ms.
 - ``select``: the choice of the defaults' constants (width, tolerance,
   partials, onset templates, iterations), one at a time from the reference's,
   on one half of the cases (alternate in sorted order), reported on the other
@@ -119,8 +121,10 @@ def table_case(folder: Path) -> dict:
 
 
 def perturbed(score: Score, kind: str, rng: np.random.Generator) -> Score:
-    if kind == "offset":
-        return score.shifted(float(rng.uniform(-2, 2)))
+    if kind == "late":
+        return score.shifted(float(rng.uniform(0, 2)))
+    if kind == "early, cut":
+        return score.shifted(-float(rng.uniform(0, 2)))
     if kind == "tempo":
         return score.stretched(float(1 + rng.uniform(-0.1, 0.1)))
     if kind == "curve":  # the tempo drifts smoothly by up to 5 %
@@ -142,7 +146,16 @@ def perturbed(score: Score, kind: str, rng: np.random.Generator) -> Score:
     raise ValueError(kind)
 
 
-KINDS = ("offset", "tempo", "curve", "jitter")
+KINDS = ("late", "lead-in", "early, cut", "tempo", "curve", "jitter")
+
+
+def with_lead_in(y, references, sr, rng) -> tuple[np.ndarray, np.ndarray, float]:
+    """The recording and its parts after up to 2 s of noise 60 dB under the mixture."""
+    n = int(rng.uniform(0, 2) * sr)
+    level = 1e-3 * float(np.sqrt(np.mean(np.square(y))))
+    noise = rng.normal(0, level, (y.shape[0], n)).astype(y.dtype)
+    silence = np.zeros((len(references), n), references.dtype)
+    return np.hstack([noise, y]), np.hstack([silence, references]), n / sr
 
 
 def align_case(folder: Path) -> dict:
@@ -151,11 +164,22 @@ def align_case(folder: Path) -> dict:
     out["exact, no alignment"] = with_score(y, sr, names, references, score, align=False)
     rng = np.random.default_rng(int(folder.name.split("_")[-1]))
     for kind in KINDS:
-        draws = [perturbed(score, kind, rng) for _ in range(3)]
-        out[kind] = [with_score(y, sr, names, references, s) for s in draws]
-        out[f"{kind}, no alignment"] = [
-            with_score(y, sr, names, references, s, align=False) for s in draws
-        ]
+        out[kind], out[f"{kind}, no alignment"], out[f"{kind}, exact"] = [], [], []
+        for _ in range(3):
+            if kind == "lead-in":  # the exact score, early by the lead-in
+                y_in, refs_in, seconds = with_lead_in(y, references, sr, rng)
+                case = (y_in, sr, names, refs_in)
+                exact = with_score(*case, score.shifted(seconds), align=False)
+                given = score
+            else:
+                case, exact, given = (
+                    (y, sr, names, references),
+                    out["exact"],
+                    perturbed(score, kind, rng),
+                )
+            out[kind].append(with_score(*case, given))
+            out[f"{kind}, no alignment"].append(with_score(*case, given, align=False))
+            out[f"{kind}, exact"].append(exact)
     print(f"  done {folder.name}", flush=True)
     return {"case": folder.name, "scores": out}
 
@@ -237,11 +261,14 @@ def print_align(cases: list[dict]) -> None:
         f" {np.mean([c['scores']['exact, no alignment'][0] for c in cases]):.2f} dB"
     )
     for kind in KINDS:
-        after = np.array([[s[0] for s in c["scores"][kind]] for c in cases])
-        before = np.array([[s[0] for s in c["scores"][f"{kind}, no alignment"]] for c in cases])
-        print(f"  {kind:<7} aligned {after.mean():6.2f} dB ({after.mean() - exact.mean():+.2f} from"
-              f" the exact score's), worst draw {after.min():6.2f}; without alignment"
-              f" {before.mean():6.2f}")  # fmt: skip
+        after, before, truth = (
+            np.array([[s[0] for s in c["scores"][key]] for c in cases])
+            for key in (kind, f"{kind}, no alignment", f"{kind}, exact")
+        )
+        change = after - truth
+        print(f"  {kind:<11} aligned {after.mean():6.2f} dB ({change.mean():+.2f} from the exact"
+              f" score's, median {np.median(change):+.2f}, worst draw {change.min():+.2f});"
+              f" without alignment {before.mean():6.2f}")  # fmt: skip
 
 
 def main() -> None:

@@ -5,9 +5,15 @@ A score from a notation program or a DAW is rarely in time with a performance
 recording's chroma (from the magnitude spectrogram the NMF factorizes, at the
 estimated tuning) is matched to the score's chroma (its pitched notes, weighted
 by velocity) by :func:`librosa.sequence.dtw` under the cosine distance, and each
-note's start and end are carried through the warping path. Both are pooled to
-at most :data:`MAX_ALIGNMENT_FRAMES` frames, so that the DTW's cost matrix
-stays bounded (it is quadratic in the frames) whatever the duration.
+note's start and end are carried through the warping path. The DTW matches the
+span the score's notes cover to the span the recording is heard in (silence
+before and after either is not matched: a score late by 2 s sent its first
+notes half a second off). Both are pooled to at most
+:data:`MAX_ALIGNMENT_FRAMES` frames, so that the DTW's cost matrix stays
+bounded (it is quadratic in the frames) whatever the duration.
+
+:func:`alignments` gives the path's warp and the straight line fitted to it
+(an offset and a tempo), for the score mode to choose from.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .frontend import pooled_frames
-from .score import SPAN, Score
+from .score import Score
 from .settings import STFTConfig
 
 #: Most frames of each chroma sequence the DTW matches: its matrices are this squared
@@ -23,12 +29,36 @@ from .settings import STFTConfig
 MAX_ALIGNMENT_FRAMES = 4000
 #: Seconds over which an onset feature decays (DLNCO's decaying onsets).
 ONSET_DECAY = 0.1
+#: Frames more than this many dB below the loudest are silence before or after the
+#: recording (the convention of ``librosa.effects.trim``).
+SILENCE_DB = 60.0
+#: Most notes the straight line is fitted through (Theil-Sen is quadratic in them).
+MAX_LINE_POINTS = 1000
 
 
-def align(score: Score, V: np.ndarray, sr: int, config: STFTConfig, tuning: float = 0.0) -> Score:
-    """``score`` warped in time to match the recording whose magnitude spectrogram is ``V``
-    (see :func:`warp`); notes the warp sends past the recording's end keep their length."""
-    return score.warped(warp(score, V, sr, config, tuning))
+def alignments(
+    score: Score, V: np.ndarray, sr: int, config: STFTConfig, tuning: float = 0.0
+) -> list[Score]:
+    """``score`` warped through the DTW's path (:func:`warp`) and through the straight line
+    fitted to it (:func:`straight`): the path follows a performance's tempo changes, the
+    line does not take the path's local slips (notes 50-300 ms off inside held chords)."""
+    path = warp(score, V, sr, config, tuning)
+    return [score.warped(path), score.warped(straight(path, score))]
+
+
+def straight(warp, score: Score):
+    """The line ``t -> a + b t`` through the notes' starts sent by ``warp`` (Theil-Sen: the
+    median of the pairwise slopes, so the notes of a bar the path locked wrongly do not
+    bend it), for at most :data:`MAX_LINE_POINTS` notes evenly spread."""
+    from scipy.stats import theilslopes
+
+    starts = np.unique([n.start for n in score.notes if n.is_pitched])
+    starts = starts[np.linspace(0, len(starts) - 1, min(len(starts), MAX_LINE_POINTS)).astype(int)]
+    if len(starts) < 2:
+        offset = float(warp(starts)[0] - starts[0])
+        return lambda t: np.asarray(t) + offset
+    slope, intercept, _, _ = theilslopes(warp(starts), starts, method="joint")
+    return lambda t: intercept + slope * np.asarray(t)
 
 
 def warp(score: Score, V: np.ndarray, sr: int, config: STFTConfig, tuning: float = 0.0):
@@ -55,7 +85,10 @@ def warp(score: Score, V: np.ndarray, sr: int, config: STFTConfig, tuning: float
 
     hop_seconds = config.hop_length / sr
     n_audio = V.shape[1]
-    n_score = int(np.ceil(score.duration / hop_seconds)) + 1
+    pitched = [n for n in score.notes if n.is_pitched]
+    first, last = min(n.start for n in pitched), max(n.end for n in pitched)
+    score = score.shifted(-first)  # the notes' span from 0; its start restored below
+    n_score = int(np.ceil((last - first) / hop_seconds)) + 1
     factor = max(1, int(np.ceil(max(n_audio, n_score) / MAX_ALIGNMENT_FRAMES)))
     audio = librosa.feature.chroma_stft(
         S=np.asarray(V, np.float64) ** 2, sr=sr, n_fft=config.n_fft, tuning=tuning, norm=None
@@ -72,15 +105,24 @@ def warp(score: Score, V: np.ndarray, sr: int, config: STFTConfig, tuning: float
     chroma = np.concatenate([_unit(chroma), _unit(onsets)])
     audio = pooled_frames(audio, factor)
     notes = pooled_frames(chroma, factor)
-    _, path = librosa.sequence.dtw(X=_unit(notes), Y=_unit(audio), metric="cosine")
-    path = path[::-1]
+    heard = _heard(V, factor)
+    _, path = librosa.sequence.dtw(X=_unit(notes), Y=_unit(audio[:, heard]), metric="cosine")
+    path = path[::-1] + np.array([0, heard.start])
     score_frames = np.unique(path[:, 0])
     audio_frames = np.array([path[path[:, 0] == i, 1].mean() for i in score_frames])
     # A score frame covers [i, i + 1) hops, centred half a hop on; an audio frame is centred
     # on its hop (the STFT's frames are centred); pooled frames at the centre of theirs.
-    score_times = (score_frames * factor + factor / 2) * hop_seconds
+    score_times = (score_frames * factor + factor / 2) * hop_seconds + first
     audio_times = (audio_frames * factor + (factor - 1) / 2) * hop_seconds
     return lambda t: _interpolate(t, score_times, audio_times)
+
+
+def _heard(V: np.ndarray, factor: int) -> slice:
+    """The pooled frames from the first to the last within :data:`SILENCE_DB` of the
+    loudest."""
+    power = pooled_frames(np.sum(np.square(V, dtype=np.float64), axis=0)[None], factor)[0]
+    loud = np.flatnonzero(power > power.max() * 10 ** (-SILENCE_DB / 10))
+    return slice(int(loud[0]), int(loud[-1]) + 1) if len(loud) else slice(0, len(power))
 
 
 def _interpolate(t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -95,7 +137,7 @@ def _score_chroma(score: Score, n_frames: int, hop_seconds: float, *, onsets: bo
     first frame only)."""
     chroma = np.zeros((12, n_frames))
     for note in score.notes:
-        if note.is_drum or note.pitch == SPAN:
+        if not note.is_pitched:
             continue
         a = min(int(note.start / hop_seconds), n_frames - 1)
         b = a + 1 if onsets else max(a + 1, int(np.ceil(note.end / hop_seconds)))

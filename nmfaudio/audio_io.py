@@ -47,6 +47,15 @@ def load(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, in
         infinite samples, or its sample rate is outside that range.
     ParameterError
         ``sr`` is outside that range.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, nmfaudio
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> nmfaudio.write_audio(path, np.zeros((2, 16000), np.float32), 16000)
+    >>> y, sr = nmfaudio.load(path)
+    >>> y.shape, y.dtype, sr
+    ((2, 16000), dtype('float32'), 16000)
     """
     path = _check_path(path, sr)
     y, native_sr = _read(path)

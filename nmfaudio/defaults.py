@@ -56,7 +56,7 @@ TEMPLATE_CONTEXT = 2
 #: Random starts whose sources are averaged by :func:`nmfaudio.separate_sources`.
 #: Chosen by cross-validation among 1, 3, 5 and 8 on the 20 development cases
 #: (benchmarks/bench_quality.py; both halves chose 8) and checked once on 16
-#: held-out pieces: see the README's "Separation quality".
+#: held-out pieces: see the documentation's "Separation quality" (docs/quality.rst).
 N_RESTARTS = 8
 
 #: How a score becomes templates and activations (see nmfaudio.settings.ScoreModel). Chosen

@@ -95,6 +95,16 @@ def group(result, n_sources: int):
     Separation
         The same decomposition with ``sources`` named ``source_00``,
         ``source_01``, ...; sources are numbered by their first component.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> sr = 22050
+    >>> t = np.arange(2 * sr) / sr
+    >>> y = np.sin(2 * np.pi * 440 * t) * (t < 1) + np.sin(2 * np.pi * 110 * t) * (t >= 1)
+    >>> grouped = nmfaudio.group(nmfaudio.separate(y, sr, 6), 2)
+    >>> list(grouped.sources), sum(len(k) for k in grouped.sources.values())
+    (['source_00', 'source_01'], 6)
     """
     n_sources = positive_int("n_sources", n_sources)
     if n_sources > result.n_components:

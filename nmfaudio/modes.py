@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import non_negative_int, positive_int, random_seed
-from .alignment import align
+from .alignment import alignments
 from .defaults import (
     COMPONENTS_PER_SOURCE,
     N_COMPONENTS,
@@ -118,6 +118,16 @@ class Components(Mode):
     ----------
     n_components : int >= 1
         K (8 by default), at most the spectrogram's bins and frames.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> mode = nmfaudio.Components(4)
+    >>> mode.part_names()
+    ['component_00', 'component_01', 'component_02', 'component_03']
+    >>> y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)
+    >>> nmfaudio.separate_as(mode, y, 22050).n_components
+    4
     """
 
     n_components: int = N_COMPONENTS
@@ -148,7 +158,8 @@ class Sources(Mode):
     most with the others and each source's model is the mean of its matches
     (see :func:`nmfaudio.grouping.consensus`). Which components one random start
     finds, and so how they group, varies a lot; the mean of several is both
-    better and steadier (measured in the README's "Separation quality").
+    better and steadier (measured in the documentation's "Separation quality",
+    ``docs/quality.rst``).
 
     Attributes
     ----------
@@ -157,6 +168,15 @@ class Sources(Mode):
         Components of each factorization; ``None``: ``COMPONENTS_PER_SOURCE * n_sources``.
     n_restarts : int >= 1
         Factorizations to average (:data:`~nmfaudio.defaults.N_RESTARTS` by default).
+
+    Examples
+    --------
+    >>> import nmfaudio
+    >>> mode = nmfaudio.Sources(3)
+    >>> mode.describe()
+    '3 sources, the consensus of 8 fits of 24 components'
+    >>> mode.part_names()
+    ['source_00', 'source_01', 'source_02']
     """
 
     n_sources: int
@@ -232,6 +252,21 @@ class WithTemplates(Mode):
 
     With templates that span several frames, each template appears as
     ``context`` components (see :func:`nmfaudio.templates.unstack_components`).
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> sr = 22050
+    >>> t = np.arange(sr) / sr
+    >>> low, high = np.sin(2 * np.pi * 110 * t), np.sin(2 * np.pi * 880 * t)
+    >>> sets = [nmfaudio.learn([low], sr, 2, name="low"),
+    ...         nmfaudio.learn([high], sr, 2, name="high")]
+    >>> mode = nmfaudio.WithTemplates(sets, n_extra=1)
+    >>> mode.part_names()
+    ['low', 'high', 'rest']
+    >>> result = nmfaudio.separate_as(mode, low + high, sr)
+    >>> list(result.sources)
+    ['low', 'high', 'rest']
     """
 
     templates: Sequence[Templates]
@@ -336,6 +371,13 @@ class WithScore(Mode):
     align : bool
     model : ScoreModel
         Partials, widths, time tolerances, onset templates, tuning.
+
+    Examples
+    --------
+    >>> from nmfaudio import Note, Score, WithScore
+    >>> score = Score([Note(0.0, 1.0, 45, "bass"), Note(0.0, 1.0, 76, "flute")])
+    >>> WithScore(score, n_extra=2).part_names()
+    ['bass', 'flute', 'rest']
     """
 
     score: Score
@@ -397,7 +439,7 @@ class WithScore(Mode):
         )  # fmt: skip
         candidates = [self.score]
         if self.align and pitched:
-            candidates.append(align(self.score, V, sr, config, tuning))
+            candidates += alignments(self.score, V, sr, config, tuning)
         templates = self._templates()
         starts = [
             self._start(score, templates, V, sr, config, tuning, settings) for score in candidates

@@ -38,6 +38,16 @@ class NMFResult:
         The cost minimised, ``D_β(V | W H)`` plus the penalties, after each iteration.
     cost : Cost
         That cost: β and the penalties.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> V = np.random.default_rng(0).random((20, 30))
+    >>> result = nmfaudio.nmf(V, 3)
+    >>> result.W.shape, result.H.shape
+    ((20, 3), (3, 30))
+    >>> bool(result.losses[-1] < result.losses[0])
+    True
     """
 
     W: np.ndarray
@@ -71,6 +81,7 @@ def divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray, beta: float | str = 
     Returns
     -------
     float
+        The divergence summed over the entries (not a mean): 0 when ``WH == V``.
 
     Examples
     --------
@@ -93,6 +104,15 @@ def kl_divergence(V: np.ndarray, W: np.ndarray, H: np.ndarray) -> float:
 
     ``D = sum(V * log(V / WH) - V + WH)``, with ``0 * log 0 = 0`` and ``W H``
     floored at ``EPSILON`` inside the logarithm, as in the updates.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> W, H = np.ones((3, 1)), np.ones((1, 4))
+    >>> nmfaudio.kl_divergence(W @ H, W, H)
+    0.0
+    >>> round(nmfaudio.kl_divergence(2 * W @ H, W, H), 3)  # 12 entries of 2 log 2 - 1
+    4.636
     """
     return divergence(V, W, H, beta="kl")
 
@@ -169,6 +189,12 @@ def nmf(
         scale: the factors are then returned as fitted), and the cost after
         each iteration.
 
+    Raises
+    ------
+    ParameterError
+        For a V that is not 2-D, not finite or has negative entries, for
+        ``n_components`` out of range, and for bad options or starting factors.
+
     Examples
     --------
     >>> import numpy as np
@@ -177,12 +203,6 @@ def nmf(
     >>> result = nmf(V, 3, cost=Cost(beta="is", sparsity_H=0.01), fit=Fit(n_iter=50))
     >>> result.W.shape, result.H.shape, result.cost.penalties
     ((20, 3), (3, 30), {'sparsity_H': 0.01})
-
-    Raises
-    ------
-    ParameterError
-        For a V that is not 2-D, not finite or has negative entries, for
-        ``n_components`` out of range, and for bad options or starting factors.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):

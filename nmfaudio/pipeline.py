@@ -97,6 +97,14 @@ def save(
     -------
     list of Path
         The files written: sources, components, pictures, then the manifest.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, nmfaudio
+    >>> y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)
+    >>> result = nmfaudio.separate(y, 22050, 2)
+    >>> [p.name for p in nmfaudio.save(result, tempfile.mkdtemp())]
+    ['component_00.wav', 'component_01.wav', 'nmfaudio.json']
     """
     output = given("output", output, Output)
     components = output.components or result.sources is None
@@ -270,6 +278,17 @@ def separate_file(
         For a bad input or option (before any work where it can be known
         then), or outputs that would replace the input, or a file nmfaudio
         did not write (see :func:`nmfaudio.outputs.check_outputs`).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, nmfaudio
+    >>> folder = tempfile.mkdtemp()
+    >>> y = np.random.default_rng(0).standard_normal((2, 22050)).astype(np.float32)
+    >>> nmfaudio.write_audio(os.path.join(folder, "song.wav"), 0.1 * y, 22050)
+    >>> song, parts = os.path.join(folder, "song.wav"), os.path.join(folder, "parts")
+    >>> result = nmfaudio.separate_file(song, parts, mode=nmfaudio.Components(2))
+    >>> sorted(os.listdir(parts))
+    ['component_00.wav', 'component_01.wav', 'nmfaudio.json']
     """
     path = Path(path)
     mode = (Components() if mode is None else mode).for_input(path)
@@ -349,6 +368,12 @@ class BatchResult:
     redone: list[tuple[Path, Path]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     busy: list[tuple[Path, Path]] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: each input, what became of it, and its folder or error."""
+        from .notebook import batch_html
+
+        return batch_html(self)
 
     def summary(self) -> str:
         busy = (
@@ -506,6 +531,20 @@ def separate_files(
         One input's failure never stops the others: an error, a worker that
         died on it, or a folder another run holds is that input's alone. No
         outputs replace an input of the batch.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, nmfaudio
+    >>> album = tempfile.mkdtemp()
+    >>> for name in ("a.wav", "b.wav"):
+    ...     y = np.random.default_rng(len(name)).standard_normal(16000).astype(np.float32)
+    ...     nmfaudio.write_audio(os.path.join(album, name), 0.1 * y, 16000)
+    >>> out = os.path.join(tempfile.mkdtemp(), "separated")
+    >>> batch = nmfaudio.separate_files([album], out, mode=nmfaudio.Components(2))
+    >>> batch.summary()
+    '2 done, 0 skipped, 0 failed'
+    >>> nmfaudio.separate_files([album], out, mode=nmfaudio.Components(2)).summary()  # again
+    '0 done, 2 skipped, 0 failed'
     """
     files = collect_inputs(inputs, outroot)
     made_root = not os.path.lexists(outroot)

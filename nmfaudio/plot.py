@@ -234,7 +234,7 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
 def _draw_notes(ax, notes, sr: int) -> None:
     """A score's notes over a part's spectrogram: a line at each note's fundamental for its
     duration, a tick at each drum hit."""
-    pitched = [n for n in notes if not n.is_drum and n.pitch >= 0]
+    pitched = [n for n in notes if n.is_pitched]
     if pitched:
         f0 = [pitch_hz(n.pitch) for n in pitched]
         ax.hlines(f0, [n.start for n in pitched], [n.end for n in pitched], colors="#7fdbff",

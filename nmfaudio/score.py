@@ -47,6 +47,13 @@ class Note:
     velocity : int
         MIDI velocity, 1 to 127.
     is_drum : bool
+
+    Examples
+    --------
+    >>> from nmfaudio import Note
+    >>> note = Note(0.5, 1.0, 69, "violin", velocity=90)
+    >>> note.pitch, note.end - note.start, note.is_drum
+    (69, 0.5, False)
     """
 
     start: float
@@ -64,6 +71,12 @@ class Note:
             )
         if not (self.pitch == SPAN or 0 <= self.pitch <= 127):
             raise ParameterError(f"a MIDI pitch is from 0 to 127, got {self.pitch}")
+
+    @property
+    def is_pitched(self) -> bool:
+        """A note of a pitch (not a drum hit, not a span): what a comb models, alignment
+        goes by and a MIDI file holds."""
+        return not self.is_drum and self.pitch != SPAN
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,7 @@ class Score:
     def has_pitches(self) -> bool:
         """Whether any note is pitched (not a drum, not a span): what alignment goes by, and
         what a MIDI file can hold."""
-        return any(not note.is_drum and note.pitch != SPAN for note in self.notes)
+        return any(note.is_pitched for note in self.notes)
 
     @property
     def duration(self) -> float:

@@ -59,6 +59,16 @@ class Separation:
         for one assembled otherwise (:func:`nmfaudio.group`, say).
 
     The attributes below are read from these, for convenience.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> y = np.random.default_rng(0).standard_normal((2, 22050)).astype(np.float32)
+    >>> result = nmfaudio.separate(y, 22050, 3)
+    >>> result.part_names(), result.W.shape, result.components.shape
+    (['component_00', 'component_01', 'component_02'], (1025, 3), (3, 2, 22050))
+    >>> bool(np.allclose(result.components.sum(axis=0), y, atol=1e-4))  # they add up
+    True
     """
 
     spectrogram: Spectrogram
@@ -122,6 +132,13 @@ class Separation:
     @property
     def n_components(self) -> int:
         return self.W.shape[1]
+
+    def _repr_html_(self) -> str:
+        """In Jupyter (and the documentation's gallery): a player per part, with its name and
+        level, and the decomposition figure, small (:mod:`nmfaudio.notebook`)."""
+        from .notebook import separation_html
+
+        return separation_html(self)
 
     def describe(self) -> str:
         """What the separation is, in the terms it was asked for: "3 sources, the consensus
@@ -268,8 +285,8 @@ def separate(
     >>> from nmfaudio.settings import Fit, Settings
     >>> y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)
     >>> result = separate(y, 22050, 4, settings=Settings(fit=Fit(n_iter=20)))
-    >>> result.components.shape
-    (4, 1, 22050)
+    >>> result.components.shape  # a 1-D input gives 1-D parts
+    (4, 22050)
     """
     return separate_as(Components(n_components), y, sr, settings=settings, progress=progress)
 
@@ -368,6 +385,18 @@ def separate_with_templates(
     ParameterError
         No templates; sets with the same name, or learnt at other rates or
         STFT settings than each other or than ``sr``.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> sr = 22050
+    >>> t = np.arange(sr) / sr
+    >>> low, high = np.sin(2 * np.pi * 110 * t), np.sin(2 * np.pi * 880 * t)
+    >>> sets = [nmfaudio.learn([low], sr, 2, name="low"),
+    ...         nmfaudio.learn([high], sr, 2, name="high")]
+    >>> result = nmfaudio.separate_with_templates(low + high, sr, sets, n_extra=1)
+    >>> list(result.sources)
+    ['low', 'high', 'rest']
     """
     mode = WithTemplates(templates, n_extra, adapt)
     return separate_as(mode, y, sr, settings=settings, progress=progress)

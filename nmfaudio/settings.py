@@ -77,6 +77,13 @@ class STFTConfig:
         Hop in samples (512 by default), at least a tenth of the default hop and
         small enough for the frames to overlap (``n_fft - hop_length``).
     window : {"hann"}
+
+    Examples
+    --------
+    >>> from nmfaudio import STFTConfig
+    >>> config = STFTConfig(n_fft=1024, hop_length=256)
+    >>> config.n_fft, config.hop_length, config.window
+    (1024, 256, 'hann')
     """
 
     n_fft: int = N_FFT
@@ -164,6 +171,14 @@ class Cost:
         scikit-learn's ``alpha_W = a, l1_ratio = 1``, ``l2_W = a`` its
         ``alpha_W = a, l1_ratio = 0``, likewise for H; ``continuity_H`` is
         Virtanen's temporal continuity of the activations.
+
+    Examples
+    --------
+    >>> from nmfaudio import Cost
+    >>> Cost().describe()
+    'KL divergence'
+    >>> Cost(beta="is", sparsity_H=0.1).describe()
+    'Itakura-Saito divergence + sparsity_H 0.1'
     """
 
     beta: float = BETA
@@ -234,6 +249,15 @@ class Fit:
     seed : int >= 0, numpy.random.Generator or None
         Seed of the random start: the same seed, the same result (0 by
         default); ``None`` draws a fresh one.
+
+    Examples
+    --------
+    >>> from nmfaudio import Fit
+    >>> fit = Fit(n_iter=100, seed=1)
+    >>> fit.n_iter, fit.tol, fit.init
+    (100, 0.0001, 'random')
+    >>> Fit.from_manifest(fit.to_manifest()) == fit
+    True
     """
 
     n_iter: int = N_ITER
@@ -270,6 +294,15 @@ class Settings:
     fit : Fit
     mask_power : float, 0 < power <= 8
         Exponent of the soft masks: 2 (the default) Wiener masks, 1 magnitude ratios.
+
+    Examples
+    --------
+    >>> from nmfaudio import Cost, Fit, Settings
+    >>> settings = Settings(cost=Cost(beta="is"), fit=Fit(n_iter=50))
+    >>> settings.stft.n_fft, settings.mask_power
+    (2048, 2.0)
+    >>> Settings.from_manifest(settings.to_manifest()) == settings
+    True
     """
 
     stft: STFTConfig = field(default_factory=STFTConfig)
@@ -329,6 +362,13 @@ class Output:
         Also write ``report.html``, a page to hear and see the parts.
     reference : str, path-like or None
         With ``report``: a folder of the true parts, scored in the page.
+
+    Examples
+    --------
+    >>> from nmfaudio import Output
+    >>> flac = Output(format="flac")
+    >>> flac.suffix, flac.subtype
+    ('.flac', 'PCM_24')
     """
 
     format: str = FORMAT
@@ -388,6 +428,13 @@ class ScoreModel:
         Iterations of the constrained fit (at most ``Fit.n_iter``): the combs
         and windows are the model's strength, and longer fits let the templates
         drift from them.
+
+    Examples
+    --------
+    >>> from nmfaudio import ScoreModel
+    >>> model = ScoreModel(width=1.0)
+    >>> model.partials, model.width
+    (10, 1.0)
     """
 
     partials: int = SCORE_PARTIALS

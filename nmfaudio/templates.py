@@ -54,6 +54,22 @@ class Templates:
         Frames each template spans; ``W`` stacks them, first frame on top.
     cost : Cost
         The cost they were learnt with.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, nmfaudio
+    >>> sr = 22050
+    >>> t = np.arange(sr) / sr
+    >>> low, high = np.sin(2 * np.pi * 110 * t), np.sin(2 * np.pi * 880 * t)
+    >>> bass = nmfaudio.learn([low], sr, 2, name="bass")
+    >>> bass.name, bass.W.shape, bass.sr
+    ('bass', (2050, 2), 22050)
+    >>> path = os.path.join(tempfile.mkdtemp(), "bass.npz")
+    >>> bass.save(path).name
+    'bass.npz'
+    >>> nmfaudio.Templates.load(path).name
+    'bass'
     """
 
     name: str
@@ -222,6 +238,17 @@ def learn(
     Returns
     -------
     Templates
+        The templates, with the sample rate, STFT settings and context they were learnt with.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> sr = 22050
+    >>> t = np.arange(sr) / sr
+    >>> low, high = np.sin(2 * np.pi * 110 * t), np.sin(2 * np.pi * 880 * t)
+    >>> templates = nmfaudio.learn([low, 0.5 * low], sr, 2, name="bass")
+    >>> templates.name, templates.W.shape
+    ('bass', (2050, 2))
     """
     check_name(name)
     sr = sample_rate("sr", sr)
