@@ -19,6 +19,13 @@ stem naming the instrument). Parts:
   under the mixture, the exact score then early by as much); the score up to
   2 s early with the notes moved before 0 s cut (a score missing its start); a
   tempo off by up to +-10 %; a smooth tempo curve of +-5 %; note jitter of +-30 ms.
+- ``synctoolbox``: the MIR reference for audio-score alignment beside ours:
+  synctoolbox's documented pipeline (pitch-filterbank chroma and DLNCO onset
+  features at 50 Hz, its chroma shift, multi-resolution DTW) warps each score,
+  which is then separated as given, against nmfaudio's defaults on the same
+  scores (the exact score, late, a tempo off, a curve, a lead-in; one draw
+  each). Needs ``pip install synctoolbox`` (music21, pandas, libfmp beside it),
+  best in a virtual environment of its own.
 - ``select``: the choice of the defaults' constants (width, tolerance,
   partials, onset templates, iterations), one at a time from the reference's,
   on one half of the cases (alternate in sorted order), reported on the other
@@ -184,6 +191,86 @@ def align_case(folder: Path) -> dict:
     return {"case": folder.name, "scores": out}
 
 
+def synctoolbox_warp(score: Score, y: np.ndarray, sr: int):
+    """The score-to-recording warp of synctoolbox's audio-score pipeline, as its
+    documentation runs it."""
+    import pandas as pd
+    from synctoolbox.dtw.mrmsdtw import sync_via_mrmsdtw
+    from synctoolbox.dtw.utils import (
+        compute_optimal_chroma_shift,
+        make_path_strictly_monotonic,
+        shift_chroma_vectors,
+    )
+    from synctoolbox.feature.chroma import pitch_to_chroma, quantize_chroma
+    from synctoolbox.feature.chroma import quantized_chroma_to_CENS as cens
+    from synctoolbox.feature.csv_tools import df_to_pitch_features, df_to_pitch_onset_features
+    from synctoolbox.feature.dlnco import pitch_onset_features_to_DLNCO as dlnco
+    from synctoolbox.feature.pitch import audio_to_pitch_features
+    from synctoolbox.feature.pitch_onset import audio_to_pitch_onset_features
+    from synctoolbox.feature.utils import estimate_tuning
+
+    rate = 50
+    audio = y.mean(axis=0).astype(np.float64)
+    tuning = estimate_tuning(audio, sr)
+    pitch = audio_to_pitch_features(f_audio=audio, Fs=sr, tuning_offset=tuning, feature_rate=rate)
+    chroma_a = quantize_chroma(pitch_to_chroma(f_pitch=pitch))
+    peaks = audio_to_pitch_onset_features(f_audio=audio, Fs=sr, tuning_offset=tuning)
+    onsets_a = dlnco(f_peaks=peaks, feature_rate=rate, feature_sequence_length=chroma_a.shape[1])
+    notes = [n for n in score.notes if n.is_pitched]
+    table = pd.DataFrame({
+        "start": [n.start for n in notes], "duration": [n.end - n.start for n in notes],
+        "pitch": [n.pitch for n in notes], "velocity": [n.velocity for n in notes],
+        "instrument": [n.instrument for n in notes],
+    })  # fmt: skip
+    chroma_s = quantize_chroma(pitch_to_chroma(f_pitch=df_to_pitch_features(table, rate)))
+    onsets_s = dlnco(f_peaks=df_to_pitch_onset_features(table), feature_rate=rate,
+                     feature_sequence_length=chroma_s.shape[1])  # fmt: skip
+    shift = compute_optimal_chroma_shift(
+        cens(chroma_a, 201, 50, rate)[0], cens(chroma_s, 201, 50, rate)[0]
+    )
+    chroma_s = shift_chroma_vectors(chroma_s, shift)
+    onsets_s = shift_chroma_vectors(onsets_s, shift)
+    path = sync_via_mrmsdtw(
+        f_chroma1=chroma_a, f_onset1=onsets_a, f_chroma2=chroma_s, f_onset2=onsets_s,
+        input_feature_rate=rate, step_weights=np.array([1.5, 1.5, 2.0]), threshold_rec=10**6,
+    )  # fmt: skip
+    path = make_path_strictly_monotonic(path) / rate
+    return lambda t: np.interp(t, path[1], path[0])
+
+
+def synctoolbox_case(folder: Path) -> dict:
+    y, sr, names, references, score = load(folder)
+    rng = np.random.default_rng(700 + int(folder.name.split("_")[-1]))
+    jobs = [("exact", (y, sr, names, references), score)]
+    for kind in ("late", "tempo", "curve"):
+        jobs.append((kind, (y, sr, names, references), perturbed(score, kind, rng)))
+    y_in, refs_in, _ = with_lead_in(y, references, sr, rng)
+    jobs.append(("lead-in", (y_in, sr, names, refs_in), score))
+    out = {}
+    for kind, case, given in jobs:
+        start = time.perf_counter()
+        warped = given.warped(synctoolbox_warp(given, case[0], case[1]))
+        seconds = time.perf_counter() - start
+        out[kind] = {
+            "synctoolbox": with_score(*case, warped, align=False),
+            "nmfaudio": with_score(*case, given),
+            "seconds": seconds,
+        }
+    print(f"  done {folder.name}", flush=True)
+    return {"case": folder.name, "scores": out}
+
+
+def print_synctoolbox(cases: list[dict]) -> None:
+    print("\nmean SDR / SI-SDR (dB) after alignment, per kind of score")
+    for kind in cases[0]["scores"]:
+        cells = []
+        for method in ("synctoolbox", "nmfaudio"):
+            values = np.array([c["scores"][kind][method] for c in cases])
+            cells.append(f"{method} {values[:, 0].mean():6.2f} / {values[:, 1].mean():6.2f}")
+        seconds = np.median([c["scores"][kind]["seconds"] for c in cases])
+        print(f"  {kind:<8} " + "   ".join(cells) + f"   (synctoolbox {seconds:.1f} s a piece)")
+
+
 def select_case(job) -> float:
     """Mean SDR of one case with one candidate model ``(folder, model)``."""
     folder, model = job
@@ -273,7 +360,9 @@ def print_align(cases: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("table", "align", "select"), default="table")
+    parser.add_argument(
+        "--part", choices=("table", "align", "synctoolbox", "select"), default="table"
+    )
     parser.add_argument("--cases", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
@@ -284,8 +373,9 @@ def main() -> None:
         if args.part == "select":
             run_select(pool, folders)
         else:
-            run = {"table": table_case, "align": align_case}[args.part]
-            {"table": print_table, "align": print_align}[args.part](pool.map(run, folders))
+            run = {"table": table_case, "align": align_case, "synctoolbox": synctoolbox_case}
+            show = {"table": print_table, "align": print_align, "synctoolbox": print_synctoolbox}
+            show[args.part](pool.map(run[args.part], folders))
     print(f"\n{len(folders)} cases in {time.perf_counter() - start:.0f} s")
 
 
