@@ -37,3 +37,7 @@ for title, result in (("blind", blind), ("learnt templates", supervised)):
 # SDR forgives a filter from the true part to the estimate, SI-SDR only a gain:
 # an estimate that sounds brighter or duller loses little SDR and much SI-SDR.
 # Compare with papers by SDR; judge faithfulness by SI-SDR beside it.
+
+# %%
+# Listen to the better of the two, with the true parts in mind:
+supervised

@@ -6,6 +6,8 @@ figure, small, all inside the HTML as data (``data:`` URLs), so nothing is writt
 to disk and the page needs no network. Parts are embedded as 16-bit WAV, at most
 :data:`PREVIEW_SECONDS` of each (a notebook holds what it shows: a part of a
 10-minute stereo recording would be 100 MB); write the whole with :func:`nmfaudio.save`.
+A separation streamed from a file holds no STFT to make parts from (its parts are
+what :func:`nmfaudio.separate_file` wrote): it shows its figure and says so.
 """
 
 from __future__ import annotations
@@ -27,27 +29,38 @@ FIGURE_WIDTH = 640
 def separation_html(result) -> str:
     """The parts of ``result`` (a :class:`~nmfaudio.Separation`) as players, with their
     names and levels, and its decomposition figure: one self-contained HTML fragment."""
-    seconds = result.length / result.sr
-    kept = min(result.length, int(PREVIEW_SECONDS * result.sr))
-    signals = result.iter_components() if result.sources is None else result.iter_sources()
-    rows = []
-    for name, signal in zip(result.part_names(), signals, strict=True):
-        signal = np.atleast_2d(signal)[:, :kept]
-        power = float(np.mean(np.square(signal, dtype=np.float64)))
-        level = f"{10 * math.log10(power):.1f} dB" if power > 0 else "silent"
-        rows.append(
-            f"<tr><td>{html.escape(name)}</td><td>{level}</td>"
-            f'<td><audio controls preload="none" src="{_wav_url(signal, result.sr)}">'
-            "</audio></td></tr>"
-        )
-    note = f", the first {PREVIEW_SECONDS:g} s" if kept < result.length else ""
+    if result.X is None:  # streamed from a file: no STFT to make the parts from
+        source = html.escape(result.source.name if result.source else "a file")
+        note = f"; streamed from {source}: its parts are the files written from it"
+        rows = [_row(name) for name in result.part_names()]
+    else:
+        kept = min(result.length, int(PREVIEW_SECONDS * result.sr))
+        note = f", the first {PREVIEW_SECONDS:g} s" if kept < result.length else ""
+        signals = result.iter_components() if result.sources is None else result.iter_sources()
+        rows = [
+            _row(name, np.atleast_2d(signal)[:, :kept], result.sr)
+            for name, signal in zip(result.part_names(), signals, strict=True)
+        ]
+    channels = f"{result.n_channels} channel{'s' * (result.n_channels != 1)}"
     return (
         '<div class="nmfaudio-separation">'
-        f"<p><b>{html.escape(result.describe())}</b>, {seconds:.1f} s at {result.sr} Hz,"
-        f" {result.n_channels} channel{'s' * (result.n_channels != 1)}{note}</p>"
+        f"<p><b>{html.escape(result.describe())}</b>, {result.length / result.sr:.1f} s at"
+        f" {result.sr} Hz, {channels}{note}</p>"
         "<table><tr><th>part</th><th>level (RMS)</th><th></th></tr>" + "".join(rows) + "</table>"
         f'<img alt="templates and activations" src="{_figure_url(result)}">'
         "</div>"
+    )
+
+
+def _row(name: str, signal: np.ndarray | None = None, sr: int = 0) -> str:
+    """A part's row: its name, and with its signal its level and a player."""
+    if signal is None:
+        return f"<tr><td>{html.escape(name)}</td><td></td><td></td></tr>"
+    power = float(np.mean(np.square(signal, dtype=np.float64)))
+    level = f"{10 * math.log10(power):.1f} dB" if power > 0 else "silent"
+    return (
+        f"<tr><td>{html.escape(name)}</td><td>{level}</td>"
+        f'<td><audio controls preload="none" src="{_wav_url(signal, sr)}"></audio></td></tr>'
     )
 
 

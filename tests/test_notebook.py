@@ -61,3 +61,16 @@ def test_a_batch_shows_each_input_and_what_became_of_it():
     assert "1 done, 0 skipped, 1 failed" in page
     assert "a.wav</td><td>done</td><td>out/a" in page
     assert "b.wav: &lt;not audio&gt;" in page  # escaped
+
+
+def test_a_separation_streamed_from_a_file_shows_its_figure_and_says_where_its_parts_are(
+    tmp_path,
+):
+    path = tmp_path / "song.wav"
+    nmfaudio.write_audio(path, tones([220.0, 330.0]), SR)
+    result = nmfaudio.separate_file(path, tmp_path / "parts", mode=nmfaudio.Components(2),
+                                    settings=FAST)  # fmt: skip
+    page = result._repr_html_()
+    assert "<audio" not in page and "streamed from song.wav" in page
+    assert "component_00" in page and "component_01" in page
+    assert page.count("data:image/png;base64,") == 1
