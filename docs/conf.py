@@ -103,9 +103,8 @@ API_PAGE = """API reference
 =============
 
 Every name ``nmfaudio`` exports (``nmfaudio.__all__``; this page is made from it
-when the documentation is built), from its docstring. The stages are also
-modules of their own, callable on their own: ``nmfaudio.frontend``,
-``nmfaudio.backend``, ``nmfaudio.plot``, ``nmfaudio.report``.
+when the documentation is built), from its docstring, and below them the
+stages' functions that are useful on their own.
 
 .. currentmodule:: nmfaudio
 
@@ -115,6 +114,16 @@ modules of their own, callable on their own: ``nmfaudio.frontend``,
 """
 
 
+#: The stages' functions, callable on their own (each has a runnable example).
+STAGES = [
+    "frontend.stft", "frontend.magnitude", "frontend.spectrogram",
+    "backend.soft_mask", "backend.istft",
+    "plot.spectrogram", "plot.decomposition", "plot.components",
+    "report.write", "alignment.alignments",
+    "score.pitch_hz", "score.parse_spans", "evaluation.si_sdr", "evaluation.evaluate_dirs",
+]  # fmt: skip
+
+
 def _write_generated(app) -> None:
     """The command line's page from the parser and the API page from ``__all__``, before
     autosummary reads the pages for the stubs it writes."""
@@ -122,7 +131,18 @@ def _write_generated(app) -> None:
     generated.mkdir(exist_ok=True)
     _write_if_changed(generated / "cli.rst", _cli_reference())
     names = "".join(f"   {n}\n" for n in nmfaudio.__all__ if n != "__version__")
-    _write_if_changed(DOCS / "api.rst", API_PAGE + names)
+    stages = "".join(f"   {n}\n" for n in STAGES)
+    _write_if_changed(DOCS / "api.rst", API_PAGE + names + STAGES_PAGE + stages)
+
+
+STAGES_PAGE = """
+The stages on their own
+-----------------------
+
+.. autosummary::
+   :toctree: generated
+
+"""
 
 
 def _write_if_changed(path: Path, text: str) -> None:

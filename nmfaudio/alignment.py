@@ -41,7 +41,25 @@ def alignments(
 ) -> list[Score]:
     """``score`` warped through the DTW's path (:func:`warp`) and through the straight line
     fitted to it (:func:`straight`): the path follows a performance's tempo changes, the
-    line does not take the path's local slips (notes 50-300 ms off inside held chords)."""
+    line does not take the path's local slips (notes 50-300 ms off inside held chords).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfaudio import Note, Score, STFTConfig
+    >>> from nmfaudio.alignment import alignments
+    >>> from nmfaudio.frontend import magnitude, stft
+    >>> sr, pitches = 16000, [60, 64, 67, 72]
+    >>> t = np.arange(2 * sr) / sr
+    >>> f0 = np.repeat([440 * 2 ** ((p - 69) / 12) for p in pitches], len(t) // 4)
+    >>> y = np.sin(2 * np.pi * np.cumsum(f0) / sr).astype(np.float32)  # a note every 0.5 s
+    >>> late = Score([Note(0.5 * i + 0.3, 0.5 * i + 0.8, p, "piano")
+    ...               for i, p in enumerate(pitches)])
+    >>> config = STFTConfig()
+    >>> path, line = alignments(late, magnitude(stft(y[None], config)), sr, config)
+    >>> [round(n.start, 1) for n in line.notes]  # 0.3 s late, brought back
+    [0.0, 0.5, 1.0, 1.5]
+    """
     path = warp(score, V, sr, config, tuning)
     return [score.warped(path), score.warped(straight(path, score))]
 

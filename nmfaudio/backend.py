@@ -155,6 +155,18 @@ def soft_mask(
     Returns
     -------
     np.ndarray [shape=(n_freq, n_frames)], values in [0, 1]
+        Component (or group) ``k``'s share of each bin; the masks of all sum to one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfaudio.backend import soft_mask
+    >>> W, H = np.array([[1.0, 0.0], [1.0, 1.0]]), np.ones((2, 3))
+    >>> soft_mask(W, H, 0, power=2.0)  # component 0's share: all of bin 0, half of bin 1
+    array([[1. , 1. , 1. ],
+           [0.5, 0.5, 0.5]])
+    >>> bool(np.allclose(soft_mask(W, H, 0, power=2.0) + soft_mask(W, H, 1, power=2.0), 1))
+    True
     """
     groups = check_groups(groups, W.shape[1])
     if not 0 <= k < len(groups):
@@ -210,6 +222,20 @@ def istft(X: np.ndarray, *, config: STFTConfig, length: int) -> np.ndarray:
     Returns
     -------
     np.ndarray [shape=(..., length), real]
+        The signal of each channel, cut or padded to ``length`` samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 22050
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(sr) / sr).astype(np.float32)
+    >>> from nmfaudio import STFTConfig
+    >>> from nmfaudio.backend import istft
+    >>> from nmfaudio.frontend import stft
+    >>> config = STFTConfig()
+    >>> back = istft(stft(y[None], config), config=config, length=len(y))
+    >>> back.shape, bool(np.abs(back[0] - y).max() < 1e-5)
+    ((1, 22050), True)
     """
     X = np.asarray(X)
     flat = X.reshape(-1, *X.shape[-2:])

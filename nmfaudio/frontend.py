@@ -53,11 +53,22 @@ def stft(y: np.ndarray, config: STFTConfig | None = None) -> np.ndarray:
     Returns
     -------
     X : np.ndarray [shape=(..., n_freq, n_frames), dtype=complex64 for float32 input]
+        The centred STFT of each channel, in librosa's shape.
 
     Raises
     ------
     AudioFileError
         The signal is shorter than one frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 22050
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(sr) / sr).astype(np.float32)
+    >>> from nmfaudio import STFTConfig
+    >>> from nmfaudio.frontend import stft
+    >>> stft(y[None], STFTConfig(n_fft=1024, hop_length=256)).shape  # (channels, bins, frames)
+    (1, 513, 87)
     """
     config = config or STFTConfig()
     y = np.asarray(y)
@@ -125,6 +136,16 @@ def magnitude(X: np.ndarray) -> np.ndarray:
     -------
     V : np.ndarray [shape=(n_freq, n_frames), real, non-negative]
         In the memory layout of ``X[0]`` (frames as rows for :func:`stft` output).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfaudio.frontend import magnitude
+    >>> X = np.stack([np.full((3, 2), 3 + 4j), np.zeros((3, 2))])  # two channels, one silent
+    >>> magnitude(X)  # the channels' RMS magnitude: sqrt((5**2 + 0) / 2)
+    array([[3.53553391, 3.53553391],
+           [3.53553391, 3.53553391],
+           [3.53553391, 3.53553391]])
     """
     X = np.asarray(X)
     if X.ndim != 3:
@@ -170,7 +191,19 @@ class Spectrogram:
 
 
 def spectrogram(y: np.ndarray, sr: int, config: STFTConfig) -> Spectrogram:
-    """The STFT and magnitude of a checked signal ``(n_channels, n_samples)``, in memory."""
+    """The STFT and magnitude of a checked signal ``(n_channels, n_samples)``, in memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 22050
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(sr) / sr).astype(np.float32)
+    >>> from nmfaudio import STFTConfig
+    >>> from nmfaudio.frontend import spectrogram
+    >>> spec = spectrogram(y[None], sr, STFTConfig())  # (n_channels, n_samples)
+    >>> spec.V.shape, spec.X.shape, spec.length
+    ((1025, 44), (1, 1025, 44), 22050)
+    """
     X = stft(y, config)
     return Spectrogram(magnitude(X), X, sr, y.shape[-1], len(y), config)
 

@@ -65,6 +65,17 @@ def spectrogram(
     Returns
     -------
     matplotlib.figure.Figure
+        Made without pyplot (no window opens); save it with ``savefig``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 22050
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(sr) / sr).astype(np.float32)
+    >>> from nmfaudio import plot
+    >>> figure = plot.spectrogram(y, sr, max_freq=4000)  # a Figure, no window opened
+    >>> type(figure).__name__, len(figure.axes) >= 1
+    ('Figure', True)
     """
     config = config or STFTConfig()
     V = _magnitude_of(np.asarray(y_or_spec), config)
@@ -100,6 +111,19 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     Returns
     -------
     matplotlib.figure.Figure
+        Made without pyplot (no window opens); save it with ``savefig``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 22050
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(sr) / sr).astype(np.float32)
+    >>> import nmfaudio
+    >>> from nmfaudio import plot
+    >>> figure = plot.decomposition(nmfaudio.separate(y, sr, 2))
+    >>> import io
+    >>> figure.savefig(io.BytesIO(), format="png")  # or a file name
+
     """
     from matplotlib.figure import Figure
 
@@ -204,6 +228,18 @@ def components(result, *, max_freq: float | None = None, title: str | None = Non
     Returns
     -------
     matplotlib.figure.Figure
+        Made without pyplot (no window opens); save it with ``savefig``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 22050
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(sr) / sr).astype(np.float32)
+    >>> import nmfaudio
+    >>> from nmfaudio import plot
+    >>> figure = plot.components(nmfaudio.separate(y, sr, 2))
+    >>> len(figure.axes) >= 2
+    True
     """
     from matplotlib.figure import Figure
 

@@ -82,6 +82,16 @@ def write(
     ------
     AudioFileError
         The folder holds no separation, or cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, nmfaudio
+    >>> from nmfaudio import report
+    >>> y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)
+    >>> folder = os.path.join(tempfile.mkdtemp(), "parts")
+    >>> _ = nmfaudio.save(nmfaudio.separate(0.1 * y, 22050, 2), folder)
+    >>> report.write(folder).name  # beside the parts it plays
+    'report.html'
     """
     outdir = Path(outdir)
     if reference is not None:

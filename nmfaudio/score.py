@@ -27,7 +27,14 @@ SPAN = -1
 
 def pitch_hz(pitch, tuning: float = 0.0):
     """The fundamental of MIDI ``pitch`` in Hz (A4 = 69 at 440 Hz), ``tuning`` semitones
-    sharp; arrays too."""
+    sharp; arrays too.
+
+    Examples
+    --------
+    >>> from nmfaudio.score import pitch_hz
+    >>> pitch_hz(69), round(pitch_hz(69, tuning=0.5), 2)  # A4; a quarter-tone sharp
+    (440.0, 452.89)
+    """
     return 440.0 * 2.0 ** ((pitch - 69 + tuning) / 12)
 
 
@@ -279,7 +286,14 @@ _FOREVER = 86400.0
 
 def parse_spans(text: str) -> tuple[str, list[tuple[float, float | None]]]:
     """``NAME=0:00-0:12,1:05-`` as ``("NAME", [(0, 12), (65, None)])``: times in seconds,
-    ``m:ss`` or ``h:mm:ss``; an open end runs to the end of the recording."""
+    ``m:ss`` or ``h:mm:ss``; an open end runs to the end of the recording.
+
+    Examples
+    --------
+    >>> from nmfaudio.score import parse_spans
+    >>> parse_spans("voice=0:00-0:12,1:05-")  # --active's syntax: minutes:seconds, open end
+    ('voice', [(0.0, 12.0), (65.0, None)])
+    """
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest:
         raise ParameterError(f"expected NAME=START-END[,START-END...], got {text!r}")
