@@ -22,8 +22,9 @@ Six rendered development pieces, each with another General MIDI drum kit
 32); 4 drum templates learnt from one piece's drum stem, applied to the next
 piece in the ring with ``--extra`` 4 free components per other part for the
 rest (``separate_with_templates``, the templates fixed, and with ``adapt``),
-against blind ``--sources 2`` on the same piece; both scored against the drums
-and the sum of the other parts.
+against blind ``--sources 2`` on the same piece, scored under the best
+permutation and under the names the drum templates give its sources; all
+scored against the drums and the sum of the other parts.
 """
 
 from __future__ import annotations
@@ -48,14 +49,19 @@ PER_SET = 8
 KIT_RING = ("case_002", "case_004", "case_000", "case_003", "case_014", "case_006")
 
 
-def assigned(W: np.ndarray, sets: list[np.ndarray]) -> list[np.ndarray]:
-    """Each set's components: those its templates explain best (relative NNLS residual)."""
+def residuals(W: np.ndarray, sets: list[np.ndarray]) -> np.ndarray:
+    """(n_components, n_sets): how badly each set's templates explain each component's
+    normalised spectrum (relative residual of a non-negative least-squares fit)."""
     W = W.astype(np.float64) / np.maximum(W.sum(axis=0), 1e-12)
-    residual = np.array([
-        [scipy.optimize.nnls(T, W[:, k])[1] / np.linalg.norm(W[:, k]) for T in sets]
+    return np.array([
+        [scipy.optimize.nnls(T, W[:, k])[1] / max(np.linalg.norm(W[:, k]), 1e-12) for T in sets]
         for k in range(W.shape[1])
     ])  # fmt: skip
-    best = residual.argmin(axis=1)
+
+
+def assigned(W: np.ndarray, sets: list[np.ndarray]) -> list[np.ndarray]:
+    """Each set's components: those its templates explain best."""
+    best = residuals(W, sets).argmin(axis=1)
     return [np.flatnonzero(best == s) for s in range(len(sets))]
 
 
@@ -91,7 +97,17 @@ def pair(data: Path, train: str, test: str, seed: int) -> dict[str, tuple[float,
         estimates = np.stack(list(result.iter_sources()))
         out[label] = scores(targets, estimates, ["drums", "rest"], list(result.sources))
     blind = nmfaudio.separate_sources(y, sr, 2, settings=Settings(fit=Fit(seed=seed)))
-    out["blind --sources 2"] = scores(targets, np.stack(list(blind.iter_sources())))
+    estimates = np.stack(list(blind.iter_sources()))
+    out["blind --sources 2"] = scores(targets, estimates)
+    # The blind sources named: the drums are the source whose components the drum templates
+    # explain best (their residuals weighted by the components' activations).
+    frames = drums.W.shape[0] // drums.context
+    spectra = drums.W.reshape(drums.context, frames, -1).mean(axis=0).astype(np.float64)
+    misfit, energy = residuals(blind.W, [spectra])[:, 0], blind.H.sum(axis=1)
+    fits = [np.average(misfit[m], weights=energy[m]) for m in blind.sources.values()]
+    drum = int(np.argmin(fits))
+    out["blind, named"] = scores(targets, estimates[[drum, 1 - drum]], ["drums", "rest"],
+                                 ["drums", "rest"])  # fmt: skip
     return out
 
 
