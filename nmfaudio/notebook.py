@@ -15,10 +15,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 
 import numpy as np
 import soundfile as sf
+
+from .report import level_db
 
 #: Seconds of each part a notebook's player holds (about 2.6 MB a stereo part at 22 kHz).
 PREVIEW_SECONDS = 30.0
@@ -56,8 +57,8 @@ def _row(name: str, signal: np.ndarray | None = None, sr: int = 0) -> str:
     """A part's row: its name, and with its signal its level and a player."""
     if signal is None:
         return f"<tr><td>{html.escape(name)}</td><td></td><td></td></tr>"
-    power = float(np.mean(np.square(signal, dtype=np.float64)))
-    level = f"{10 * math.log10(power):.1f} dB" if power > 0 else "silent"
+    level = level_db(float(np.mean(np.square(signal, dtype=np.float64))))
+    level = "silent" if level is None else f"{level:.1f} dB"
     return (
         f"<tr><td>{html.escape(name)}</td><td>{level}</td>"
         f'<td><audio controls preload="none" src="{_wav_url(signal, sr)}"></audio></td></tr>'

@@ -123,7 +123,6 @@ def decomposition(result, *, max_freq: float | None = None, title: str | None = 
     >>> figure = plot.decomposition(nmfaudio.separate(y, sr, 2))
     >>> import io
     >>> figure.savefig(io.BytesIO(), format="png")  # or a file name
-
     """
     from matplotlib.figure import Figure
 

@@ -279,7 +279,7 @@ class _Pictures:
         column of a long file is the mean over 16 of its frames, evenly spaced
         (:func:`nmfaudio.plot.column_frames`), not over all of them (a 10-minute file's column
         spans 128 frames: every one of them cost 8 times the time for the same
-        picture). Levels are over every sample (see :func:`_level_db`); memory is
+        picture). Levels are over every sample (see :func:`level_db`); memory is
         a column's samples, whatever the duration.
 
         Returns
@@ -326,7 +326,7 @@ class _Pictures:
         info = {"sr": first.sr, "channels": first.channels, "samples": n_samples}
         pictures = [self.bands(np.array(column).T, first.sr) for column in columns]
         count = n_samples * first.channels
-        levels = [_level_db(total / count if count else 0.0) for total in power]
+        levels = [level_db(total / count if count else 0.0) for total in power]
         return info, pictures, levels
 
     def _column(self, y: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -354,7 +354,7 @@ def _unit(values: np.ndarray) -> list[float]:
     return [round(float(v), 4) for v in (values / peak if peak > 0 else values)]
 
 
-def _level_db(power: float) -> float | None:
+def level_db(power: float) -> float | None:
     """A mean square over every sample and channel as an RMS level in dB below full scale;
     None when silent."""
     return round(10 * math.log10(power), 1) if power > 0 else None

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from conftest import SR, tones
+from conftest import SR, settings_of, tones
 
 import nmfaudio
-from nmfaudio import Fit, Settings
 from nmfaudio.notebook import PREVIEW_SECONDS
 from nmfaudio.pipeline import BatchResult
 
-FAST = Settings(fit=Fit(n_iter=30))
+FAST = settings_of(n_iter=30)
 
 
 def _players(page: str) -> list[np.ndarray]:
