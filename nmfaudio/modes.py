@@ -433,9 +433,10 @@ class WithScore(Mode):
         V, sr, config = spectrogram.V, spectrogram.sr, spectrogram.config
         _check_inside(self.score, spectrogram.length / sr)
         pitched = self.score.has_pitches
+        # Silence has no tuning (librosa says 0 and warns a second line beside ours).
         tuning = (
             float(librosa.estimate_tuning(S=V, sr=sr, n_fft=config.n_fft))
-            if self.model.tuning and pitched else 0.0
+            if self.model.tuning and pitched and V.any() else 0.0
         )  # fmt: skip
         candidates = [self.score]
         if self.align and pitched:

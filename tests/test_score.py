@@ -244,6 +244,15 @@ def test_cli_writes_a_file_per_instrument_and_the_aligned_score(capsys, tmp_path
     assert Score.from_midi(tmp_path / "plain" / ALIGNED_SCORE).instruments == ["flute", "cello"]
 
 
+def test_a_silent_recording_with_a_score_warns_in_one_line(capsys, tmp_path):
+    song = tmp_path / "silent.wav"
+    sf.write(song, np.zeros(int(SECONDS * SR), np.float32), SR)
+    status, _, err = run(capsys, "separate", song, "--score", _score_file(tmp_path, PIECE),
+                         "-o", tmp_path / "out", "--iterations", "5", "-q")  # fmt: skip
+    assert status == 0
+    assert err.strip().count("\n") == 0 and "warning: the audio is silent" in err, err
+
+
 def test_cli_spans_for_a_recording_without_a_score(capsys, tmp_path):
     song = _recording(tmp_path)
     out = tmp_path / "out"
