@@ -26,11 +26,13 @@ mean over seeds, with the worst seed and the seed spread (max - min).
 
 Supervised, on drums808 with 4 templates per drum learnt from
 ``<data>/templates/drums/{kick,snare,hihat}`` (another kit): the recipe with
-scikit-learn beside ``nmfaudio learn`` + ``separate --templates`` (fixed,
-``--adapt``, and ``--extra 2`` scored on the drums); and across rendered
-pieces: templates learnt from the parts of one piece, applied to another
-piece with the same instruments (the parts the two pieces do not share go to
-``--extra`` components, scored against the sum of the other parts).
+scikit-learn beside ``nmfaudio learn`` + ``separate --templates`` with each
+``--templates-as`` (names, the default; fixed; adapted), with ``--extra 2``
+scored on the drums, and blind ``--sources 3``; and across rendered pieces:
+templates learnt from the parts of one piece, applied to another piece with
+the same instruments (the parts the two pieces do not share go to ``--extra``
+components, scored against the sum of the other parts), blind beside them.
+The cross-kit pairs are ``bench_template_assignment.py``.
 
 Costs (``--part costs``, not part of ``all``): one factorization of 8
 components per source grouped by timbre (``separate_sources`` with one
@@ -57,7 +59,8 @@ from sklearn.decomposition import non_negative_factorization
 
 import nmfaudio
 from nmfaudio import Cost, Fit, Settings, Sources, STFTConfig
-from nmfaudio.grouping import consensus, restarts, source_names
+from nmfaudio.defaults import TEMPLATE_USES
+from nmfaudio.grouping import by_timbre, consensus, restarts, source_names
 from nmfaudio.separation import Separation, analyse
 
 N_FFT, HOP = 2048, 512
@@ -154,7 +157,9 @@ def blind_case(job: tuple[Path, list[int]]) -> dict:
         runs, run_seconds = [], []
         for _ in range(max(RESTARTS)):
             start = time.perf_counter()
-            runs += restarts(spectrogram, S, mode.n_fitted, 1, settings=settings)
+            runs += restarts(
+                spectrogram, mode.n_fitted, 1, group=by_timbre(spectrogram, S), settings=settings
+            )
             run_seconds.append(time.perf_counter() - start)
         for r in RESTARTS:
             start = time.perf_counter()
@@ -197,7 +202,10 @@ def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]
     labels = np.repeat(np.arange(len(DRUMS)), 4)
     estimates = masked_sources(y, W, H, labels, len(DRUMS))
     out = {"recipe": scores(references, estimates, names, list(DRUMS))}
-    variants = {"fixed": {}, "adapt": {"adapt": True}, "extra 2": {"n_extra": 2}}
+    variants = {use: {"use": use} for use in TEMPLATE_USES} | {
+        "names, extra 2": {"n_extra": 2},
+        "fixed, extra 2": {"n_extra": 2, "use": "fixed"},
+    }
     for label, options in variants.items():
         result = nmfaudio.separate_with_templates(
             y, sr, ours, settings=Settings(fit=Fit(seed=seed)), **options
@@ -205,6 +213,8 @@ def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]
         estimates = np.stack(list(result.iter_sources()))  # 1-D, as y
         # Scored by name: with free components, the drums (their rest is not a part).
         out[label] = scores(references, estimates, names, list(result.sources))
+    blind = nmfaudio.separate_sources(y, sr, len(DRUMS), settings=Settings(fit=Fit(seed=seed)))
+    out["blind --sources 3"] = scores(references, np.stack(list(blind.iter_sources())))
     return out
 
 
@@ -230,15 +240,14 @@ def supervised_cross(data: Path, train: str, test: str, seed: int) -> dict:
         targets = np.concatenate([targets, references[others].sum(axis=0, keepdims=True)])
         target_names.append("rest")
     out = {}
-    for adapt in (False, True):
+    for use in TEMPLATE_USES:
         result = nmfaudio.separate_with_templates(
-            y, sr, sets, n_extra=4 * len(others), adapt=adapt,
-            settings=Settings(fit=Fit(seed=seed)),
+            y, sr, sets, n_extra=4 * len(others), use=use, settings=Settings(fit=Fit(seed=seed)),
         )  # fmt: skip
         estimates = np.stack(list(result.iter_sources()))  # 1-D, as y
-        out["adapt" if adapt else "fixed"] = scores(
-            targets, estimates, target_names, list(result.sources)
-        )
+        out[use] = scores(targets, estimates, target_names, list(result.sources))
+    blind = nmfaudio.separate_sources(y, sr, len(targets), settings=Settings(fit=Fit(seed=seed)))
+    out["blind"] = scores(targets, np.stack(list(blind.iter_sources())))
     return out
 
 

@@ -29,7 +29,13 @@ stem naming the instrument). Parts:
 - ``select``: the choice of the defaults' constants (width, tolerance,
   partials, onset templates, iterations), one at a time from the reference's,
   on one half of the cases (alternate in sorted order), reported on the other
-  half, both ways round.
+  half, both ways round; at STFT 2048/512, as they were chosen, or with
+  ``--window SECONDS``.
+- ``window``: the choice of the score mode's STFT window (``SCORE_WINDOW``)
+  among durations, each a power of two of samples with a quarter of it the
+  hop, the default model otherwise, on each half, reported on the other; and
+  the same durations with every piece resampled to 44.1 kHz, where the same
+  frame lengths in samples are half as long.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ import numpy as np
 from bench_quality import HOP, N_FFT, masked_sources, sklearn_nmf
 
 import nmfaudio
-from nmfaudio import Fit, ScoreModel, Settings
+from nmfaudio import Fit, ScoreModel, Settings, STFTConfig
 from nmfaudio.modes import WithScore
 from nmfaudio.score import Score
 
@@ -55,7 +61,8 @@ DATA = REPO.parent / "shared" / "data" / "rendered"
 
 #: The issue's plain reference: Ewert & Muller's model as described, nothing tuned.
 REFERENCE = ScoreModel(partials=20, rolloff=1.0, width=0.5, bins=1, tolerance=0.1, release=0.1,
-                       drum_length=0.2, onsets=False, tuning=False, n_iter=100)  # fmt: skip
+                       drum_length=0.2, onsets=False, tuning=False, n_iter=100,
+                       window=None)  # fmt: skip
 #: Every fit runs its model's iterations (``ScoreModel.n_iter``), the tolerance off.
 FIT = Fit(tol=0)
 #: Candidates of ``select``, searched one constant at a time in this order (coordinate
@@ -91,10 +98,59 @@ def scored(result, names, references) -> tuple[float, float]:
     return mean["sdr"], mean["si_sdr"]
 
 
-def with_score(y, sr, names, references, score, *, model=None, fit=None, align=True):
+#: The issue's STFT, of the reference and of the constants' selection.
+ISSUE_STFT = STFTConfig(n_fft=N_FFT, hop_length=HOP)
+#: Windows ``window`` chooses among, in seconds (2**11 to 2**14 samples at 22.05 kHz).
+WINDOWS = (0.046, 0.093, 0.186, 0.372)
+
+
+def with_score(y, sr, names, references, score, *, model=None, fit=None, align=True, stft=None):
     mode = WithScore(score, align=align, model=model or ScoreModel())
-    settings = Settings(fit=fit or Fit())
+    settings = Settings(stft=stft or STFTConfig(), fit=fit or Fit())
     return scored(nmfaudio.separate_as(mode, y, sr, settings=settings), names, references)
+
+
+def window_stft(sr: int, seconds: float) -> STFTConfig:
+    n_fft = 2 ** round(np.log2(sr * seconds))
+    return STFTConfig(n_fft=n_fft, hop_length=n_fft // 4)
+
+
+def window_case(folder: Path) -> dict:
+    """Mean SDR with each window of WINDOWS, at the piece's rate and at 44.1 kHz."""
+    y, sr, names, references, score = load(folder)
+    out = {}
+    for rate in (sr, 44100):
+        if rate != sr:
+            y, references = (
+                librosa.resample(a, orig_sr=sr, target_sr=rate) for a in (y, references)
+            )
+        for seconds in WINDOWS:
+            stft = window_stft(rate, seconds)
+            out[f"{rate} Hz, {seconds * 1000:.0f} ms ({stft.n_fft})"] = with_score(
+                y, rate, names, references, score, align=False, stft=stft,
+                model=ScoreModel(window=None),
+            )[0]  # fmt: skip
+    print(f"  done {folder.name}", flush=True)
+    return out
+
+
+def print_window(cases: list[dict]) -> None:
+    labels = list(cases[0])
+    sdr = np.array([[c[label] for label in labels] for c in cases])
+    print("\nmean SDR (dB), exact scores, no alignment: all 16 / half A / half B")
+    for j, label in enumerate(labels):
+        print(f"  {label:<26} {sdr[:, j].mean():6.2f} / {sdr[0::2, j].mean():6.2f}"
+              f" / {sdr[1::2, j].mean():6.2f}")  # fmt: skip
+    native = list(range(len(WINDOWS)))  # the pieces' own rate first
+    base = WINDOWS.index(0.093)  # 2048 samples at 22.05 kHz, the other modes' window
+    for pick, report in (("A", "B"), ("B", "A")):
+        rows = {"A": slice(0, None, 2), "B": slice(1, None, 2)}
+        chosen = native[int(np.argmax(sdr[rows[pick]][:, native].mean(axis=0)))]
+        gain = sdr[rows[report], chosen] - sdr[rows[report], base]
+        print(
+            f"  chosen on {pick}: {labels[chosen]}; on {report} {gain.mean():+.2f} dB against"
+            f" {labels[base]}, at least it on {int(np.sum(gain >= 0))} of {len(gain)}"
+        )
 
 
 def recipe(y, references) -> tuple[float, float]:
@@ -117,7 +173,7 @@ def table_case(folder: Path) -> dict:
     out["blind"] = (out["blind"]["sdr"], out["blind"]["si_sdr"])
     blind_seconds = time.perf_counter() - start
     out["reference"] = with_score(
-        y, sr, names, references, score, model=REFERENCE, fit=FIT, align=False
+        y, sr, names, references, score, model=REFERENCE, fit=FIT, align=False, stft=ISSUE_STFT
     )
     start = time.perf_counter()
     out["defaults"] = with_score(y, sr, names, references, score)
@@ -272,16 +328,17 @@ def print_synctoolbox(cases: list[dict]) -> None:
 
 
 def select_case(job) -> float:
-    """Mean SDR of one case with one candidate model ``(folder, model)``."""
+    """Mean SDR of one case with one candidate model ``(folder, model)``: its window's STFT,
+    or the issue's for ``window=None`` (the reference's)."""
     folder, model = job
     y, sr, names, references, score = load(folder)
     return with_score(y, sr, names, references, score, model=model, fit=FIT, align=False)[0]
 
 
-def ascent(pool, folders) -> tuple[ScoreModel, list[str]]:
+def ascent(pool, folders, window) -> tuple[ScoreModel, list[str]]:
     """Coordinate ascent over CANDIDATES on ``folders``: the model chosen and what was seen.
     Tuning is on throughout: these pieces are all at A440, so they cannot judge it."""
-    model, seen = dataclasses.replace(REFERENCE, tuning=True), []
+    model, seen = dataclasses.replace(REFERENCE, tuning=True, window=window), []
     for name, values in CANDIDATES.items():
         candidates = [dataclasses.replace(model, **{name: value}) for value in values]
         means = [
@@ -293,12 +350,12 @@ def ascent(pool, folders) -> tuple[ScoreModel, list[str]]:
     return model, seen
 
 
-def run_select(pool, folders) -> None:
+def run_select(pool, folders, window) -> None:
     halves = {"A": folders[0::2], "B": folders[1::2]}
     reference = dict(zip(folders, pool.map(select_case, [(f, REFERENCE) for f in folders]),
                          strict=True))  # fmt: skip
     for pick, report in (("A", "B"), ("B", "A")):
-        model, seen = ascent(pool, halves[pick])
+        model, seen = ascent(pool, halves[pick], window)
         print(f"\nchosen on {pick} ({len(halves[pick])} cases):")
         for line in seen:
             print(f"  {line}")
@@ -310,7 +367,7 @@ def run_select(pool, folders) -> None:
               f" {np.mean(ref):.2f} ({gain.mean():+.2f}; median {np.median(held):.2f}, worst"
               f" {np.min(held):.2f}; at least the reference on {int(np.sum(gain >= 0))} of"
               f" {len(gain)})")  # fmt: skip
-    model, seen = ascent(pool, folders)
+    model, seen = ascent(pool, folders, window)
     print(f"\nchosen on all {len(folders)}:")
     for line in seen:
         print(f"  {line}")
@@ -361,9 +418,13 @@ def print_align(cases: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--part", choices=("table", "align", "synctoolbox", "select"), default="table"
+        "--part", choices=("table", "align", "synctoolbox", "select", "window"), default="table"
     )
     parser.add_argument("--cases", type=int, default=16)
+    parser.add_argument(
+        "--window", type=float, help="select: the STFT window in seconds (default: the issue's"
+        " 2048/512, as the defaults' constants were chosen)",
+    )  # fmt: skip
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     folders = sorted(p for p in DATA.iterdir() if (p / "midi").is_dir())[: args.cases]
@@ -371,10 +432,12 @@ def main() -> None:
     start = time.perf_counter()
     with Pool(args.jobs, initializer=warnings.simplefilter, initargs=("ignore",)) as pool:
         if args.part == "select":
-            run_select(pool, folders)
+            run_select(pool, folders, args.window)
         else:
-            run = {"table": table_case, "align": align_case, "synctoolbox": synctoolbox_case}
-            show = {"table": print_table, "align": print_align, "synctoolbox": print_synctoolbox}
+            run = {"table": table_case, "align": align_case, "synctoolbox": synctoolbox_case,
+                   "window": window_case}  # fmt: skip
+            show = {"table": print_table, "align": print_align, "synctoolbox": print_synctoolbox,
+                    "window": print_window}  # fmt: skip
             show[args.part](pool.map(run[args.part], folders))
     print(f"\n{len(folders)} cases in {time.perf_counter() - start:.0f} s")
 

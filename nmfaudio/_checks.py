@@ -48,6 +48,13 @@ def positive_float(name: str, value: object) -> float:
     return value
 
 
+def one_of(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ParameterError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def plain_name(what: str, value: object) -> str:
     """``value`` if it can name a file inside an output folder: a non-empty printable string,
     no path separator, not hidden (``../x`` would be written outside the folder)."""

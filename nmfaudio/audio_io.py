@@ -88,24 +88,30 @@ def streamable(path: str | os.PathLike, sr: int | None = None) -> bool:
 
     Raises the errors of :func:`load` for a path that is no file at all.
     """
-    path = _check_path(path, sr)
+    info = _header(_check_path(path, sr))
+    return info is not None and usable_rate(info.samplerate) and sr in (None, info.samplerate)
+
+
+def _header(path: str | os.PathLike):
+    """soundfile's header of ``path``, or ``None`` where it cannot read one."""
     try:
-        with _quiet_decoder(path):
-            info = sf.info(os.fsencode(path))
+        with _quiet_decoder(Path(path)):
+            return sf.info(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError):
-        return False
-    return usable_rate(info.samplerate) and sr in (None, info.samplerate)
+        return None
 
 
 def duration(path: str | os.PathLike) -> float | None:
     """Seconds of audio in ``path`` by its header, without decoding it; ``None`` where
     soundfile cannot tell (a format only librosa decodes, or not audio)."""
-    try:
-        with _quiet_decoder(Path(path)):
-            info = sf.info(os.fsencode(path))
-    except (sf.LibsndfileError, RuntimeError):
-        return None
-    return info.frames / info.samplerate if info.samplerate > 0 else None
+    info = _header(path)
+    return info.frames / info.samplerate if info and info.samplerate > 0 else None
+
+
+def header_rate(path: str | os.PathLike) -> int | None:
+    """The sample rate in ``path``'s header, without decoding it; ``None`` as :func:`duration`."""
+    info = _header(path)
+    return info.samplerate if info else None
 
 
 def check_header_rate(sr: int, path: Path) -> None:

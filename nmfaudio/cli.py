@@ -44,8 +44,11 @@ from .defaults import (
     N_FFT,
     N_ITER,
     N_RESTARTS,
+    SCORE_WINDOW,
     SEED,
     TEMPLATE_CONTEXT,
+    TEMPLATE_USE,
+    TEMPLATE_USES,
     TOL,
 )
 from .exceptions import NmfaudioError, ParameterError
@@ -212,7 +215,7 @@ def _add_mode_options(parser) -> None:
         nargs="+",
         type=Path,
         metavar="NPZ",
-        help="template sets from 'nmfaudio learn', kept fixed: one output file per set",
+        help="template sets from 'nmfaudio learn': one output file per set",
     )
     parser.add_argument(
         "--extra",
@@ -222,9 +225,11 @@ def _add_mode_options(parser) -> None:
         " (default: none)",
     )
     parser.add_argument(
-        "--adapt",
-        action="store_true",
-        help="with --templates: adapt the templates to the recording instead of keeping them fixed",
+        "--templates-as",
+        choices=TEMPLATE_USES,
+        help="with --templates: what the templates do: name the components of free fits,"
+        " stay fixed (one fit, for the recording's own instruments), or be adapted to the"
+        f" recording (default: {TEMPLATE_USE})",
     )
     parser.add_argument(
         "--score",
@@ -458,7 +463,8 @@ def _add_stft_options(parser: argparse.ArgumentParser) -> None:
         "--n-fft",
         type=_n_fft,
         metavar="N",
-        help=f"STFT frame length in samples (default: {N_FFT})",
+        help=f"STFT frame length in samples (default: {N_FFT}; with --score, the power of two"
+        f" nearest {SCORE_WINDOW:g} s, and the hop a quarter of it)",
     )
     parser.add_argument(
         "--hop",
@@ -519,20 +525,28 @@ def _mode(args: argparse.Namespace):
     """The way of separating the options say; a contradiction among them is a usage error."""
     from .modes import Components, ScoreBeside, Sources, WithScore, WithTemplates
     from .score import Score
+    from .settings import ScoreModel
 
     try:
+        # --n-fft or --hop given: the STFT asked for, even where it is the default one.
+        stft_given = args.n_fft is not None or args.hop is not None
+        model = ScoreModel(window=None) if stft_given else ScoreModel()
         if args.score == _BESIDE:
             return ScoreBeside(
-                **_given(n_extra=args.extra), align=not args.no_align, drums=tuple(args.drums or ())
-            )
+                **_given(n_extra=args.extra), align=not args.no_align,
+                drums=tuple(args.drums or ()), model=model,
+            )  # fmt: skip
         if args.score is not None or args.active:
             score = (
                 Score.from_midi(args.score, drums=args.drums or ()) if args.score is not None
                 else Score.from_spans(_spans(args.active))
             )  # fmt: skip
-            return WithScore(score, **_given(n_extra=args.extra), align=not args.no_align)
+            return WithScore(
+                score, **_given(n_extra=args.extra), align=not args.no_align, model=model
+            )
         if args.templates:
-            return WithTemplates(args.templates, **_given(n_extra=args.extra), adapt=args.adapt)
+            given = _given(n_extra=args.extra, use=args.templates_as)
+            return WithTemplates(args.templates, **given)
         if args.sources:
             return Sources(args.sources, args.components, **_given(n_restarts=args.restarts))
         return Components(**_given(n_components=args.components))
@@ -655,8 +669,8 @@ def _check_separate_options(args: argparse.Namespace) -> None:
                     f"{option} cannot be used with --templates (the templates"
                     " fix the components and STFT settings; use --extra for free components)"
                 )  # fmt: skip
-    elif args.adapt:
-        args.parser.error("--adapt needs --templates")
+    elif args.templates_as:
+        args.parser.error("--templates-as needs --templates")
     elif args.extra is not None and not score:
         args.parser.error("--extra needs --templates or --score")
     elif args.keep_components and not (args.sources or score):

@@ -53,6 +53,13 @@ COMPONENTS_PER_SOURCE = 8
 #: hop) against 15.0 dB with one.
 TEMPLATE_CONTEXT = 2
 
+#: What learnt templates do in a separation: name the components of free
+#: factorizations ("names"), or be kept "fixed", or be the start of templates
+#: "adapted" to the recording. Measured with another kit's templates (benchmarks/
+#: bench_template_assignment.py): see the documentation's "Separation quality".
+TEMPLATE_USES = ("names", "fixed", "adapted")
+TEMPLATE_USE = "names"
+
 #: Random starts whose sources are averaged by :func:`nmfaudio.separate_sources`.
 #: Chosen by cross-validation among 1, 3, 5 and 8 on the 20 development cases
 #: (benchmarks/bench_quality.py; both halves chose 8) and checked once on 16
@@ -73,6 +80,17 @@ SCORE_RELEASE = 0.3
 SCORE_DRUM_LENGTH = 0.2
 SCORE_ONSETS = False
 SCORE_ITERATIONS = 25
+#: The score mode's STFT window (ScoreModel.window), in seconds, with the default STFT
+#: settings (nmfaudio.modes.WithScore.stft; the CLI's --n-fft or --hop say otherwise): the frame
+#: length is the power of two nearest sr * SCORE_WINDOW, the hop a quarter of it (4096
+#: and 1024 at 22.05 kHz, 8192 and 2048 at 44.1 kHz). The score says when each note
+#: sounds; the STFT can then spend its resolution on frequency, where combs of
+#: neighbouring pitches must not overlap. Chosen among 46, 93, 186 and 372 ms on the 16
+#: development pieces at 22.05 kHz, both halves choosing 186 ms (+0.35 and +0.41 dB
+#: over 93 ms, the 2048 samples of the other modes), and checked at 44.1 kHz, where the
+#: same durations in samples measured the same (8192 samples 8.33 dB, 4096 7.91, 2048
+#: 6.40): what matters is the duration (benchmarks/bench_score.py --part window).
+SCORE_WINDOW = 0.19
 #: Iterations of the short fits that choose between a score and its alignment.
 SCORE_TRIAL_ITERATIONS = 20
 #: Free templates of each part given as spans of time (``--active``).

@@ -1,4 +1,4 @@
-"""From components to sources, blind: cluster components by the timbre of their templates.
+"""From components to sources: blind, by the timbre of their templates, or named by learnt ones.
 
 Each template W[:, k] is a spectrum; its mel-frequency cepstral coefficients
 (without the 0th, which is only level) describe its envelope, the timbre.
@@ -6,6 +6,11 @@ Components of one instrument have similar envelopes even where they play
 different notes, so Ward clustering of the MFCCs gathers them (the approach
 of Spiertz & Gnann, 2009, and of nussl's TimbreClustering, here with a
 deterministic agglomerative clustering instead of k-means).
+
+With learnt templates (:class:`~nmfaudio.modes.WithTemplates`), the templates
+name what free factorizations found instead: each component goes to the set
+whose templates explain its spectrum best (:func:`named_components`), or each
+blind source to the set that explains its components best (:func:`named_sources`).
 
 The mel bands are few and wide (40, as in the classic MFCC front ends):
 narrow low bands would resolve single harmonics, and the coefficients would
@@ -17,6 +22,8 @@ bands against 5.0 dB with librosa's default of 128.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable, Sequence
 
 import librosa
 import numpy as np
@@ -122,16 +129,108 @@ def _timbre_groups(W: np.ndarray, sr: int, n_fft: int, n_sources: int) -> list[n
     return [np.flatnonzero(labels == s) for s in range(n_sources)]
 
 
+def by_timbre(spectrogram: Spectrogram, n_sources: int) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """The grouping :func:`restarts` takes for blind sources: templates clustered by timbre."""
+    return functools.partial(
+        _timbre_groups, sr=spectrogram.sr, n_fft=spectrogram.config.n_fft, n_sources=n_sources
+    )
+
+
+def template_misfit(W: np.ndarray, spectra: Sequence[np.ndarray]) -> np.ndarray:
+    """How badly each set of template spectra explains each component's spectrum.
+
+    The relative residual ``||W_k - T x|| / ||W_k||`` of the non-negative
+    least-squares fit of each column of ``W`` (scaled to sum 1) by each set's
+    spectra ``T``: 0 when the component is a mixture of the set's templates,
+    1 when no non-negative mixture of them overlaps it.
+
+    Parameters
+    ----------
+    W : np.ndarray [shape=(n_freq, n_components)]
+    spectra : sequence of np.ndarray [shape=(n_freq, n_templates)]
+        One array per set (:attr:`nmfaudio.Templates.spectra`).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_components, n_sets)]
+    """
+    W = W.astype(np.float64)
+    W = W / np.maximum(W.sum(axis=0), np.finfo(np.float64).tiny)
+    norms = np.maximum(np.linalg.norm(W, axis=0), np.finfo(np.float64).tiny)
+    sets = [np.asarray(T, dtype=np.float64) for T in spectra]
+    return (
+        np.array(
+            [[scipy.optimize.nnls(T, W[:, k])[1] for T in sets] for k in range(W.shape[1])]
+        ).reshape(W.shape[1], len(sets))
+        / norms[:, None]
+    )
+
+
+def named_components(W: np.ndarray, spectra: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each set's components: those its templates explain best (:func:`template_misfit`).
+
+    Every set gets at least one component (the instruments of the templates
+    are taken to be in the recording): a set no component chose takes the one
+    whose move costs least misfit, from a set that keeps one; every other
+    component stays with its best set. (Assigning one component to each set
+    first, by the smallest summed misfit, took large components from the sets
+    that explain them: drums808 with another kit's templates, 7.3 dB SDR
+    against 17.5.)
+
+    Returns
+    -------
+    list of np.ndarray
+        One index array per set, in the order of ``spectra``.
+    """
+    misfit = template_misfit(W, spectra)
+    if misfit.shape[0] < misfit.shape[1]:
+        raise ParameterError(
+            f"{misfit.shape[0]} components cannot be named by {misfit.shape[1]} template sets"
+        )
+    n_sets = misfit.shape[1]
+    best = misfit.argmin(axis=1)
+    for s in range(n_sets):
+        if not np.any(best == s):
+            spare = np.flatnonzero(np.bincount(best, minlength=n_sets)[best] > 1)
+            cost = misfit[spare, s] - misfit[spare, best[spare]]
+            best[spare[np.argmin(cost)]] = s
+    return [np.flatnonzero(best == s) for s in range(n_sets)]
+
+
+def named_sources(
+    result: NMFResult, groups: Sequence[Sequence[int]], spectra: Sequence[np.ndarray]
+) -> list[int]:
+    """Which of the sources ``groups`` each template set names, one each.
+
+    A source's misfit to a set is its components' :func:`template_misfit`,
+    weighted by their activations' sums (what each contributes); sets and
+    sources are matched one to one with the smallest summed misfit.
+
+    Returns
+    -------
+    list of int
+        The group of each set, in the order of ``spectra``; the groups left
+        over are what no set names (the rest).
+    """
+    misfit = template_misfit(result.W, spectra)
+    energy = result.H.astype(np.float64).sum(axis=1) + np.finfo(np.float64).tiny
+    weighted = np.array(
+        [np.average(misfit[list(g)], axis=0, weights=energy[list(g)]) for g in groups]
+    )
+    sources, sets = scipy.optimize.linear_sum_assignment(weighted)
+    return [int(g) for g in sources[np.argsort(sets)]]
+
+
 def restarts(
     spectrogram: Spectrogram,
-    n_sources: int,
     n_components: int,
     n_restarts: int,
     *,
+    group: Callable[[np.ndarray], list[np.ndarray]],
     settings: Settings,
     progress: bool = False,
 ) -> list[tuple[NMFResult, list[np.ndarray]]]:
-    """Factorizations of one spectrogram from ``n_restarts`` random starts, each grouped by timbre.
+    """Factorizations of one spectrogram from ``n_restarts`` random starts, each grouped.
 
     The starts are drawn one after another from one generator seeded by
     ``settings.fit.seed``, so the first R restarts of a longer list are exactly
@@ -141,10 +240,12 @@ def restarts(
     Parameters
     ----------
     spectrogram : Spectrogram
-        Its magnitude ``V`` is factorized; its rate and STFT settings give the
-        timbre features.
-    n_sources, n_components, n_restarts : int >= 1
-        Sources, components of each factorization, factorizations.
+        Its magnitude ``V`` is factorized.
+    n_components, n_restarts : int >= 1
+        Components of each factorization, factorizations.
+    group : callable
+        Each source's component indices from a factorization's templates ``W``:
+        :func:`by_timbre`, or :func:`named_components` with the templates' spectra.
     settings : Settings
         The cost and the fit of every factorization.
     progress : bool
@@ -156,7 +257,6 @@ def restarts(
     """
     rng = np.random.default_rng(random_seed(settings.fit.seed))
     fit = dataclasses.replace(settings.fit, seed=rng)
-    sr, n_fft = spectrogram.sr, spectrogram.config.n_fft
     runs = []
     n_restarts = positive_int("n_restarts", n_restarts)
     # One bar over every restart's iterations: its ETA is the whole stage's.
@@ -167,7 +267,7 @@ def restarts(
             result = nmf(
                 spectrogram.V, n_components, cost=settings.cost, fit=fit, progress=progress
             )
-            runs.append((result, _timbre_groups(result.W, sr, n_fft, n_sources)))
+            runs.append((result, group(result.W)))
     return runs
 
 
@@ -209,15 +309,27 @@ def consensus(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> tuple[NMFResult
 
     agreement = [sum(match(i, j)[1] for j in range(len(runs)) if j != i) for i in range(len(runs))]
     reference = int(np.argmax(agreement))
-    groups: list[list[int]] = [[] for _ in runs[reference][1]]
+    matched = [
+        (fit, [groups[g] for g in match(reference, j)[0]]) for j, (fit, groups) in enumerate(runs)
+    ]
+    return by_name(matched, losses_of=reference)
+
+
+def by_name(
+    runs: list[tuple[NMFResult, list[np.ndarray]]], *, losses_of: int = 0
+) -> tuple[NMFResult, list[list[int]]]:
+    """Factorizations whose groups are already matched (group s is source s in every run),
+    as one: side by side, activations divided by their number, so that the model of
+    each source is the mean of the runs'. Losses and cost settings: run ``losses_of``'s."""
+    groups: list[list[int]] = [[] for _ in runs[0][1]]
     offset = 0
-    for j, (fit, fit_groups) in enumerate(runs):
-        for s, g in enumerate(match(reference, j)[0]):
-            groups[s] += (offset + fit_groups[g]).tolist()
+    for fit, fit_groups in runs:
+        for s, members in enumerate(fit_groups):
+            groups[s] += (offset + np.asarray(members, dtype=int)).tolist()
         offset += fit.W.shape[1]
     W = np.concatenate([fit.W for fit, _ in runs], axis=1)
     H = np.concatenate([fit.H for fit, _ in runs], axis=0) / len(runs)
-    return dataclasses.replace(runs[reference][0], W=W, H=H), groups
+    return dataclasses.replace(runs[losses_of][0], W=W, H=H), groups
 
 
 def _model_overlap(a: NMFResult, groups_a, b: NMFResult, groups_b) -> np.ndarray:

@@ -33,7 +33,7 @@ from ._checks import positive_int
 from ._kernels import limit_threads, usable_cores
 from ._progress import stage
 from ._version import __version__
-from .audio_io import AudioWriter, BlockReader, duration, load, streamable
+from .audio_io import AudioWriter, BlockReader, duration, header_rate, load, streamable
 from .backend import stream_components
 from .exceptions import AudioFileError, NmfaudioError
 from .frontend import read_spectrogram
@@ -294,7 +294,6 @@ def separate_file(
     mode = (Components() if mode is None else mode).for_input(path)
     settings = given("settings", settings, Settings)
     output = given("output", output, Output)
-    config = mode.stft(settings)
     sr = sr or mode.sample_rate
     parts = [name + output.suffix for name in mode.part_names(components=output.components)]
     planned = planned_files(parts + mode.other_files(), plots=output.plots, report=output.report)
@@ -307,6 +306,7 @@ def separate_file(
         if streamable(path, sr):
             if progress:
                 announce(str(path), mode)
+            config = mode.stft(settings, sr or header_rate(path))
             y = read_spectrogram(path, config, progress=progress)
             rate = y.sr
         else:  # resampled, or a format only librosa decodes: the samples, whole

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from . import backend, frontend
 from ._checks import positive_int
 from .audio_io import check_samples
-from .defaults import N_COMPONENTS, N_RESTARTS
+from .defaults import N_COMPONENTS, N_RESTARTS, TEMPLATE_USE
 from .exceptions import ParameterError
 from .frontend import Spectrogram, check_length
 from .modes import Components, Mode, Sources, WithScore, WithTemplates
@@ -239,7 +239,7 @@ def separate_as(
     if not isinstance(mode, Mode):
         raise ParameterError(f"mode must be Components, Sources or WithTemplates, got {mode!r}")
     settings = given("settings", settings, Settings)
-    settings = dataclasses.replace(settings, stft=mode.stft(settings))  # as the mode has them
+    settings = dataclasses.replace(settings, stft=mode.stft(settings, sr))  # as the mode has them
     mode.check_rate(sr)
     spectrogram = analyse(y, sr, settings.stft, mode, progress=progress)
     fitted = mode.fit(spectrogram, settings, progress=progress)
@@ -348,7 +348,7 @@ def separate_with_templates(
     templates: Sequence[Templates],
     *,
     n_extra: int = 0,
-    adapt: bool = False,
+    use: str = TEMPLATE_USE,
     settings: Settings | None = None,
     progress: bool = False,
 ) -> Separation:
@@ -365,10 +365,11 @@ def separate_with_templates(
     templates : sequence of Templates or of their files
     n_extra : int >= 0
         Free components, output together as the source ``"rest"``.
-    adapt : bool
-        Adapt the templates to the recording instead of keeping them fixed.
+    use : {"names", "fixed", "adapted"}
+        What the templates do: name the components of free factorizations
+        (the default), stay fixed, or start templates adapted to the recording.
     settings : Settings or None
-        The cost (the same for both fits), the fit and the mask power; the
+        The cost (the same for every fit), the fit and the mask power; the
         STFT settings are the templates'.
     progress : bool
 
@@ -376,9 +377,10 @@ def separate_with_templates(
     -------
     Separation
         With one source per template set, named after it, plus ``"rest"``
-        when ``n_extra > 0``; the sources sum to ``y``. ``losses`` are those
-        of the templates' fit, then, with free components, those of the fit
-        around it.
+        when ``n_extra > 0``; the sources sum to ``y``. ``losses``: with
+        ``"names"``, those of the restart the others' sources were matched to
+        (with a rest) or of the first; else those of the templates' fit, then,
+        with free components, those of the fit around it.
 
     Raises
     ------
@@ -398,7 +400,7 @@ def separate_with_templates(
     >>> list(result.sources)
     ['low', 'high', 'rest']
     """
-    mode = WithTemplates(templates, n_extra, adapt)
+    mode = WithTemplates(templates, n_extra, use)
     return separate_as(mode, y, sr, settings=settings, progress=progress)
 
 

@@ -28,6 +28,7 @@ from ._checks import (
     mask_power,
     non_negative_float,
     non_negative_int,
+    one_of,
     positive_float,
     positive_int,
     random_seed,
@@ -51,6 +52,7 @@ from .defaults import (
     SCORE_ROLLOFF,
     SCORE_TOLERANCE,
     SCORE_WIDTH,
+    SCORE_WINDOW,
     SEED,
     TOL,
 )
@@ -93,8 +95,7 @@ class STFTConfig:
     def __post_init__(self) -> None:
         frame_length(self.n_fft)
         hop(self.hop_length)
-        if self.window not in WINDOWS:
-            raise ParameterError(f"window must be one of {', '.join(WINDOWS)}, got {self.window!r}")
+        one_of("window", self.window, WINDOWS)
         if self.hop_length > self.n_fft:
             raise ParameterError(
                 f"hop_length must be at most n_fft={self.n_fft}, got {self.hop_length}"
@@ -268,8 +269,7 @@ class Fit:
     def __post_init__(self) -> None:
         object.__setattr__(self, "n_iter", positive_int("n_iter", self.n_iter))
         object.__setattr__(self, "tol", non_negative_float("tol", self.tol))
-        if self.init not in INITS:
-            raise ParameterError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        one_of("init", self.init, INITS)
         random_seed(self.seed)
 
     def to_manifest(self) -> dict:
@@ -428,6 +428,11 @@ class ScoreModel:
         Iterations of the constrained fit (at most ``Fit.n_iter``): the combs
         and windows are the model's strength, and longer fits let the templates
         drift from them.
+    window : float > 0 or None
+        Seconds of the STFT window when the settings' STFT is the default
+        (:data:`~nmfaudio.defaults.SCORE_WINDOW`; see :meth:`WithScore.stft
+        <nmfaudio.modes.WithScore.stft>`); ``None``: the settings' STFT as it is,
+        the default one included.
 
     Examples
     --------
@@ -447,9 +452,12 @@ class ScoreModel:
     onsets: bool = SCORE_ONSETS
     tuning: bool = True
     n_iter: int = SCORE_ITERATIONS
+    window: float | None = SCORE_WINDOW
 
     def __post_init__(self) -> None:
         positive_int("n_iter", self.n_iter)
+        if self.window is not None:
+            positive_float("window", self.window)
         positive_int("partials", self.partials)
         non_negative_float("rolloff", self.rolloff)
         positive_float("width", self.width)

@@ -98,6 +98,12 @@ class Templates:
     def n_components(self) -> int:
         return self.W.shape[1]
 
+    @property
+    def spectra(self) -> np.ndarray:
+        """Each template's spectrum, the mean of its ``context`` frames:
+        ``(n_freq, n_components)``, what names components of one frame."""
+        return self.W.reshape(self.context, self.config.n_freq, -1).mean(axis=0)
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write the set to a ``.npz`` file, atomically; return its path."""
 

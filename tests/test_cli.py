@@ -591,13 +591,27 @@ def test_cli_learn_then_separate_with_templates(capsys, tmp_path, write_wav):
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert names == ["kick.wav", "nmfaudio.json", "piano.wav", "rest.wav"]
     assert sf.info(tmp_path / "o" / "kick.wav").samplerate == 8000
+    manifest = json.loads((tmp_path / "o" / "nmfaudio.json").read_text())
+    assert manifest["request"]["mode"]["use"] == "names"
+    # The templates kept fixed: one fit, the same files, and the manifest says how.
+    status, out, err = run(
+        capsys, "separate", mix, "--templates", tmp_path / "kick.npz", tmp_path / "piano.npz",
+        "--extra", "1", "--templates-as", "fixed", "-o", tmp_path / "f", "--iterations", "60",
+    )  # fmt: skip
+    assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == names
+    assert (
+        json.loads((tmp_path / "f" / "nmfaudio.json").read_text())["request"]["mode"]["use"]
+        == "fixed"
+    )
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--extra", "2"], "--extra needs --templates or --score"),
-        (["--adapt"], "--adapt needs --templates"),
+        (["--templates-as", "fixed"], "--templates-as needs --templates"),
+        (["--templates", "t.npz", "--templates-as", "fix"], "invalid choice: 'fix'"),
         (["--restarts", "2"], "--restarts needs --sources"),
         (["--sources", "2", "--restarts", "0"], "must be a positive integer"),
         (["--keep-components"], "--keep-components needs --sources, --templates or --score"),

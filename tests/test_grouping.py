@@ -1,4 +1,5 @@
-"""Blind grouping: components clustered by timbre, restarts drawn from one seed, consensus."""
+"""Grouping: components clustered by timbre, restarts drawn from one seed, consensus;
+components and sources named by learnt templates."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from conftest import FAST, SR, clicks, settings_of, snr, tones
 import nmfaudio
 from nmfaudio import ParameterError
 from nmfaudio.frontend import STFTConfig
-from nmfaudio.grouping import cluster_components, consensus, restarts, source_names
+from nmfaudio.grouping import (
+    by_name,
+    by_timbre,
+    cluster_components,
+    consensus,
+    named_components,
+    named_sources,
+    restarts,
+    source_names,
+    template_misfit,
+)
 from nmfaudio.modes import Sources
 from nmfaudio.nmf import NMFResult
 from nmfaudio.separation import analyse
@@ -64,7 +75,8 @@ def test_fewer_restarts_are_the_first_of_more_drawn_from_the_same_seed():
     settings = settings_of(n_iter=40, seed=5, **FAST)
     three = nmfaudio.separate_sources(mix, SR, 2, n_components=6, n_restarts=3, settings=settings)
     spectrogram = analyse(mix, SR, STFTConfig(**FAST), Sources(2, 6))
-    runs = restarts(spectrogram, 2, 6, 5, settings=settings)
+    timbre = by_timbre(spectrogram, 2)
+    runs = restarts(spectrogram, 6, 5, group=timbre, settings=settings)
     fit, groups = consensus(runs[:3])
     np.testing.assert_array_equal(three.W, fit.W)
     np.testing.assert_array_equal(three.H, fit.H)
@@ -72,7 +84,7 @@ def test_fewer_restarts_are_the_first_of_more_drawn_from_the_same_seed():
     # Drawn one at a time from one generator: the same restarts again.
     rng = np.random.default_rng(5)
     by_one = dataclasses.replace(settings, fit=dataclasses.replace(settings.fit, seed=rng))
-    singles = [restarts(spectrogram, 2, 6, 1, settings=by_one)[0] for _ in range(5)]
+    singles = [restarts(spectrogram, 6, 1, group=timbre, settings=by_one)[0] for _ in range(5)]
     for (a, a_groups), (b, b_groups) in zip(runs, singles, strict=True):
         np.testing.assert_array_equal(a.W, b.W)
         assert [g.tolist() for g in a_groups] == [g.tolist() for g in b_groups]
@@ -118,3 +130,77 @@ def test_real_music_blind_grouping_scores(separation_case):
     )  # what --sources 3 runs
     scores = nmfaudio.evaluate(references, np.stack([s[0] for s in result.iter_sources()]))
     assert np.mean(scores.sdr) > 12, scores.table()  # 15.6 dB measured; K = S gives 3.6
+
+
+def _spectra(rng, n_freq=64):
+    """Three sets of two templates each, on bins of their own (0-19, 20-39, 40-59)."""
+    sets = []
+    for s in range(3):
+        T = np.zeros((n_freq, 2))
+        T[20 * s : 20 * s + 20] = rng.uniform(0.1, 1, (20, 2))
+        sets.append(T)
+    return sets
+
+
+def test_template_misfit_is_zero_inside_a_set_and_one_outside_it():
+    rng = np.random.default_rng(0)
+    sets = _spectra(rng)
+    inside = sets[1] @ np.array([0.3, 2.0])  # a mixture of set 1's templates
+    outside = np.zeros(64)
+    outside[60:] = 1  # bins no set has
+    misfit = template_misfit(np.stack([inside, outside], axis=1), sets)
+    assert misfit.shape == (2, 3)
+    np.testing.assert_allclose(misfit[0, 1], 0, atol=1e-9)
+    np.testing.assert_allclose(misfit[0, [0, 2]], 1)
+    np.testing.assert_allclose(misfit[1], 1)
+    # Scale does not matter, and the caller's W is not touched.
+    W = np.stack([inside, outside], axis=1)
+    before = W.copy()
+    np.testing.assert_allclose(template_misfit(1e4 * W, sets), misfit, atol=1e-12)
+    np.testing.assert_array_equal(W, before)
+
+
+def test_named_components_go_to_their_set_and_every_set_gets_one(monkeypatch):
+    rng = np.random.default_rng(1)
+    sets = _spectra(rng)
+    # Components 0, 1 and 3 are set 0's, 2 is set 2's: set 1 explains none best, and takes
+    # the one whose move costs least.
+    W = np.stack([sets[0] @ rng.uniform(0.1, 1, 2) for _ in range(4)], axis=1)
+    W[:, 2] = sets[2] @ [1.0, 1.0]
+    W[20:40, 3] += 0.1 * sets[1][20:40, 0]  # still set 0's best, but the nearest set 1
+    groups = named_components(W, sets)
+    assert [g.tolist() for g in groups] == [[0, 1], [3], [2]]
+    # Where every set has its best components, each keeps them, however unequal the sets.
+    W[:, 1] = sets[1] @ [1.0, 0.2]
+    assert [g.tolist() for g in named_components(W, sets)] == [[0, 3], [1], [2]]
+    # A set that has a component takes no other from a set it explains less well, even
+    # where that would lower the summed misfit of one component per set (0.3 < 0.4).
+    misfit = np.array([[0.0, 0.2], [0.1, 0.9], [0.5, 0.4]])
+    monkeypatch.setattr(nmfaudio.grouping, "template_misfit", lambda W, spectra: misfit)
+    assert [g.tolist() for g in named_components(W[:, :3], sets[:2])] == [[0, 1], [2]]
+    monkeypatch.undo()
+    with pytest.raises(ParameterError, match="2 components cannot be named by 3 template sets"):
+        named_components(W[:, :2], sets)
+
+
+def test_named_sources_match_sets_one_to_one_and_leave_the_rest():
+    rng = np.random.default_rng(2)
+    sets = _spectra(rng)[:2]
+    W = np.concatenate([sets[1], sets[0], rng.uniform(0, 1, (64, 2))], axis=1)
+    W[:40, 4:] = 0  # the rest: bins no set has
+    result = NMFResult(W, np.ones((6, 10)), np.zeros(1), nmfaudio.Cost())
+    groups = [[4, 5], [0, 1], [2, 3]]  # rest, set 1's, set 0's
+    assert named_sources(result, groups, sets) == [2, 1]
+
+
+def test_by_name_puts_runs_side_by_side_as_their_mean():
+    rng = np.random.default_rng(3)
+    runs = [
+        (NMFResult(rng.uniform(size=(5, 3)), rng.uniform(size=(3, 4)), np.zeros(1),
+                   nmfaudio.Cost()), [np.array([0, 2]), np.array([1])])
+        for _ in range(2)
+    ]  # fmt: skip
+    merged, groups = by_name(runs)
+    assert groups == [[0, 2, 3, 5], [1, 4]]
+    model = sum(fit.W @ fit.H for fit, _ in runs) / 2
+    np.testing.assert_allclose(merged.W @ merged.H, model)

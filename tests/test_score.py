@@ -237,9 +237,13 @@ def test_cli_writes_a_file_per_instrument_and_the_aligned_score(capsys, tmp_path
     assert ALIGNED_SCORE in manifest["files"] and list(manifest["sources"]) == [
         "flute", "cello", "rest"
     ]  # fmt: skip
+    assert manifest["n_fft"] == 4096 and manifest["hop_length"] == 1024  # 0.19 s at 16 kHz
     status, _, err = run(capsys, "separate", song, "--score", midi, "--no-align", "-o",
-                         tmp_path / "plain", "--iterations", "10", "-q")  # fmt: skip
+                         tmp_path / "plain", "--iterations", "10", "-q", "--n-fft", "2048",
+                         "--hop", "512")  # fmt: skip
     assert status == 0, err
+    plain = json.loads((tmp_path / "plain" / MANIFEST).read_text())
+    assert plain["n_fft"] == 2048  # asked for, though the default
     # The score as used, here as given, beside the parts all the same.
     assert Score.from_midi(tmp_path / "plain" / ALIGNED_SCORE).instruments == ["flute", "cello"]
 
@@ -291,6 +295,44 @@ def test_cli_bad_scores_get_one_line_and_write_nothing(capsys, tmp_path, make, s
     code, _, err = run(capsys, "separate", song, "-o", tmp_path / "o", *make(tmp_path), "-q")
     assert code == status and message in err and len(err.strip().splitlines()) == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_the_score_mode_spends_a_long_window_on_frequency_unless_told():
+    parts, score = piece()
+    mode = nmfaudio.WithScore(score)
+    # The power of two nearest 0.19 s, a quarter of it the hop: a duration, at any rate.
+    for sr, n_fft in ((8000, 2048), (22050, 4096), (44100, 8192), (48000, 8192)):
+        assert mode.stft(Settings(), sr) == nmfaudio.STFTConfig(n_fft=n_fft, hop_length=n_fft // 4)
+    given = nmfaudio.STFTConfig(n_fft=1024, hop_length=256)
+    assert mode.stft(Settings(stft=given), 44100) == given
+    assert mode.stft(Settings()) == nmfaudio.STFTConfig()  # no rate: what was asked
+    as_it_is = nmfaudio.WithScore(score, model=nmfaudio.ScoreModel(window=None))
+    assert as_it_is.stft(Settings(), 44100) == nmfaudio.STFTConfig()  # the default kept
+    with pytest.raises(ParameterError, match=r"window must be greater than 0, got 0\.0"):
+        nmfaudio.ScoreModel(window=0)
+    result = nmfaudio.separate_with_score(parts["flute"] + parts["cello"], SR, score, align=False)
+    assert result.settings.stft == nmfaudio.STFTConfig(n_fft=4096, hop_length=1024)
+    assert result.W.shape[0] == 4096 // 2 + 1
+
+
+def test_the_alignment_sees_the_recording_at_the_other_modes_stft(tmp_path):
+    # The score mode's long window smears onsets: the alignment's spectrogram is made again
+    # at the standard STFT, from the STFT in memory or from the file that was streamed.
+    from nmfaudio.frontend import read_spectrogram, spectrogram
+    from nmfaudio.modes import _magnitude_at
+
+    parts, _ = piece()
+    stereo = np.stack([parts["flute"] + parts["cello"], parts["flute"] - 0.5 * parts["cello"]])
+    song = tmp_path / "song.wav"
+    sf.write(song, stereo.T, SR, subtype="FLOAT")
+    long = nmfaudio.STFTConfig(n_fft=4096, hop_length=1024)
+    fine = nmfaudio.STFTConfig()
+    expected = magnitude(stft(stereo, fine))
+    in_memory = _magnitude_at(spectrogram(stereo, SR, long), fine)
+    streamed = _magnitude_at(read_spectrogram(song, long), fine)
+    assert in_memory.shape == streamed.shape == expected.shape
+    np.testing.assert_allclose(in_memory, expected, atol=1e-4 * expected.max())
+    np.testing.assert_allclose(streamed, expected, atol=1e-4 * expected.max())
 
 
 def test_library_settings_reach_the_score_mode():
