@@ -70,7 +70,7 @@ N_RESTARTS = 8
 #: by coordinate ascent from the plain Ewert & Muller model (20 partials at 1/h, +-0.5
 #: semitone, +-0.1 s, 100 iterations) on each half of the 16 development pieces, reported
 #: on the other (benchmarks/bench_score.py --part select): where both halves agreed, their
-#: choice (tolerance, release, no onset templates, 25 iterations), else that of all 16.
+#: choice (tolerance, release, no onset templates, iterations), else that of all 16.
 SCORE_PARTIALS = 10
 SCORE_ROLLOFF = 2.0
 SCORE_WIDTH = 0.5
@@ -79,7 +79,9 @@ SCORE_TOLERANCE = 0.05
 SCORE_RELEASE = 0.3
 SCORE_DRUM_LENGTH = 0.2
 SCORE_ONSETS = False
-SCORE_ITERATIONS = 25
+#: Iterations: 25 at the 93 ms window; the same search at SCORE_WINDOW chose 10 on both
+#: halves (8.45 and 9.07 dB against 8.44 and 8.68 at 25; --part select --window 0.19).
+SCORE_ITERATIONS = 10
 #: The score mode's STFT window (ScoreModel.window), in seconds, with the default STFT
 #: settings (nmfaudio.modes.WithScore.stft; the CLI's --n-fft or --hop say otherwise): the frame
 #: length is the power of two nearest sr * SCORE_WINDOW, the hop a quarter of it (4096
