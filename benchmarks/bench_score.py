@@ -100,7 +100,7 @@ def scored(result, names, references) -> tuple[float, float]:
 
 #: The issue's STFT, of the reference and of the constants' selection.
 ISSUE_STFT = STFTConfig(n_fft=N_FFT, hop_length=HOP)
-#: Windows ``window`` chooses among, in seconds (2**11 to 2**14 samples at 22.05 kHz).
+#: Windows ``window`` chooses among, in seconds (2**10 to 2**13 samples at 22.05 kHz).
 WINDOWS = (0.046, 0.093, 0.186, 0.372)
 
 
@@ -108,11 +108,6 @@ def with_score(y, sr, names, references, score, *, model=None, fit=None, align=T
     mode = WithScore(score, align=align, model=model or ScoreModel())
     settings = Settings(stft=stft or STFTConfig(), fit=fit or Fit())
     return scored(nmfaudio.separate_as(mode, y, sr, settings=settings), names, references)
-
-
-def window_stft(sr: int, seconds: float) -> STFTConfig:
-    n_fft = 2 ** round(np.log2(sr * seconds))
-    return STFTConfig(n_fft=n_fft, hop_length=n_fft // 4)
 
 
 def window_case(folder: Path) -> dict:
@@ -125,11 +120,11 @@ def window_case(folder: Path) -> dict:
                 librosa.resample(a, orig_sr=sr, target_sr=rate) for a in (y, references)
             )
         for seconds in WINDOWS:
-            stft = window_stft(rate, seconds)
-            out[f"{rate} Hz, {seconds * 1000:.0f} ms ({stft.n_fft})"] = with_score(
-                y, rate, names, references, score, align=False, stft=stft,
-                model=ScoreModel(window=None),
-            )[0]  # fmt: skip
+            model = ScoreModel(window=seconds)
+            n_fft = WithScore(score, model=model).stft(Settings(), rate).n_fft
+            out[f"{rate} Hz, {seconds * 1000:.0f} ms ({n_fft})"] = with_score(
+                y, rate, names, references, score, align=False, model=model
+            )[0]
     print(f"  done {folder.name}", flush=True)
     return out
 

@@ -26,6 +26,7 @@ from ._checks import (
     mask_power,
     non_negative_float,
     non_negative_int,
+    one_of,
     positive_float,
     positive_int,
     random_seed,
@@ -226,7 +227,8 @@ def _add_mode_options(parser) -> None:
     )
     parser.add_argument(
         "--templates-as",
-        choices=TEMPLATE_USES,
+        type=_checked(str, functools.partial(one_of, "use", choices=TEMPLATE_USES)),
+        metavar="{" + ",".join(TEMPLATE_USES) + "}",
         help="with --templates: what the templates do: name the components of free fits,"
         " stay fixed (one fit, for the recording's own instruments), or be adapted to the"
         f" recording (default: {TEMPLATE_USE})",

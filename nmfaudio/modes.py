@@ -42,7 +42,7 @@ from .defaults import (
     TEMPLATE_USES,
 )
 from .exceptions import AudioFileError, ParameterError
-from .frontend import Spectrogram, read_spectrogram, stft
+from .frontend import Spectrogram, magnitude, read_spectrogram, stft
 from .grouping import (
     by_name,
     by_timbre,
@@ -520,14 +520,16 @@ class WithScore(Mode):
 
         V, sr, config = spectrogram.V, spectrogram.sr, spectrogram.config
         _check_inside(self.score, spectrogram.length / sr)
+        # Silence has no tuning (librosa says 0 and warns a second line beside ours), and
+        # nothing to align to.
         pitched = self.score.has_pitches
-        # Silence has no tuning (librosa says 0 and warns a second line beside ours).
+        heard = pitched and V.any()
         tuning = (
             float(librosa.estimate_tuning(S=V, sr=sr, n_fft=config.n_fft))
-            if self.model.tuning and pitched and V.any() else 0.0
+            if self.model.tuning and heard else 0.0
         )  # fmt: skip
         candidates = [self.score]
-        if self.align and pitched and V.any():  # silence has nothing to align to
+        if self.align and heard:
             # Aligned at the other modes' STFT: a window of SCORE_WINDOW smears onsets
             # (an exact score's notes came out 80 ms early), and the features' time
             # resolution is what the alignment was developed and measured with.
@@ -606,12 +608,8 @@ def _magnitude_at(spectrogram: Spectrogram, config: STFTConfig) -> np.ndarray:
     samples (the inverse of its STFT), or its file read again where it was streamed."""
     if spectrogram.X is None:
         return read_spectrogram(spectrogram.source, config).V
-    power = None
-    for X in spectrogram.X:  # a channel at a time: one channel's STFT in memory
-        y = istft(X, config=spectrogram.config, length=spectrogram.length)
-        channel = np.abs(stft(y, config)) ** 2
-        power = channel if power is None else power + channel
-    return np.sqrt(power / len(spectrogram.X))
+    y = istft(spectrogram.X, config=spectrogram.config, length=spectrogram.length)
+    return magnitude(stft(y, config))
 
 
 def _recorded(value: object) -> object:

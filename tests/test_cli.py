@@ -611,7 +611,10 @@ def test_cli_learn_then_separate_with_templates(capsys, tmp_path, write_wav):
     [
         (["--extra", "2"], "--extra needs --templates or --score"),
         (["--templates-as", "fixed"], "--templates-as needs --templates"),
-        (["--templates", "t.npz", "--templates-as", "fix"], "invalid choice: 'fix'"),
+        (
+            ["--templates", "t.npz", "--templates-as", "fix"],
+            "use must be one of names, fixed, adapted, got 'fix'",
+        ),
         (["--restarts", "2"], "--restarts needs --sources"),
         (["--sources", "2", "--restarts", "0"], "must be a positive integer"),
         (["--keep-components"], "--keep-components needs --sources, --templates or --score"),
