@@ -21,6 +21,10 @@ for each seed:
   standardised): the spectral flatness of its template (drums are broadband)
   and the share of its activation that is attack (the sum of its rises over
   its sum: drums strike and decay);
+- ``nmf euc``, ``nmf kl``: the default's fits grouped instead by a second NMF
+  (Spiertz and Gnann, DAFx 2009): the log-mel spectra the MFCCs are computed
+  from, shifted to be non-negative, factorized into one part per source
+  (Euclidean or KL), each component to the part with the largest weight;
 
 and the candidate detector features, from the recording alone: the final
 divergence of the K = S fits over the default's (how much more the larger
@@ -42,9 +46,15 @@ import numpy as np
 import scipy.optimize
 from bench_quality import CONFIG, case_folders, load_case, masked_sources, scores, sklearn_nmf
 
-from nmfaudio import Fit, Settings, Sources
+from nmfaudio import Cost, Fit, Settings, Sources
 from nmfaudio.backend import scaled_for_masks
-from nmfaudio.grouping import cluster_components, consensus, source_names, template_mfcc
+from nmfaudio.grouping import (
+    N_MELS,
+    cluster_components,
+    consensus,
+    source_names,
+    template_mfcc,
+)
 from nmfaudio.nmf import nmf
 from nmfaudio.separation import Separation, analyse
 
@@ -72,6 +82,24 @@ def grouped(fit, sr: int, n_sources: int, weight: float) -> list[np.ndarray]:
     if weight:
         features = np.concatenate([features, weight * _standard(cues(fit.W, fit.H))], axis=1)
     labels = cluster_components(features, n_sources)
+    return [np.flatnonzero(labels == s) for s in range(n_sources)]
+
+
+def nmf_grouped(fit, sr: int, n_sources: int, beta: float, rng) -> list[np.ndarray]:
+    """Groups of one fit's components by an NMF of their log-mel spectra (Spiertz & Gnann)."""
+    W = fit.W.astype(np.float64)
+    W = W / np.maximum(W.sum(axis=0), 1e-300)
+    mel = librosa.filters.mel(sr=sr, n_fft=CONFIG.n_fft, n_mels=N_MELS) @ W
+    X = librosa.power_to_db(mel**2)  # what template_mfcc takes the DCT of
+    parts = nmf(X - X.min(), n_sources, cost=Cost(beta=beta),
+                fit=Fit(seed=rng, n_iter=500, tol=1e-6), dtype=np.float64)  # fmt: skip
+    weights = parts.H * parts.W.sum(axis=0)[:, None]
+    labels = weights.argmax(axis=0)
+    share = weights / np.maximum(weights.sum(axis=0), 1e-300)
+    for s in range(n_sources):  # a part no component chose takes its largest share
+        if not np.any(labels == s):
+            movable = np.flatnonzero(np.bincount(labels, minlength=n_sources)[labels] > 1)
+            labels[movable[np.argmax(share[s, movable])]] = s
     return [np.flatnonzero(labels == s) for s in range(n_sources)]
 
 
@@ -115,6 +143,9 @@ def case(job: tuple[Path, int]) -> dict:
                 out[f"cues {weight:g}"] = separated(
                     [(f, grouped(f, sr, S, weight)) for f in fits]
                 )[0]  # fmt: skip
+            rng = np.random.default_rng(1000 + seed)
+            for beta, name in ((2.0, "nmf euc"), (1.0, "nmf kl")):
+                out[name] = separated([(f, nmf_grouped(f, sr, S, beta, rng)) for f in fits])[0]
     V = spectrogram.V.astype(np.float64)
     out["loss_ratio"] = fitted["K=S"][2] / fitted["default"][2]
     out["agreement"] = agreement(V, masks(*fitted["default"][:2]), masks(*fitted["K=S"][:2]))
@@ -137,6 +168,7 @@ def main() -> None:
         runs = pool.map(case, [(f, s) for f in folders for s in args.seeds], chunksize=1)
     cases = sorted({r["case"] for r in runs}, key=[r["case"] for r in runs].index)
     methods = ["recipe", "default", "K=2S", "K=S", *(f"cues {w:g}" for w in WEIGHTS)]
+    methods += ["nmf euc", "nmf kl"]
     table = {m: np.array([[np.mean([r[m][i] for r in runs if r["case"] == c]) for i in (0, 1)]
                           for c in cases]) for m in methods}  # fmt: skip
     features = {f: np.array([np.mean([r[f] for r in runs if r["case"] == c]) for c in cases])
