@@ -49,10 +49,10 @@ from bench_quality import CONFIG, case_folders, load_case, masked_sources, score
 from nmfaudio import Cost, Fit, Settings, Sources
 from nmfaudio.backend import scaled_for_masks
 from nmfaudio.grouping import (
-    N_MELS,
     cluster_components,
     consensus,
     source_names,
+    template_log_mel,
     template_mfcc,
 )
 from nmfaudio.nmf import nmf
@@ -87,10 +87,7 @@ def grouped(fit, sr: int, n_sources: int, weight: float) -> list[np.ndarray]:
 
 def nmf_grouped(fit, sr: int, n_sources: int, beta: float, rng) -> list[np.ndarray]:
     """Groups of one fit's components by an NMF of their log-mel spectra (Spiertz & Gnann)."""
-    W = fit.W.astype(np.float64)
-    W = W / np.maximum(W.sum(axis=0), 1e-300)
-    mel = librosa.filters.mel(sr=sr, n_fft=CONFIG.n_fft, n_mels=N_MELS) @ W
-    X = librosa.power_to_db(mel**2)  # what template_mfcc takes the DCT of
+    X = template_log_mel(fit.W, sr, n_fft=CONFIG.n_fft)  # what the MFCCs are the DCT of
     parts = nmf(X - X.min(), n_sources, cost=Cost(beta=beta),
                 fit=Fit(seed=rng, n_iter=500, tol=1e-6), dtype=np.float64)  # fmt: skip
     weights = parts.H * parts.W.sum(axis=0)[:, None]

@@ -42,8 +42,8 @@ N_MELS = 40
 N_MFCC = 13
 
 
-def template_mfcc(W: np.ndarray, sr: int, *, n_fft: int) -> np.ndarray:
-    """Timbre features of templates: MFCCs 1..N_MFCC of each column's mel power spectrum.
+def template_log_mel(W: np.ndarray, sr: int, *, n_fft: int) -> np.ndarray:
+    """Each template's mel power spectrum in dB, its level taken out: what MFCCs are of.
 
     Parameters
     ----------
@@ -54,12 +54,23 @@ def template_mfcc(W: np.ndarray, sr: int, *, n_fft: int) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(n_components, N_MFCC)]
+    np.ndarray [shape=(N_MELS, n_components)]
     """
     W = W.astype(np.float64)
     W = W / np.maximum(W.sum(axis=0), np.finfo(np.float64).tiny)  # timbre, not level
     mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=N_MELS) @ W
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel**2), n_mfcc=N_MFCC + 1)
+    return librosa.power_to_db(mel**2)
+
+
+def template_mfcc(W: np.ndarray, sr: int, *, n_fft: int) -> np.ndarray:
+    """Timbre features of templates: MFCCs 1..N_MFCC of each :func:`template_log_mel`
+    (the same parameters).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_components, N_MFCC)]
+    """
+    mfcc = librosa.feature.mfcc(S=template_log_mel(W, sr, n_fft=n_fft), n_mfcc=N_MFCC + 1)
     return mfcc[1:].T
 
 

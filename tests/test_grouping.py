@@ -13,6 +13,7 @@ import nmfaudio
 from nmfaudio import ParameterError
 from nmfaudio.frontend import STFTConfig
 from nmfaudio.grouping import (
+    N_MELS,
     by_name,
     by_timbre,
     cluster_components,
@@ -21,6 +22,7 @@ from nmfaudio.grouping import (
     named_sources,
     restarts,
     source_names,
+    template_log_mel,
     template_misfit,
 )
 from nmfaudio.modes import Sources
@@ -140,6 +142,21 @@ def _spectra(rng, n_freq=64):
         T[20 * s : 20 * s + 20] = rng.uniform(0.1, 1, (20, 2))
         sets.append(T)
     return sets
+
+
+def test_template_log_mel_takes_the_level_out_and_keeps_the_timbre():
+    rng = np.random.default_rng(0)
+    W = rng.uniform(0, 1, (257, 3))
+    W[:, 2] = 0
+    W[:20, 2] = 1  # a low, dark template
+    before = W.copy()
+    features = template_log_mel(W, SR, n_fft=512)
+    assert features.shape == (N_MELS, 3)
+    np.testing.assert_array_equal(W, before)
+    louder = W * np.array([1.0, 1e3, 1.0])
+    np.testing.assert_allclose(template_log_mel(louder, SR, n_fft=512), features, atol=1e-9)
+    # The dark template's energy is in its low mel bands; its top ones sit at the floor.
+    assert features[:5, 2].mean() - features[-5:, 2].mean() > 40
 
 
 def test_template_misfit_is_zero_inside_a_set_and_one_outside_it():
