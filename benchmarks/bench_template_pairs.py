@@ -1,127 +1,213 @@
-"""Templates of the same instruments from another piece, no rest: naming candidates beside blind.
+"""Templates learnt on other notes or another kit: how far to transpose them, cross-validated.
 
     python benchmarks/bench_template_pairs.py --data DIR [DIR ...] [--seeds 0 1] [--jobs 2]
+                                              [--semitones 0 1 2 3 4 5 7 12]
 
-Issue 24's pitched weakness: templates learnt on one piece's parts, applied to
-another piece with exactly the same parts (no rest), every ordered pair of
-such pieces among the ``rendered/`` cases below each ``--data`` folder (the
-shared ones and more rendered with ``make_midi_corpus.py`` at other seeds).
-4 templates per part (``nmfaudio.learn``'s defaults); methods:
+The choice of ``nmfaudio.defaults.NAMING_SEMITONES`` (issue 24): before they
+name components, :class:`nmfaudio.WithTemplates`'s templates are also
+transposed by each whole semitone up to that many either way
+(``nmfaudio.grouping.transposed``). Three kinds of case, 4 templates per part
+(``nmfaudio.learn``'s defaults):
 
-- ``names`` (the default), ``fixed``: :class:`nmfaudio.WithTemplates`;
-- ``names transposed``: names, with every set's spectra also stretched along
-  frequency by each whole semitone up to an octave either way before the
-  misfit (a candidate: templates learnt on other notes);
-- ``split named``: the blind split of ``separate_sources``, each source named
-  one to one by the set that explains it best (``grouping.named_sources``);
-- ``blind``: ``separate_sources`` scored under the best permutation.
+- *pairs*: templates learnt on one piece's parts name another piece's with
+  exactly the same parts (no rest): every ordered pair of such pieces among
+  the ``rendered/`` cases below each ``--data`` folder (the shared ones and
+  more rendered with ``make_midi_corpus.py`` at other seeds);
+- *kits*: the drums of one piece of ``bench_template_assignment.py``'s kit ring
+  name the next piece's (another General MIDI kit), the other parts the rest;
+- *drums808*: ``templates/drums/{kick,snare,hihat}`` of the first ``--data``
+  folder on ``separation/drums808`` (another kit than the loop's).
 
-Mean SDR / SI-SDR (BSS Eval v3, mir_eval) per run; then the mean over runs,
-and per pair the mean over seeds: median, worst, and on how many pairs each is
-at least blind (within 0.1 dB).
+Names, from every range of ``--semitones``, and blind ``separate_sources``
+(best permutation) group the *same* factorizations: the 8 restarts of one
+seed are those of both (same seed, same number of components), so each case
+and seed is factorized once. On pairs also ``fixed`` templates and the blind
+split named one to one by the sets (``grouping.named_sources``), both
+untransposed. Mean SDR / SI-SDR (BSS Eval v3, mir_eval) per run.
+
+Cross-validation: the instrument combinations of the pairs, sorted, alternate
+between halves A and B (every piece of a combination in one half), and so do
+the kit pairs. On each half the range of highest mean SDR over its pairs and
+kit pairs is chosen (a range within 0.05 dB of it and smaller wins), among
+those that keep drums808 at 17 dB or more (issue 24's target), and reported on
+the other half. Tables per half and over all pairs: mean over runs, and per
+case the mean over seeds: median, worst, how many are at least blind (within
+0.1 dB), the worst gap to blind.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 from collections import defaultdict
 from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from bench_quality import load_case, scores
+from bench_quality import DRUMS, load_case, scores
+from bench_template_assignment import KIT_RING
 
 import nmfaudio
-import nmfaudio.grouping
+import nmfaudio.grouping as grouping
 from nmfaudio import Fit, Settings
+from nmfaudio.defaults import N_RESTARTS
+from nmfaudio.modes import WithTemplates
+from nmfaudio.separation import Separation, analyse
 
-SEMITONES = 12
-METHODS = ("names", "names transposed", "fixed", "split named", "blind")
-TEMPLATE_MISFIT = nmfaudio.grouping.template_misfit  # the library's, before the candidate
-
-
-def transposed(T: np.ndarray) -> np.ndarray:
-    """The spectra and their copies stretched by every semitone up to an octave either way."""
-    bins = np.arange(T.shape[0], dtype=np.float64)
-    return np.concatenate(
-        [np.stack([np.interp(bins / 2 ** (s / 12), bins, t, right=0.0) for t in T.T], axis=1)
-         for s in range(-SEMITONES, SEMITONES + 1)], axis=1,
-    )  # fmt: skip
+DRUMS808_TARGET = 17.0
+TIE = 0.05
 
 
-def transposed_misfit(W: np.ndarray, spectra) -> np.ndarray:
-    """nmfaudio.grouping.template_misfit with each set transposed."""
-    return TEMPLATE_MISFIT(W, [transposed(np.asarray(T, dtype=np.float64)) for T in spectra])
-
-
-def pair(job: tuple[Path, Path, int]) -> dict:
-    train, test, seed = job
-    _, train_sr, train_names, train_refs = load_case(train)
+def case_sets(kind: str, train: Path | None, test: Path, settings: Settings):
+    """The template sets, the references they are scored against and their names, n_extra."""
     y, sr, names, references = load_case(test)
-    settings = Settings(fit=Fit(seed=seed))
+    if kind == "drums808":
+        drums = train / "templates" / "drums"
+        sets = [
+            nmfaudio.learn([nmfaudio.load(f, sr=sr)[0] for f in sorted((drums / d).glob("*.wav"))],
+                           sr, 4, name=d, settings=settings)
+            for d in DRUMS
+        ]  # fmt: skip
+        return y, sr, sets, references, names, 0
+    _, train_sr, train_names, train_refs = load_case(train)
+    learnt = names if kind == "pairs" else ["drums"]
     sets = [
         nmfaudio.learn([train_refs[train_names.index(n)]], train_sr, 4, name=n, settings=settings)
-        for n in names
+        for n in learnt
     ]
-    out: dict = {"train": str(train), "test": str(test), "seed": seed}
+    if kind == "pairs":
+        return y, sr, sets, references, names, 0
+    others = [i for i, n in enumerate(names) if n != "drums"]
+    targets = np.stack([references[names.index("drums")], references[others].sum(axis=0)])
+    return y, sr, sets, targets, ["drums", "rest"], 4 * len(others)
 
-    def named(use: str) -> tuple[float, float]:
-        result = nmfaudio.separate_with_templates(y, sr, sets, use=use, settings=settings)
-        return scores(
-            references, np.stack(list(result.iter_sources())), names, list(result.sources)
+
+def run(job: tuple[str, Path | None, Path, int, tuple[int, ...]]) -> dict:
+    kind, train, test, seed, ranges = job
+    settings = Settings(fit=Fit(seed=seed))
+    y, sr, sets, targets, target_names, n_extra = case_sets(kind, train, test, settings)
+    mode = WithTemplates(sets, n_extra=n_extra)
+    settings = dataclasses.replace(settings, stft=mode.stft(settings, sr))
+    spectrogram = analyse(y, sr, settings.stft, mode)
+    n_sources = len(mode.source_names())
+    runs = grouping.restarts(
+        spectrogram, mode.n_fitted, N_RESTARTS, group=grouping.by_timbre(spectrogram, n_sources),
+        settings=settings,
+    )  # fmt: skip
+    blind, blind_groups = grouping.consensus(runs)
+
+    def separated(fit, groups, names=None) -> tuple[float, float]:
+        sources = dict(zip(names or [f"{i}" for i in range(len(groups))], groups, strict=True))
+        estimates = np.stack(list(Separation(spectrogram, fit, settings, sources).iter_sources()))
+        return scores(targets, estimates, *(() if names is None else (target_names, names)))
+
+    def named_blind(spectra) -> tuple[float, float]:
+        named = grouping.named_sources(blind, blind_groups, spectra)
+        named += [g for g in range(len(blind_groups)) if g not in named]  # the rest last
+        return separated(blind, [blind_groups[g] for g in named], target_names)
+
+    out = {"kind": kind, "train": str(train), "test": str(test), "seed": seed}
+    out["blind"] = separated(blind, blind_groups)
+    for semitones in ranges:
+        spectra = [grouping.transposed(t.spectra, semitones) for t in sets]
+        if n_extra:
+            out[semitones] = named_blind(spectra)
+        else:  # each run's components named, as WithTemplates does
+            named = [(fit, grouping.named_components(fit.W, spectra)) for fit, _ in runs]
+            out[semitones] = separated(*grouping.by_name(named), [t.name for t in sets])
+    if kind == "pairs":
+        out["split named"] = named_blind([t.spectra for t in sets])
+        fixed = nmfaudio.separate_with_templates(y, sr, sets, use="fixed", settings=settings)
+        out["fixed"] = scores(
+            targets, np.stack(list(fixed.iter_sources())), target_names, list(fixed.sources)
         )
-
-    out["names"], out["fixed"] = named("names"), named("fixed")
-    nmfaudio.grouping.template_misfit = transposed_misfit  # named_components looks it up here
-    try:
-        out["names transposed"] = named("names")
-    finally:
-        nmfaudio.grouping.template_misfit = TEMPLATE_MISFIT
-    blind = nmfaudio.separate_sources(y, sr, len(names), settings=settings)
-    estimates = np.stack(list(blind.iter_sources()))
-    out["blind"] = scores(references, estimates)
-    groups = list(blind.sources.values())
-    estimate_names = [""] * len(names)
-    for s, g in enumerate(
-        nmfaudio.grouping.named_sources(blind.fit, groups, [t.spectra for t in sets])
-    ):
-        estimate_names[g] = names[s]
-    out["split named"] = scores(references, estimates, names, estimate_names)
-    cells = "  ".join(f"{m} {out[m][0]:.2f}" for m in METHODS)
-    print(f"  {train.parent.parent.name}/{train.name} -> {test.parent.parent.name}/{test.name}"
-          f" seed {seed}: {cells}", flush=True)  # fmt: skip
+    cells = "  ".join(f"{m}: {out[m][0]:.2f}" for m in ["blind", *ranges])
+    print(f"  {kind} {train and train.name} -> {test.parent.parent.name}/{test.name} seed {seed}:"
+          f" {cells}", flush=True)  # fmt: skip
     return out
+
+
+def cases(folders: list[Path]) -> tuple[list, dict]:
+    """(kind, train, test) of every case, and each one's half ("A" or "B"; drums808: none)."""
+    by_parts = defaultdict(list)
+    for data in folders:
+        for case in sorted((data / "rendered").iterdir()):
+            if case.is_dir():
+                by_parts[tuple(load_case(case)[2])].append(case)
+    out, half = [], {}
+    shared = folders[0]
+    out.append(("drums808", shared, shared / "separation" / "drums808"))
+    ring = [shared / "rendered" / c for c in KIT_RING]
+    for i, (a, b) in enumerate(zip(ring, ring[1:] + ring[:1], strict=True)):
+        out.append(("kits", a, b))
+        half[out[-1]] = "AB"[i % 2]
+    combinations = sorted(parts for parts, pieces in by_parts.items() if len(pieces) > 1)
+    for i, parts in enumerate(combinations):
+        for a, b in itertools.permutations(by_parts[parts], 2):
+            out.append(("pairs", a, b))
+            half[out[-1]] = "AB"[i % 2]
+    return out, half
+
+
+def table(runs: list[dict], methods: list, title: str) -> None:
+    by_case = defaultdict(list)
+    for r in runs:
+        by_case[(r["kind"], r["train"], r["test"])].append(r)
+    per_case = {m: np.array([np.mean([r[m][0] for r in rs]) for rs in by_case.values()])
+                for m in methods}  # fmt: skip
+    print(f"\n{title}: {len(by_case)} cases, {len(runs)} runs")
+    print(f"{'method':<14}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'worst':>7}{'>= blind':>10}"
+          f"{'worst vs blind':>16}")  # fmt: skip
+    for m in methods:
+        sdr, si_sdr = np.mean([r[m] for r in runs], axis=0)
+        gain = per_case[m] - per_case["blind"]
+        label = f"names, ±{m}" if isinstance(m, int) else m
+        print(f"{label:<14}{sdr:7.2f}{si_sdr:8.2f}{np.median(per_case[m]):8.2f}"
+              f"{per_case[m].min():7.2f}{int((gain >= -0.1).sum()):>5} of {len(gain):<3}"
+              f"{gain.min():+13.2f}")  # fmt: skip
+
+
+def choose(runs: list[dict], ranges: tuple[int, ...], allowed: list[int]) -> int:
+    """The range of highest mean SDR over the runs; the smallest within TIE of it."""
+    means = {s: np.mean([r[s][0] for r in runs]) for s in allowed}
+    best = max(means.values())
+    return min(s for s in allowed if means[s] >= best - TIE)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, nargs="+", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--semitones", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 7, 12])
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    by_parts = defaultdict(list)
-    for data in args.data:
-        for case in sorted((data / "rendered").iterdir()):
-            if case.is_dir():
-                by_parts[tuple(load_case(case)[2])].append(case)
-    pairs = [p for cases in by_parts.values() for p in itertools.permutations(cases, 2)]
-    print(f"{len(pairs)} ordered pairs of pieces with the same parts, seeds {args.seeds}")
+    ranges = tuple(sorted(set(args.semitones) | {0}))  # 0: the templates as learnt
+    all_cases, half = cases(args.data)
+    print(f"{len(all_cases)} cases, seeds {args.seeds}, ranges {ranges}")
+    jobs = [(*case, seed, ranges) for case in all_cases for seed in args.seeds]
     with Pool(args.jobs) as pool:
-        runs = pool.map(pair, [(a, b, s) for a, b in pairs for s in args.seeds], chunksize=1)
-
-    def mean_over_seeds(m: str, a: Path, b: Path) -> float:
-        key = (str(a), str(b))
-        return float(np.mean([r[m][0] for r in runs if (r["train"], r["test"]) == key]))
-
-    per_pair = {m: np.array([mean_over_seeds(m, a, b) for a, b in pairs]) for m in METHODS}
-    print(f"\n{'method':<18}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'worst':>7}"
-          f"{'>= blind':>10}{'worst vs blind':>16}")  # fmt: skip
-    for m in METHODS:
-        sdr, si_sdr = np.mean([r[m] for r in runs], axis=0)
-        gain = per_pair[m] - per_pair["blind"]
-        print(f"{m:<18}{sdr:7.2f}{si_sdr:8.2f}{np.median(per_pair[m]):8.2f}{per_pair[m].min():7.2f}"
-              f"{int((gain >= -0.1).sum()):>5} of {len(pairs)}{gain.min():+16.2f}")  # fmt: skip
+        runs = pool.map(run, jobs, chunksize=1)
+    for r, job in zip(runs, jobs, strict=True):
+        r["half"] = half.get(job[:3])
+    drums808 = [r for r in runs if r["kind"] == "drums808"]
+    table(drums808, ["blind", *ranges], "drums808")
+    allowed = [s for s in ranges if np.mean([r[s][0] for r in drums808]) >= DRUMS808_TARGET]
+    pairs = ["blind", *ranges, "fixed", "split named"]
+    for h in "AB":
+        for kind, methods in (("pairs", pairs), ("kits", ["blind", *ranges])):
+            table([r for r in runs if r["half"] == h and r["kind"] == kind], methods,
+                  f"half {h}, {kind}")  # fmt: skip
+    table([r for r in runs if r["kind"] == "pairs"], pairs, "all pairs")
+    print(f"\nranges keeping drums808 >= {DRUMS808_TARGET:g} dB: {allowed}")
+    for h, other in ("AB", "BA"):
+        chosen = choose([r for r in runs if r["half"] == h], ranges, allowed)
+        held = [r for r in runs if r["half"] == other]
+        gains = [np.mean([r[s][0] for r in held]) for s in (chosen, 0, "blind")]
+        print(f"chosen on {h}: ±{chosen}; on {other}: {gains[0]:.2f} dB against"
+              f" ±0 {gains[1]:.2f}, blind {gains[2]:.2f}")  # fmt: skip
+    both = choose([r for r in runs if r["half"]], ranges, allowed)
+    print(f"chosen on both halves: ±{both}")
 
 
 if __name__ == "__main__":

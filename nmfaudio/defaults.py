@@ -60,6 +60,17 @@ TEMPLATE_CONTEXT = 2
 TEMPLATE_USES = ("names", "fixed", "adapted")
 TEMPLATE_USE = "names"
 
+#: Whole semitones, up and down, by which learnt templates are also transposed
+#: before they name components: templates learnt on other notes than the
+#: recording's still explain its notes. Chosen among 0-5, 7 and 12 on each half
+#: of 22 pairs of pieces with the same instruments and 6 pairs of drum kits
+#: (benchmarks/bench_template_pairs.py), among the ranges that keep drums808 at
+#: 17 dB: the halves chose 2 and 1, each better on the other half than the
+#: templates as learnt, so the choice of both halves together. 7 and 12 failed
+#: drums808 (16.98 and 11.72 dB; 17.26 as learnt): a kick stretched up
+#: explains a snare.
+NAMING_SEMITONES = 3
+
 #: Random starts whose sources are averaged by :func:`nmfaudio.separate_sources`.
 #: Chosen by cross-validation among 1, 3, 5 and 8 on the 20 development cases
 #: (benchmarks/bench_quality.py; both halves chose 8) and checked once on 16

@@ -10,7 +10,9 @@ deterministic agglomerative clustering instead of k-means).
 With learnt templates (:class:`~nmfaudio.modes.WithTemplates`), the templates
 name what free factorizations found instead: each component goes to the set
 whose templates explain its spectrum best (:func:`named_components`), or each
-blind source to the set that explains its components best (:func:`named_sources`).
+blind source to the set that explains its components best (:func:`named_sources`);
+the mode gives them each set's spectra with their copies :func:`transposed`, so
+that templates learnt on other notes explain the recording's.
 
 The mel bands are few and wide (40, as in the classic MFCC front ends):
 narrow low bands would resolve single harmonics, and the coefficients would
@@ -30,8 +32,9 @@ import numpy as np
 import scipy.cluster.hierarchy
 import scipy.optimize
 
-from ._checks import positive_int, random_seed
+from ._checks import non_negative_int, positive_int, random_seed
 from ._progress import stage
+from .defaults import NAMING_SEMITONES
 from .exceptions import ParameterError
 from .frontend import Spectrogram
 from .nmf import NMFResult, nmf
@@ -147,6 +150,47 @@ def by_timbre(spectrogram: Spectrogram, n_sources: int) -> Callable[[np.ndarray]
     )
 
 
+def transposed(spectra: np.ndarray, semitones: int = NAMING_SEMITONES) -> np.ndarray:
+    """Template spectra and their copies transposed by each whole semitone up to ``semitones``.
+
+    A note's harmonics at a pitch ``r`` times higher lie at ``r`` times their
+    frequencies: the spectrum stretched along frequency by ``r = 2 ** (s / 12)``
+    (linear interpolation between bins; what is stretched past the top bin is
+    dropped, bins below the spectrum's lowest stay zero).
+
+    Parameters
+    ----------
+    spectra : np.ndarray [shape=(n_freq, n_templates)]
+        A set's spectra (:attr:`nmfaudio.Templates.spectra`).
+    semitones : int >= 0
+
+    Returns
+    -------
+    np.ndarray [shape=(n_freq, n_templates * (2 * semitones + 1))]
+        The spectra as given first, then transposed by -semitones ... -1, 1 ... semitones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> T = np.zeros((16, 1)); T[4] = 1  # one partial, at bin 4
+    >>> transposed(T, 12)[:, [0, 1, 24]].argmax(axis=0).tolist()  # as given, an octave down, up
+    [4, 2, 8]
+    """
+    semitones = non_negative_int("semitones", semitones)
+    spectra = np.asarray(spectra, dtype=np.float64)
+    if spectra.ndim != 2:
+        raise ParameterError(f"spectra must be (n_freq, n_templates), got shape {spectra.shape}")
+    bins = np.arange(spectra.shape[0], dtype=np.float64)
+    shifts = [0, *range(-semitones, 0), *range(1, semitones + 1)]
+    return np.concatenate(
+        [
+            np.stack([np.interp(bins / 2 ** (s / 12), bins, t, right=0.0) for t in spectra.T], 1)
+            for s in shifts
+        ],
+        axis=1,
+    )
+
+
 def template_misfit(W: np.ndarray, spectra: Sequence[np.ndarray]) -> np.ndarray:
     """How badly each set of template spectra explains each component's spectrum.
 
@@ -159,7 +203,8 @@ def template_misfit(W: np.ndarray, spectra: Sequence[np.ndarray]) -> np.ndarray:
     ----------
     W : np.ndarray [shape=(n_freq, n_components)]
     spectra : sequence of np.ndarray [shape=(n_freq, n_templates)]
-        One array per set (:attr:`nmfaudio.Templates.spectra`).
+        One array per set (:attr:`nmfaudio.Templates.spectra`, or those
+        and their copies :func:`transposed`, as :class:`~nmfaudio.WithTemplates` names).
 
     Returns
     -------

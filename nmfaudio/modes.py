@@ -51,6 +51,7 @@ from .grouping import (
     named_sources,
     restarts,
     source_names,
+    transposed,
 )
 from .nmf import NMFResult, initialize, nmf
 from .outputs import ALIGNED_SCORE, REST, numbered, part_names
@@ -256,8 +257,12 @@ class WithTemplates(Mode):
       the components are grouped by timbre into one source per set and one
       more, as blind sources are, and each set names the source it explains
       best (:func:`~nmfaudio.grouping.named_sources`); the one left is the rest.
-      Templates of another kit or instrument than the recording's then cost
-      no quality: measured in the documentation's "Separation quality".
+      Either way the templates explain with their copies transposed by each
+      semitone up to :data:`~nmfaudio.defaults.NAMING_SEMITONES` either way
+      (:func:`~nmfaudio.grouping.transposed`), so that templates learnt on
+      other notes name the recording's. Templates of another kit or
+      instrument than the recording's then cost little quality or none:
+      measured in the documentation's "Separation quality".
     - ``"fixed"``: the templates stay as learnt and their activations are
       learnt; then ``n_extra`` free components (spanning as many frames as
       the given ones) fit the recording around the templates' part of the
@@ -366,7 +371,7 @@ class WithTemplates(Mode):
         return self._given(spectrogram, settings, progress)
 
     def _named(self, spectrogram, settings, progress) -> Fitted:
-        spectra = [t.spectra for t in self.templates]
+        spectra = [transposed(t.spectra) for t in self.templates]  # learnt on other notes, too
         names = self.source_names()
         if not self.n_extra:
             group = functools.partial(named_components, spectra=spectra)

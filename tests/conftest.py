@@ -84,13 +84,13 @@ SR = 8000
 FAST = {"n_fft": 512, "hop_length": 128}
 
 
-def tones(notes, seconds=2.0, seed=0) -> np.ndarray:
+def tones(notes, seconds=2.0, seed=0, harmonics=range(1, 6)) -> np.ndarray:
     """A harmonic instrument playing ``notes`` (Hz) one after another, mono."""
     t = np.arange(int(seconds * SR)) / SR
     f0 = np.repeat(notes, -(-t.size // len(notes)))[: t.size]
     phase = 2 * np.pi * np.cumsum(f0) / SR
     envelope = np.exp(-(t % (seconds / len(notes))) * 3)
-    return (0.3 * envelope * sum(np.sin(h * phase) / h for h in range(1, 6))).astype(np.float32)
+    return (0.3 * envelope * sum(np.sin(h * phase) / h for h in harmonics)).astype(np.float32)
 
 
 def clicks(seconds=2.0, period=0.25, seed=0) -> np.ndarray:

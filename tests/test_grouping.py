@@ -24,6 +24,7 @@ from nmfaudio.grouping import (
     source_names,
     template_log_mel,
     template_misfit,
+    transposed,
 )
 from nmfaudio.modes import Sources
 from nmfaudio.nmf import NMFResult
@@ -175,6 +176,52 @@ def test_template_misfit_is_zero_inside_a_set_and_one_outside_it():
     before = W.copy()
     np.testing.assert_allclose(template_misfit(1e4 * W, sets), misfit, atol=1e-12)
     np.testing.assert_array_equal(W, before)
+
+
+def test_transposed_spectra_keep_the_given_first_then_each_semitone_down_and_up():
+    n_freq = 256
+    T = np.zeros((n_freq, 2))
+    T[[40, 80, 120], 0] = 1  # harmonics of a note at bin 40
+    T[150:160, 1] = 0.5  # a band that an octave up is above the top bin
+    before = T.copy()
+    out = transposed(T, 12)
+    assert out.shape == (n_freq, 2 * 25)
+    np.testing.assert_array_equal(out[:, :2], T)
+    np.testing.assert_array_equal(T, before)
+    # Blocks of the set's templates: as given, then -12 ... -1, then +1 ... +12 semitones.
+    octave_down, octave_up = out[:, 2:4], out[:, 48:50]
+    assert np.flatnonzero(octave_down[:, 0] > 0.99).tolist() == [20, 40, 60]
+    assert np.flatnonzero(octave_up[:, 0] > 0.99).tolist() == [80, 160, 240]
+    a_tone_up = out[:, 28]  # +2 semitones: the note at 40 * 2 ** (2 / 12) = 44.9
+    r = 2 ** (2 / 12)  # bin b takes the given spectrum's value at b / r, interpolated
+    np.testing.assert_allclose(
+        a_tone_up[43:47], [0, 44 / r - 39, 41 - 45 / r, 41 - 46 / r], atol=1e-12
+    )
+    assert octave_down[75:80, 1].min() == 0.5  # the band an octave down, at 75-79.5
+    assert octave_up[:, 1].max() == 0  # and up: dropped, not folded back
+    np.testing.assert_array_equal(transposed(T, 0), T)
+    with pytest.raises(ParameterError, match="semitones must be a non-negative integer"):
+        transposed(T, -1)
+    with pytest.raises(
+        ParameterError, match=r"spectra must be \(n_freq, n_templates\), got shape \(256,\)"
+    ):
+        transposed(T[:, 0])
+
+
+def test_transposed_templates_explain_other_notes_of_their_instrument():
+    n_freq = 512
+    bins = np.arange(n_freq)
+
+    def note(f0, harmonics):
+        return sum(np.exp(-0.5 * ((bins - h * f0) / 1.5) ** 2) / h for h in harmonics)
+
+    full, odd = [note(40, range(1, 6))[:, None]], [note(40, (1, 3, 5))[:, None]]
+    W = np.stack([note(40 * 2 ** (2 / 12), range(1, 6)), note(40 * 2 ** (-3 / 12), (1, 3, 5))], 1)
+    as_learnt = template_misfit(W, full + odd)
+    assert as_learnt.min() > 0.7  # other notes: neither set explains them
+    misfit = template_misfit(W, [transposed(T, 3) for T in full + odd])
+    assert misfit[0, 0] < 0.15 and misfit[1, 1] < 0.15  # each its own instrument's
+    assert misfit[0, 1] > 0.4 and misfit[1, 0] > 0.4
 
 
 def test_named_components_go_to_their_set_and_every_set_gets_one(monkeypatch):
