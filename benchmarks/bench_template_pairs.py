@@ -1,7 +1,7 @@
 """Templates learnt on other notes or another kit: how far to transpose them, cross-validated.
 
     python benchmarks/bench_template_pairs.py --data DIR [DIR ...] [--seeds 0 1] [--jobs 2]
-                                              [--semitones 0 1 2 3 4 5 7 12]
+                                              [--semitones 0 1 2 3 4 5 7 12] [--check DIR ...]
 
 The choice of ``nmfaudio.defaults.NAMING_SEMITONES`` (issue 24): before they
 name components, :class:`nmfaudio.WithTemplates`'s templates are also
@@ -33,6 +33,10 @@ those that keep drums808 at 17 dB or more (issue 24's target), and reported on
 the other half. Tables per half and over all pairs: mean over runs, and per
 case the mean over seeds: median, worst, how many are at least blind (within
 0.1 dB), the worst gap to blind.
+
+``--check DIR``: instead, the choice checked on pieces it was not made on
+(rendered at another seed, below DIR): every pair whose second piece is one of
+them, the first any piece of ``--data`` or DIR with the same parts, in one table.
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ def run(job: tuple[str, Path | None, Path, int, tuple[int, ...]]) -> dict:
     settings = dataclasses.replace(settings, stft=mode.stft(settings, sr))
     spectrogram = analyse(y, sr, settings.stft, mode)
     n_sources = len(mode.source_names())
-    runs = grouping.restarts(
+    runs = grouping.restarts(  # those of WithTemplates and of blind separate_sources
         spectrogram, mode.n_fitted, N_RESTARTS, group=grouping.by_timbre(spectrogram, n_sources),
         settings=settings,
     )  # fmt: skip
@@ -102,22 +106,18 @@ def run(job: tuple[str, Path | None, Path, int, tuple[int, ...]]) -> dict:
         estimates = np.stack(list(Separation(spectrogram, fit, settings, sources).iter_sources()))
         return scores(targets, estimates, *(() if names is None else (target_names, names)))
 
-    def named_blind(spectra) -> tuple[float, float]:
-        named = grouping.named_sources(blind, blind_groups, spectra)
-        named += [g for g in range(len(blind_groups)) if g not in named]  # the rest last
-        return separated(blind, [blind_groups[g] for g in named], target_names)
+    def named(spectra, rest: bool) -> tuple[float, float]:
+        result, groups = grouping.by_templates(runs, spectra, rest=rest)
+        return separated(result, groups, mode.source_names())
 
     out = {"kind": kind, "train": str(train), "test": str(test), "seed": seed}
     out["blind"] = separated(blind, blind_groups)
-    for semitones in ranges:
-        spectra = [grouping.transposed(t.spectra, semitones) for t in sets]
-        if n_extra:
-            out[semitones] = named_blind(spectra)
-        else:  # each run's components named, as WithTemplates does
-            named = [(fit, grouping.named_components(fit.W, spectra)) for fit, _ in runs]
-            out[semitones] = separated(*grouping.by_name(named), [t.name for t in sets])
+    for semitones in ranges:  # as WithTemplates names, at each range
+        out[semitones] = named(
+            [grouping.transposed(t.spectra, semitones) for t in sets], n_extra > 0
+        )
     if kind == "pairs":
-        out["split named"] = named_blind([t.spectra for t in sets])
+        out["split named"] = named([t.spectra for t in sets], rest=True)  # no group is left over
         fixed = nmfaudio.separate_with_templates(y, sr, sets, use="fixed", settings=settings)
         out["fixed"] = scores(
             targets, np.stack(list(fixed.iter_sources())), target_names, list(fixed.sources)
@@ -128,13 +128,25 @@ def run(job: tuple[str, Path | None, Path, int, tuple[int, ...]]) -> dict:
     return out
 
 
-def cases(folders: list[Path]) -> tuple[list, dict]:
-    """(kind, train, test) of every case, and each one's half ("A" or "B"; drums808: none)."""
+def pieces_by_parts(folders: list[Path]) -> dict[tuple, list[Path]]:
     by_parts = defaultdict(list)
     for data in folders:
         for case in sorted((data / "rendered").iterdir()):
             if case.is_dir():
                 by_parts[tuple(load_case(case)[2])].append(case)
+    return by_parts
+
+
+def check_cases(folders: list[Path], check: list[Path]) -> list:
+    """The pairs whose second piece is below ``check``, the first any other with its parts."""
+    by_parts = pieces_by_parts(folders + check)
+    new = [p for p in itertools.chain(*by_parts.values()) if p.parent.parent in check]
+    return [("pairs", a, b) for b in new for a in by_parts[tuple(load_case(b)[2])] if a != b]
+
+
+def cases(folders: list[Path]) -> tuple[list, dict]:
+    """(kind, train, test) of every case, and each one's half ("A" or "B"; drums808: none)."""
+    by_parts = pieces_by_parts(folders)
     out, half = [], {}
     shared = folders[0]
     out.append(("drums808", shared, shared / "separation" / "drums808"))
@@ -181,8 +193,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--semitones", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 7, 12])
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--check", type=Path, nargs="+", help="instead: the choice's check")
     args = parser.parse_args()
     ranges = tuple(sorted(set(args.semitones) | {0}))  # 0: the templates as learnt
+    if args.check:
+        check = check_cases(args.data, args.check)
+        print(f"{len(check)} pairs onto the pieces of {[str(c) for c in args.check]}")
+        with Pool(args.jobs) as pool:
+            runs = pool.map(run, [(*c, s, ranges) for c in check for s in args.seeds], chunksize=1)
+        table(runs, ["blind", *ranges], "pairs onto pieces the choice did not see")
+        return
     all_cases, half = cases(args.data)
     print(f"{len(all_cases)} cases, seeds {args.seeds}, ranges {ranges}")
     jobs = [(*case, seed, ranges) for case in all_cases for seed in args.seeds]

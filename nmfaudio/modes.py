@@ -19,7 +19,6 @@ or a file is :func:`nmfaudio.separation.separate_as` and
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,11 +43,9 @@ from .defaults import (
 from .exceptions import AudioFileError, ParameterError
 from .frontend import Spectrogram, magnitude, read_spectrogram, stft
 from .grouping import (
-    by_name,
+    by_templates,
     by_timbre,
     consensus,
-    named_components,
-    named_sources,
     restarts,
     source_names,
     transposed,
@@ -371,27 +368,14 @@ class WithTemplates(Mode):
         return self._given(spectrogram, settings, progress)
 
     def _named(self, spectrogram, settings, progress) -> Fitted:
-        spectra = [transposed(t.spectra) for t in self.templates]  # learnt on other notes, too
         names = self.source_names()
-        if not self.n_extra:
-            group = functools.partial(named_components, spectra=spectra)
-            runs = restarts(
-                spectrogram, self.n_fitted, N_RESTARTS, group=group, settings=settings,
-                progress=progress,
-            )  # fmt: skip
-            result, groups = by_name(runs)
-            return Fitted(result, dict(zip(names, groups, strict=True)))
-        # With a rest, per-component naming gave the drums' components to the rest
-        # wherever another kit's templates explained them less well than what the
-        # templates left (six cross-kit pairs: 1.81 dB against blind's 4.43).
         runs = restarts(
             spectrogram, self.n_fitted, N_RESTARTS, group=by_timbre(spectrogram, len(names)),
             settings=settings, progress=progress,
         )  # fmt: skip
-        result, groups = consensus(runs)
-        named = named_sources(result, groups, spectra)
-        named += [g for g in range(len(groups)) if g not in named]  # the rest last
-        return Fitted(result, dict(zip(names, [groups[g] for g in named], strict=True)))
+        spectra = [transposed(t.spectra) for t in self.templates]  # learnt on other notes, too
+        result, groups = by_templates(runs, spectra, rest=self.n_extra > 0)
+        return Fitted(result, dict(zip(names, groups, strict=True)))
 
     def _given(self, spectrogram, settings, progress) -> Fitted:
         templates, context = self.templates, self.context

@@ -15,6 +15,7 @@ from nmfaudio.frontend import STFTConfig
 from nmfaudio.grouping import (
     N_MELS,
     by_name,
+    by_templates,
     by_timbre,
     cluster_components,
     consensus,
@@ -255,6 +256,29 @@ def test_named_sources_match_sets_one_to_one_and_leave_the_rest():
     result = NMFResult(W, np.ones((6, 10)), np.zeros(1), nmfaudio.Cost())
     groups = [[4, 5], [0, 1], [2, 3]]  # rest, set 1's, set 0's
     assert named_sources(result, groups, sets) == [2, 1]
+
+
+def test_by_templates_names_each_run_or_the_consensus_with_the_rest_last():
+    rng = np.random.default_rng(4)
+    sets = _spectra(rng)[:2]
+    noise = rng.uniform(0, 1, (64, 2))
+    noise[:40] = 0  # the rest: bins no set has
+
+    def fit(*columns):
+        W = np.stack(columns, axis=1)
+        return NMFResult(W, np.ones((W.shape[1], 10)), np.zeros(1), nmfaudio.Cost())
+
+    # Without a rest each run's components are named, whatever the runs' own groups.
+    a = fit(sets[1][:, 0], sets[0][:, 0], sets[0][:, 1])
+    b = fit(sets[0][:, 1], sets[1][:, 1], sets[1][:, 0])
+    result, groups = by_templates([(a, [[0, 1], [2]]), (b, [[0], [1, 2]])], sets, rest=False)
+    assert groups == [[1, 2, 3], [0, 4, 5]]
+    np.testing.assert_array_equal(result.W, np.concatenate([a.W, b.W], axis=1))
+    # With one, the runs' groups are averaged and named: each set's, then the rest.
+    c = fit(noise[:, 0], sets[1][:, 0], sets[0][:, 0])
+    d = fit(sets[0][:, 1], noise[:, 1], sets[1][:, 1])
+    result, groups = by_templates([(c, [[0], [1], [2]]), (d, [[1], [2], [0]])], sets, rest=True)
+    assert groups == [[2, 3], [1, 5], [0, 4]]
 
 
 def test_by_name_puts_runs_side_by_side_as_their_mean():
