@@ -1,7 +1,8 @@
 """Templates learnt on other notes or another kit: how far to transpose them, cross-validated.
 
     python benchmarks/bench_template_pairs.py --data DIR [DIR ...] [--seeds 0 1] [--jobs 2]
-                                              [--semitones 0 1 2 3 4 5 7 12] [--check DIR ...]
+                                              [--semitones 0 1 2 3 4 5 7 12]
+                                              [--check DIR ... | --rest N]
 
 The choice of ``nmfaudio.defaults.NAMING_SEMITONES`` (issue 24): before they
 name components, :class:`nmfaudio.WithTemplates`'s templates are also
@@ -37,6 +38,10 @@ case the mean over seeds: median, worst, how many are at least blind (within
 ``--check DIR``: instead, the choice checked on pieces it was not made on
 (rendered at another seed, below DIR): every pair whose second piece is one of
 them, the first any piece of ``--data`` or DIR with the same parts, in one table.
+``--rest N``: instead, N pairs with a rest: for each piece in turn, the first
+other piece (in the order of ``--data``) that has at least two of its parts but not all;
+templates of the parts they share, the piece's other parts its rest (4 free
+components each), scored against those parts and the sum of the others.
 """
 
 from __future__ import annotations
@@ -75,16 +80,19 @@ def case_sets(kind: str, train: Path | None, test: Path, settings: Settings):
         ]  # fmt: skip
         return y, sr, sets, references, names, 0
     _, train_sr, train_names, train_refs = load_case(train)
-    learnt = names if kind == "pairs" else ["drums"]
+    # pairs: every part; kits: the drums; rest: the parts the pieces share
+    learnt = {"pairs": names, "kits": ["drums"]}.get(kind) or [n for n in names if n in train_names]
     sets = [
         nmfaudio.learn([train_refs[train_names.index(n)]], train_sr, 4, name=n, settings=settings)
         for n in learnt
     ]
     if kind == "pairs":
         return y, sr, sets, references, names, 0
-    others = [i for i, n in enumerate(names) if n != "drums"]
-    targets = np.stack([references[names.index("drums")], references[others].sum(axis=0)])
-    return y, sr, sets, targets, ["drums", "rest"], 4 * len(others)
+    others = [i for i, n in enumerate(names) if n not in learnt]
+    targets = np.concatenate(
+        [references[[names.index(n) for n in learnt]], references[others].sum(axis=0)[None]]
+    )
+    return y, sr, sets, targets, [*learnt, "rest"], 4 * len(others)
 
 
 def run(job: tuple[str, Path | None, Path, int, tuple[int, ...]]) -> dict:
@@ -144,6 +152,23 @@ def check_cases(folders: list[Path], check: list[Path]) -> list:
     return [("pairs", a, b) for b in new for a in by_parts[tuple(load_case(b)[2])] if a != b]
 
 
+def rest_cases(folders: list[Path]) -> list:
+    """For each piece, the first other with at least two of its parts but not all: a rest."""
+    pieces = [c for data in folders for c in sorted((data / "rendered").iterdir()) if c.is_dir()]
+    parts = {p: set(load_case(p)[2]) for p in pieces}
+    out = []
+    for test in parts:
+        for train in parts:
+            if (
+                train != test
+                and len(parts[test] & parts[train]) >= 2
+                and parts[test] - parts[train]
+            ):
+                out.append(("rest", train, test))
+                break
+    return out
+
+
 def cases(folders: list[Path]) -> tuple[list, dict]:
     """(kind, train, test) of every case, and each one's half ("A" or "B"; drums808: none)."""
     by_parts = pieces_by_parts(folders)
@@ -194,14 +219,19 @@ def main() -> None:
     parser.add_argument("--semitones", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 7, 12])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--check", type=Path, nargs="+", help="instead: the choice's check")
+    parser.add_argument("--rest", type=int, metavar="N", help="instead: N pairs with a rest")
     args = parser.parse_args()
     ranges = tuple(sorted(set(args.semitones) | {0}))  # 0: the templates as learnt
-    if args.check:
-        check = check_cases(args.data, args.check)
-        print(f"{len(check)} pairs onto the pieces of {[str(c) for c in args.check]}")
+    if args.check or args.rest:
+        some, title = (
+            (check_cases(args.data, args.check), "pairs onto pieces the choice did not see")
+            if args.check
+            else (rest_cases(args.data)[: args.rest], "pairs with a rest")
+        )
+        print(f"{len(some)} {title}, seeds {args.seeds}, ranges {ranges}")
         with Pool(args.jobs) as pool:
-            runs = pool.map(run, [(*c, s, ranges) for c in check for s in args.seeds], chunksize=1)
-        table(runs, ["blind", *ranges], "pairs onto pieces the choice did not see")
+            runs = pool.map(run, [(*c, s, ranges) for c in some for s in args.seeds], chunksize=1)
+        table(runs, ["blind", *ranges], title)
         return
     all_cases, half = cases(args.data)
     print(f"{len(all_cases)} cases, seeds {args.seeds}, ranges {ranges}")
