@@ -187,12 +187,39 @@ def cost_case(job: tuple[Path, list[int]]) -> dict:
     return {"case": folder.name, "sources": len(names), "scores": out}
 
 
+def drum_one_shots(data: Path, drum: str, sr: int) -> list[np.ndarray]:
+    """The one-shots of ``<data>/templates/drums/<drum>``, at ``sr``."""
+    return [
+        nmfaudio.load(f, sr=sr)[0]
+        for f in sorted((data / "templates" / "drums" / drum).glob("*.wav"))
+    ]
+
+
+def templates_between(train: Path, test: Path, settings: Settings, parts=None):
+    """4 templates of each of ``parts`` (default: every part both pieces have), learnt on
+    ``train``'s stems, for ``test``: (y, sr, sets, references, their names, n_extra). The
+    references are those parts and, where ``test`` has others, their sum "rest", which
+    ``n_extra`` = 4 free components per other part are for."""
+    _, train_sr, train_names, train_refs = load_case(train)
+    y, sr, names, references = load_case(test)
+    learnt = parts or [n for n in names if n in train_names]
+    sets = [
+        nmfaudio.learn([train_refs[train_names.index(n)]], train_sr, 4, name=n, settings=settings)
+        for n in learnt
+    ]
+    others = [i for i, n in enumerate(names) if n not in learnt]
+    targets = references[[names.index(n) for n in learnt]]
+    if not others:
+        return y, sr, sets, targets, learnt, 0
+    targets = np.concatenate([targets, references[others].sum(axis=0, keepdims=True)])
+    return y, sr, sets, targets, [*learnt, "rest"], 4 * len(others)
+
+
 def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]:
     y, sr, names, references = load_case(data / "separation" / "drums808")
     recipe_W, ours = [], []
     for drum in DRUMS:
-        files = sorted((data / "templates" / "drums" / drum).glob("*.wav"))
-        signals = [nmfaudio.load(f, sr=sr)[0] for f in files]
+        signals = drum_one_shots(data, drum, sr)
         V = np.concatenate([np.abs(librosa.stft(s.mean(axis=0), n_fft=N_FFT)) for s in signals], 1)
         recipe_W.append(sklearn_nmf(V, 4, seed)[0])
         seeded = Settings(fit=Fit(seed=seed))
@@ -220,29 +247,13 @@ def supervised_drums808(data: Path, seed: int) -> dict[str, tuple[float, float]]
 
 def supervised_cross(data: Path, train: str, test: str, seed: int) -> dict:
     """Templates from the parts of ``train`` applied to ``test``; parts not shared -> rest."""
-    _, train_sr, train_names, train_refs = load_case(data / "rendered" / train)
-    y, sr, names, references = load_case(data / "rendered" / test)
-    shared = [n for n in names if n in train_names]
-    others = [i for i, n in enumerate(names) if n not in shared]
-    sets = [
-        nmfaudio.learn(
-            [train_refs[train_names.index(n)]],
-            train_sr,
-            4,
-            name=n,
-            settings=Settings(fit=Fit(seed=seed)),
-        )
-        for n in shared
-    ]
-    targets = references[[names.index(n) for n in shared]]
-    target_names = list(shared)
-    if others:
-        targets = np.concatenate([targets, references[others].sum(axis=0, keepdims=True)])
-        target_names.append("rest")
+    y, sr, sets, targets, target_names, n_extra = templates_between(
+        data / "rendered" / train, data / "rendered" / test, Settings(fit=Fit(seed=seed))
+    )
     out = {}
     for use in TEMPLATE_USES:
         result = nmfaudio.separate_with_templates(
-            y, sr, sets, n_extra=4 * len(others), use=use, settings=Settings(fit=Fit(seed=seed)),
+            y, sr, sets, n_extra=n_extra, use=use, settings=Settings(fit=Fit(seed=seed)),
         )  # fmt: skip
         estimates = np.stack(list(result.iter_sources()))  # 1-D, as y
         out[use] = scores(targets, estimates, target_names, list(result.sources))

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_quality import load_case, scores
+from bench_quality import scores, templates_between
 
 import nmfaudio
 from nmfaudio import Fit, Settings
@@ -37,23 +37,19 @@ BLIND = "blind --sources 2"
 
 def pair(data: Path, train: str, test: str, seed: int) -> dict[str, tuple[float, float, float]]:
     """Drum templates from ``train`` on ``test``: (SDR, SI-SDR, seconds) of each method."""
-    _, train_sr, train_names, train_refs = load_case(data / "rendered" / train)
-    y, sr, names, references = load_case(data / "rendered" / test)
     settings = Settings(fit=Fit(seed=seed))
-    drums = nmfaudio.learn(
-        [train_refs[train_names.index("drums")]], train_sr, 4, name="drums", settings=settings
+    y, sr, sets, targets, target_names, n_extra = templates_between(
+        data / "rendered" / train, data / "rendered" / test, settings, ["drums"]
     )
-    others = [i for i, n in enumerate(names) if n != "drums"]
-    targets = np.stack([references[names.index("drums")], references[others].sum(axis=0)])
     out = {}
     for use in TEMPLATE_USES:
         start = time.perf_counter()
         result = nmfaudio.separate_with_templates(
-            y, sr, [drums], n_extra=4 * len(others), use=use, settings=settings
+            y, sr, sets, n_extra=n_extra, use=use, settings=settings
         )
         seconds = time.perf_counter() - start
         estimates = np.stack(list(result.iter_sources()))
-        out[use] = (*scores(targets, estimates, ["drums", "rest"], list(result.sources)), seconds)
+        out[use] = (*scores(targets, estimates, target_names, list(result.sources)), seconds)
     start = time.perf_counter()
     blind = nmfaudio.separate_sources(y, sr, 2, settings=settings)
     seconds = time.perf_counter() - start

@@ -54,7 +54,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from bench_quality import DRUMS, load_case, scores
+from bench_quality import DRUMS, drum_one_shots, load_case, scores, templates_between
 from bench_template_assignment import KIT_RING
 
 import nmfaudio
@@ -68,34 +68,19 @@ DRUMS808_TARGET = 17.0
 TIE = 0.05
 
 
-def case_sets(kind: str, train: Path | None, test: Path, settings: Settings):
+def case_sets(kind: str, train: Path, test: Path, settings: Settings):
     """The template sets, the references they are scored against and their names, n_extra."""
+    if kind != "drums808":  # pairs: every part; kits: the drums; rest: the parts shared
+        return templates_between(train, test, settings, ["drums"] if kind == "kits" else None)
     y, sr, names, references = load_case(test)
-    if kind == "drums808":
-        drums = train / "templates" / "drums"
-        sets = [
-            nmfaudio.learn([nmfaudio.load(f, sr=sr)[0] for f in sorted((drums / d).glob("*.wav"))],
-                           sr, 4, name=d, settings=settings)
-            for d in DRUMS
-        ]  # fmt: skip
-        return y, sr, sets, references, names, 0
-    _, train_sr, train_names, train_refs = load_case(train)
-    # pairs: every part; kits: the drums; rest: the parts the pieces share
-    learnt = {"pairs": names, "kits": ["drums"]}.get(kind) or [n for n in names if n in train_names]
     sets = [
-        nmfaudio.learn([train_refs[train_names.index(n)]], train_sr, 4, name=n, settings=settings)
-        for n in learnt
+        nmfaudio.learn(drum_one_shots(train, d, sr), sr, 4, name=d, settings=settings)
+        for d in DRUMS
     ]
-    if kind == "pairs":
-        return y, sr, sets, references, names, 0
-    others = [i for i, n in enumerate(names) if n not in learnt]
-    targets = np.concatenate(
-        [references[[names.index(n) for n in learnt]], references[others].sum(axis=0)[None]]
-    )
-    return y, sr, sets, targets, [*learnt, "rest"], 4 * len(others)
+    return y, sr, sets, references, names, 0
 
 
-def run(job: tuple[str, Path | None, Path, int, tuple[int, ...]]) -> dict:
+def run(job: tuple[str, Path, Path, int, tuple[int, ...]]) -> dict:
     kind, train, test, seed, ranges = job
     settings = Settings(fit=Fit(seed=seed))
     y, sr, sets, targets, target_names, n_extra = case_sets(kind, train, test, settings)
@@ -136,12 +121,15 @@ def run(job: tuple[str, Path | None, Path, int, tuple[int, ...]]) -> dict:
     return out
 
 
+def rendered(folders: list[Path]) -> list[Path]:
+    """The pieces below each folder's ``rendered/``, folder by folder."""
+    return [c for data in folders for c in sorted((data / "rendered").iterdir()) if c.is_dir()]
+
+
 def pieces_by_parts(folders: list[Path]) -> dict[tuple, list[Path]]:
     by_parts = defaultdict(list)
-    for data in folders:
-        for case in sorted((data / "rendered").iterdir()):
-            if case.is_dir():
-                by_parts[tuple(load_case(case)[2])].append(case)
+    for case in rendered(folders):
+        by_parts[tuple(load_case(case)[2])].append(case)
     return by_parts
 
 
@@ -154,8 +142,7 @@ def check_cases(folders: list[Path], check: list[Path]) -> list:
 
 def rest_cases(folders: list[Path]) -> list:
     """For each piece, the first other with at least two of its parts but not all: a rest."""
-    pieces = [c for data in folders for c in sorted((data / "rendered").iterdir()) if c.is_dir()]
-    parts = {p: set(load_case(p)[2]) for p in pieces}
+    parts = {p: set(load_case(p)[2]) for p in rendered(folders)}
     out = []
     for test in parts:
         for train in parts:
