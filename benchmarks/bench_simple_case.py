@@ -1,0 +1,294 @@
+"""The simple case (issue 24): pieces of a few very different parts, where K = S can win.
+
+    python benchmarks/bench_simple_case.py --build OUT RENDERED [RENDERED ...]
+    python benchmarks/bench_simple_case.py --data DIR [DIR ...] [--seeds 0 1] [--jobs 2]
+                                           [--json FILE]
+
+On held-out recordings the scikit-learn recipe (K = S) beat ``--sources`` on a
+funk kit split into kick, snare and hi-hat and on a flute with a mridangam.
+``--build`` makes development pieces of that kind from rendered ones (each a
+``rendered/<case>/`` with ``midi/drums.mid``, as ``make_midi_corpus.py``
+writes them), into ``OUT/rendered/``, every part scaled alike so that the
+mixture peaks at 0.9:
+
+- ``<corpus>_<case>_kit``: the drum score split into kick (GM notes 35-36),
+  snare (37-40) and cymbals (hi-hats, crash, ride, ...), each re-rendered
+  through fluidsynth and the General MIDI soundfont with the piece's kit (toms
+  are left out); pieces where one of the three is silent are skipped;
+- ``<corpus>_<case>_drums+<part>``: the drum stem and the piece's last pitched
+  stem (its melody where it has one), summed.
+
+Needs fluidsynth and fluid-soundfont-gm (Debian) and mido.
+
+Measured on every case of at most 3 parts below each ``--data`` folder
+(``separation/`` and ``rendered/``, as ``bench_quality.py`` reads them), each
+seed: the recipe; the default (the consensus of 8 restarts of 8 components per
+source); the same consensus of 2 and 1 components per source (``K=2S``,
+``K=S``: what ``--sources S -k 2S`` and ``-k S`` run), as in
+``bench_grouping_cues.py``; and candidate detectors, each choosing per run
+between the default and K=S from the recording alone:
+
+- *independence*: the K=S or default separation whose sources are less
+  dependent (the mixture-energy-weighted mean over 40 mel bands of the
+  correlation over frames of two sources' band power, mean over pairs);
+- *stability*: the one whose 8 restarts agree more (mean over pairs of
+  restarts of the spectrogram-weighted overlap of their matched masks; after
+  Brunet et al. 2004, who choose an NMF's rank by its restarts' reproducibility);
+- *rank one*, *coherence*: K=S where every source of the default is nearly one
+  component: the smallest share of a source's model in its first singular
+  value; the smallest energy-weighted mean correlation of a source's
+  components' activations (a drum's components strike together); each above
+  a threshold chosen on one half of the cases (alternate, sorted) and
+  reported on the other;
+- the oracle, the better of the two per run (the ceiling of any detector).
+
+Mean SDR / SI-SDR (BSS Eval v3, mir_eval) over a case's sources, then per case
+the mean over seeds; per kind of case (kit, drums + part, other) and for all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import tempfile
+from multiprocessing import Pool
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+from bench_grouping_cues import agreement, grouped, masks
+from bench_quality import CONFIG, case_folders, load_case, masked_sources, scores, sklearn_nmf
+
+from nmfaudio import Fit, Settings, Sources
+from nmfaudio.grouping import consensus, source_names
+from nmfaudio.nmf import nmf
+from nmfaudio.separation import Separation, analyse
+
+KIT = {
+    "kick": {35, 36},
+    "snare": {37, 38, 39, 40},
+    "cymbals": {42, 44, 46, 49, 51, 52, 53, 55, 57, 59},
+}
+SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+RESTARTS = 8
+CANDIDATES = {"default": 8, "K=2S": 2, "K=S": 1}  # components per source
+
+
+# ---------------------------------------------------------------- building the cases
+def drum_score(source: Path, notes: set[int], destination: Path) -> None:
+    """The MIDI file ``source`` with only the drum hits of ``notes`` (timing kept)."""
+    import mido
+
+    song = mido.MidiFile(source)
+    out = mido.MidiFile(type=song.type, ticks_per_beat=song.ticks_per_beat)
+    for track in song.tracks:
+        kept, carry = mido.MidiTrack(), 0
+        for message in track:
+            if message.type in ("note_on", "note_off") and message.note not in notes:
+                carry += message.time
+                continue
+            kept.append(message.copy(time=message.time + carry))
+            carry = 0
+        out.tracks.append(kept)
+    out.save(destination)
+
+
+def rendered(midi: Path, sr: int, n_samples: int) -> np.ndarray:
+    """``midi`` through fluidsynth as make_midi_corpus.py renders it, mono, n_samples long."""
+    wav = midi.with_suffix(".wav")
+    subprocess.run(
+        ["fluidsynth", "-ni", "-q", "-F", str(wav), "-O", "float", "-T", "wav", "-r", str(sr),
+         "-g", "0.5", SOUNDFONT, str(midi)], check=True, capture_output=True,
+    )  # fmt: skip
+    x = sf.read(wav, always_2d=True)[0].mean(axis=1)[:n_samples]
+    return np.pad(x, (0, n_samples - len(x)))
+
+
+def write_case(folder: Path, parts: dict[str, np.ndarray], sr: int) -> None:
+    gain = 0.9 / max(np.abs(sum(parts.values())).max(), 1e-9)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, x in parts.items():
+        sf.write(folder / f"{name}.wav", gain * x, sr, subtype="FLOAT")
+    sf.write(folder / "mixture.wav", gain * sum(parts.values()), sr, subtype="FLOAT")
+
+
+def build(out: Path, corpora: list[Path]) -> None:
+    for corpus in corpora:
+        tag = corpus.parent.name
+        for piece in sorted(p for p in corpus.iterdir() if (p / "midi" / "drums.mid").is_file()):
+            meta = json.loads((piece / "meta.json").read_text())
+            sr, n = meta["sr"], round(meta["seconds"] * meta["sr"])
+            with tempfile.TemporaryDirectory() as tmp:
+                kit = {}
+                for drum, notes in KIT.items():
+                    drum_score(piece / "midi" / "drums.mid", notes, Path(tmp) / f"{drum}.mid")
+                    kit[drum] = rendered(Path(tmp) / f"{drum}.mid", sr, n)
+            if all(np.abs(x).max() > 1e-3 for x in kit.values()):
+                write_case(out / "rendered" / f"{tag}_{piece.name}_kit", kit, sr)
+            part = [s for s in meta["stems"] if s != "drums"][-1]
+            write_case(
+                out / "rendered" / f"{tag}_{piece.name}_drums+{part}",
+                {name: sf.read(piece / f"{name}.wav")[0] for name in ("drums", part)},
+                sr,
+            )
+            print(f"  built {tag}/{piece.name}", flush=True)
+
+
+# ---------------------------------------------------------------- measuring
+def dependence(V: np.ndarray, source_masks: np.ndarray, sr: int) -> float:
+    """Mean over pairs of sources of the weighted band-power correlation over frames."""
+    mel = librosa.filters.mel(sr=sr, n_fft=CONFIG.n_fft, n_mels=40)
+    bands = np.einsum("mf,sft->smt", mel, (source_masks * V) ** 2)
+    weight = mel @ (V**2).sum(axis=1)
+    weight /= weight.sum()
+    centred = bands - bands.mean(axis=-1, keepdims=True)
+    norms = np.sqrt((centred**2).sum(axis=-1))
+    correlation = np.einsum("imt,jmt->ijm", centred, centred) / np.maximum(
+        norms[:, None] * norms[None], 1e-30
+    )
+    pairs = np.triu_indices(len(bands), 1)
+    return float(np.mean(correlation[pairs] @ weight))
+
+
+def rank_one_and_coherence(fit, groups) -> tuple[float, float]:
+    """Smallest share of a source's model in its first singular value; smallest coherence."""
+    W, H = fit.W.astype(np.float64), fit.H.astype(np.float64)
+    shares, coherences = [], []
+    for g in map(list, groups):
+        singular = np.linalg.svd(W[:, g] @ H[g], compute_uv=False)
+        shares.append(singular[0] ** 2 / np.sum(singular**2))
+        if len(g) > 1:
+            scaled = H[g] * W[:, g].sum(axis=0)[:, None]
+            pairs = np.triu_indices(len(g), 1)
+            energy = np.outer(scaled.sum(axis=1), scaled.sum(axis=1))[pairs]
+            coherences.append(np.sum(np.corrcoef(scaled)[pairs] * energy) / np.sum(energy))
+    return float(min(shares)), float(min(coherences, default=1.0))
+
+
+def case(job: tuple[Path, int]) -> dict:
+    folder, seed = job
+    y, sr, names, references = load_case(folder)
+    S = len(names)
+    out = {"case": f"{folder.parent.parent.name}/{folder.name}", "seed": seed}
+    W, H = sklearn_nmf(np.abs(librosa.stft(y, n_fft=CONFIG.n_fft, hop_length=CONFIG.hop_length)),
+                       S, seed)  # fmt: skip
+    out["recipe"] = scores(references, masked_sources(y, W, H, range(S), S))
+    spectrogram = analyse(y, sr, CONFIG, Sources(S))
+    V = spectrogram.V.astype(np.float64)
+    for label, per in CANDIDATES.items():
+        fit = dataclasses.replace(Fit(), seed=np.random.default_rng(seed))
+        runs = [(f, grouped(f, sr, S, 0.0)) for f in
+                (nmf(spectrogram.V, per * S, fit=fit) for _ in range(RESTARTS))]  # fmt: skip
+        merged, groups = consensus(runs)
+        result = Separation(spectrogram, merged, Settings(stft=CONFIG), source_names(groups))
+        out[label] = scores(references, np.stack(list(result.iter_sources())))
+        out[f"dependence {label}"] = dependence(V, masks(merged, groups), sr)
+        each = [masks(f, g) for f, g in runs]
+        out[f"stability {label}"] = float(np.mean([
+            agreement(V, each[i], each[j]) for i in range(RESTARTS) for j in range(i + 1, RESTARTS)
+        ]))  # fmt: skip
+        if label == "default":
+            out["rank one"], out["coherence"] = rank_one_and_coherence(merged, groups)
+    print(f"  done {out['case']} seed {seed}", flush=True)
+    return out
+
+
+def kind(name: str) -> str:
+    return "kit" if name.endswith("_kit") else "drums+part" if "_drums+" in name else "other"
+
+
+def piece(name: str) -> str:
+    """The rendered piece (or recording) a case is, or was built from: ``s11_case_003``."""
+    corpus, case_name = name.split("/")
+    for suffix in ("_kit", "_drums+"):
+        if suffix in case_name:
+            return case_name[: case_name.index(suffix)]
+    return f"{corpus}_{case_name}"
+
+
+def summary(label: str, picked: np.ndarray, table: dict, subset: np.ndarray) -> str:
+    sdr, si_sdr = picked[subset, 0], picked[subset, 1]
+    over = sdr - table["recipe"][subset, 0]
+    gain = sdr - table["default"][subset, 0]
+    return (
+        f"{label:<24}{sdr.mean():7.2f}{si_sdr.mean():8.2f}{np.median(sdr):8.2f}"
+        f"{int((over >= 0).sum()):>6}/{len(sdr):<4}{over.min():+8.2f}{gain.mean():+11.2f}"
+        f"{int((gain > 0.1).sum()):>5}/{int((gain < -0.1).sum()):<4}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", nargs="+", type=Path, metavar=("OUT", "RENDERED"))
+    parser.add_argument("--data", type=Path, nargs="+")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument("--report", type=Path, help="only report the runs of a --json file")
+    args = parser.parse_args()
+    if args.build:
+        return build(args.build[0], args.build[1:])
+    if args.report:
+        return report(json.loads(args.report.read_text()))
+    folders = [f for data in args.data for f in case_folders(data)]
+    folders = [f for f in folders if len(load_case(f)[2]) <= 3]
+    with Pool(args.jobs) as pool:
+        runs = pool.map(case, [(f, s) for f in folders for s in args.seeds], chunksize=1)
+    if args.json:
+        args.json.write_text(json.dumps(runs))
+    report(runs)
+
+
+def report(runs: list[dict]) -> None:
+    cases = sorted({r["case"] for r in runs})
+    per_case = {c: [r for r in runs if r["case"] == c] for c in cases}
+
+    def over_seeds(pick) -> np.ndarray:  # pick(run) -> candidate; per case, mean over seeds
+        return np.array([np.mean([r[pick(r)] for r in per_case[c]], axis=0) for c in cases])
+
+    table = {m: over_seeds(lambda r, m=m: m) for m in ("recipe", *CANDIDATES)}
+    rules = {
+        "oracle (ceiling)": lambda r: max(("default", "K=S"), key=lambda m: r[m][0]),
+        "independence": lambda r: min(("default", "K=S"), key=lambda m: r[f"dependence {m}"]),
+        "stability": lambda r: max(("default", "K=S"), key=lambda m: r[f"stability {m}"]),
+    }
+    kinds = np.array([kind(c) for c in cases])
+    # Halves by piece (a built case goes where the piece it was made from goes), alternate in
+    # sorted order, so that each kind of case is in both.
+    pieces = [piece(c) for c in cases]
+    half_of = {p: i % 2 for i, p in enumerate(sorted(set(pieces)))}
+    halves = {h: np.array([half_of[p] == i for p in pieces]) for i, h in enumerate("AB")}
+    rows = {m: table[m] for m in table} | {name: over_seeds(rule) for name, rule in rules.items()}
+    for feature in ("rank one", "coherence"):
+        thresholds = sorted({r[feature] for r in runs} | {np.inf}, reverse=True)  # ties: fire less
+        for select in halves:
+
+            def chosen(tau, feature=feature):
+                return over_seeds(lambda run: "K=S" if run[feature] >= tau else "default")
+
+            tau = max(thresholds, key=lambda t: chosen(t)[halves[select], 0].mean())
+            rows[f"{feature} >= {tau:.3f} ({select})"] = chosen(tau)
+    seeds = sorted({r["seed"] for r in runs})
+    print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
+    print(f"{'':<24}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'>= recipe':>10}{'worst':>8}"
+          f"{'vs default':>11}{'+/-':>7}   (worst: against the recipe)")  # fmt: skip
+    for group in ("kit", "drums+part", "other", "all"):
+        subset = np.ones(len(cases), bool) if group == "all" else kinds == group
+        if not subset.any():
+            continue
+        print(f"-- {group}: {int(subset.sum())} cases")
+        for name, picked in rows.items():
+            if name.endswith("(A)") or name.endswith("(B)"):
+                held = halves["B" if name.endswith("(A)") else "A"]
+                if (subset & held).any():
+                    print(summary(f"{name[:-4]} on {'BA'[name.endswith('(B)')]}", picked,
+                                  table, subset & held))  # fmt: skip
+            else:
+                print(summary(name, picked, table, subset))
+
+
+if __name__ == "__main__":
+    main()
