@@ -113,36 +113,52 @@ def agreement(V: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(similarity[rows, columns].sum())
 
 
+def recipe(y: np.ndarray, references: np.ndarray, seed: int) -> tuple[float, float]:
+    """The scikit-learn recipe's scores: K = S, magnitude-ratio masks."""
+    S = len(references)
+    W, H = sklearn_nmf(np.abs(librosa.stft(y, n_fft=CONFIG.n_fft, hop_length=CONFIG.hop_length)),
+                       S, seed)  # fmt: skip
+    return scores(references, masked_sources(y, W, H, range(S), S))
+
+
+def restarted(spectrogram, n_sources: int, per_source: int, seed: int) -> list:
+    """RESTARTS factorizations of per_source components a source, from one seeded generator."""
+    fit = dataclasses.replace(Fit(), seed=np.random.default_rng(seed))
+    return [nmf(spectrogram.V, per_source * n_sources, fit=fit) for _ in range(RESTARTS)]
+
+
+def separated(spectrogram, references: np.ndarray, runs) -> tuple:
+    """The consensus of grouped runs: its scores, its model and its groups."""
+    merged, groups = consensus(runs)
+    result = Separation(spectrogram, merged, Settings(stft=CONFIG), source_names(groups))
+    return scores(references, np.stack(list(result.iter_sources()))), merged, groups
+
+
 def case(job: tuple[Path, int]) -> dict:
     folder, seed = job
     y, sr, names, references = load_case(folder)
     S = len(names)
     out = {"case": f"{folder.parent.parent.name}/{folder.name}", "sources": S, "seed": seed}
-    W, H = sklearn_nmf(np.abs(librosa.stft(y, n_fft=CONFIG.n_fft, hop_length=CONFIG.hop_length)),
-                       S, seed)  # fmt: skip
-    out["recipe"] = scores(references, masked_sources(y, W, H, range(S), S))
+    out["recipe"] = recipe(y, references, seed)
     spectrogram = analyse(y, sr, CONFIG, Sources(S))
-
-    def separated(runs):
-        merged, groups = consensus(runs)
-        result = Separation(spectrogram, merged, Settings(stft=CONFIG), source_names(groups))
-        return scores(references, np.stack(list(result.iter_sources()))), merged, groups
-
     fitted = {}
     for per in (8, 2, 1):
-        fit = dataclasses.replace(Fit(), seed=np.random.default_rng(seed))
-        fits = [nmf(spectrogram.V, per * S, fit=fit) for _ in range(RESTARTS)]
+        fits = restarted(spectrogram, S, per, seed)
         label = {8: "default", 2: "K=2S", 1: "K=S"}[per]
-        out[label], *fitted[label] = separated([(f, grouped(f, sr, S, 0.0)) for f in fits])
+        out[label], *fitted[label] = separated(
+            spectrogram, references, [(f, grouped(f, sr, S, 0.0)) for f in fits]
+        )
         fitted[label].append(float(np.mean([f.losses[-1] for f in fits])))
         if per == 8:
             for weight in WEIGHTS:
                 out[f"cues {weight:g}"] = separated(
-                    [(f, grouped(f, sr, S, weight)) for f in fits]
+                    spectrogram, references, [(f, grouped(f, sr, S, weight)) for f in fits]
                 )[0]  # fmt: skip
             rng = np.random.default_rng(1000 + seed)
             for beta, name in ((2.0, "nmf euc"), (1.0, "nmf kl")):
-                out[name] = separated([(f, nmf_grouped(f, sr, S, beta, rng)) for f in fits])[0]
+                out[name] = separated(
+                    spectrogram, references, [(f, nmf_grouped(f, sr, S, beta, rng)) for f in fits]
+                )[0]
     V = spectrogram.V.astype(np.float64)
     out["loss_ratio"] = fitted["K=S"][2] / fitted["default"][2]
     out["agreement"] = agreement(V, masks(*fitted["default"][:2]), masks(*fitted["K=S"][:2]))

@@ -38,8 +38,8 @@ between the default and K=S from the recording alone:
   component: the smallest share of a source's model in its first singular
   value; the smallest energy-weighted mean correlation of a source's
   components' activations (a drum's components strike together); each above
-  a threshold chosen on one half of the cases (alternate, sorted) and
-  reported on the other;
+  a threshold chosen on one half of the pieces (alternate, sorted; a built case
+  goes with the piece it was made from) and reported on the other;
 - the oracle, the better of the two per run (the ceiling of any detector).
 
 Mean SDR / SI-SDR (BSS Eval v3, mir_eval) over a case's sources, then per case
@@ -49,7 +49,6 @@ the mean over seeds; per kind of case (kit, drums + part, other) and for all.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import subprocess
 import tempfile
@@ -59,13 +58,11 @@ from pathlib import Path
 import librosa
 import numpy as np
 import soundfile as sf
-from bench_grouping_cues import agreement, grouped, masks
-from bench_quality import CONFIG, case_folders, load_case, masked_sources, scores, sklearn_nmf
+from bench_grouping_cues import RESTARTS, agreement, grouped, masks, recipe, restarted, separated
+from bench_quality import CONFIG, case_folders, load_case
 
-from nmfaudio import Fit, Settings, Sources
-from nmfaudio.grouping import consensus, source_names
-from nmfaudio.nmf import nmf
-from nmfaudio.separation import Separation, analyse
+from nmfaudio import Sources
+from nmfaudio.separation import analyse
 
 KIT = {
     "kick": {35, 36},
@@ -73,7 +70,6 @@ KIT = {
     "cymbals": {42, 44, 46, 49, 51, 52, 53, 55, 57, 59},
 }
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-RESTARTS = 8
 CANDIDATES = {"default": 8, "K=2S": 2, "K=S": 1}  # components per source
 
 
@@ -173,18 +169,12 @@ def case(job: tuple[Path, int]) -> dict:
     y, sr, names, references = load_case(folder)
     S = len(names)
     out = {"case": f"{folder.parent.parent.name}/{folder.name}", "seed": seed}
-    W, H = sklearn_nmf(np.abs(librosa.stft(y, n_fft=CONFIG.n_fft, hop_length=CONFIG.hop_length)),
-                       S, seed)  # fmt: skip
-    out["recipe"] = scores(references, masked_sources(y, W, H, range(S), S))
+    out["recipe"] = recipe(y, references, seed)
     spectrogram = analyse(y, sr, CONFIG, Sources(S))
     V = spectrogram.V.astype(np.float64)
     for label, per in CANDIDATES.items():
-        fit = dataclasses.replace(Fit(), seed=np.random.default_rng(seed))
-        runs = [(f, grouped(f, sr, S, 0.0)) for f in
-                (nmf(spectrogram.V, per * S, fit=fit) for _ in range(RESTARTS))]  # fmt: skip
-        merged, groups = consensus(runs)
-        result = Separation(spectrogram, merged, Settings(stft=CONFIG), source_names(groups))
-        out[label] = scores(references, np.stack(list(result.iter_sources())))
+        runs = [(f, grouped(f, sr, S, 0.0)) for f in restarted(spectrogram, S, per, seed)]
+        out[label], merged, groups = separated(spectrogram, references, runs)
         out[f"dependence {label}"] = dependence(V, masks(merged, groups), sr)
         each = [masks(f, g) for f, g in runs]
         out[f"stability {label}"] = float(np.mean([
@@ -261,33 +251,30 @@ def report(runs: list[dict]) -> None:
     pieces = [piece(c) for c in cases]
     half_of = {p: i % 2 for i, p in enumerate(sorted(set(pieces)))}
     halves = {h: np.array([half_of[p] == i for p in pieces]) for i, h in enumerate("AB")}
-    rows = {m: table[m] for m in table} | {name: over_seeds(rule) for name, rule in rules.items()}
+    everywhere = np.ones(len(cases), bool)
+    rows = {m: (picked, everywhere) for m, picked in table.items()}  # name: (figures, shown on)
+    rows |= {name: (over_seeds(rule), everywhere) for name, rule in rules.items()}
     for feature in ("rank one", "coherence"):
         thresholds = sorted({r[feature] for r in runs} | {np.inf}, reverse=True)  # ties: fire less
-        for select in halves:
+        for select, held in (("A", "B"), ("B", "A")):
 
             def chosen(tau, feature=feature):
                 return over_seeds(lambda run: "K=S" if run[feature] >= tau else "default")
 
             tau = max(thresholds, key=lambda t: chosen(t)[halves[select], 0].mean())
-            rows[f"{feature} >= {tau:.3f} ({select})"] = chosen(tau)
+            rows[f"{feature} >= {tau:.3f} on {held}"] = (chosen(tau), halves[held])
     seeds = sorted({r["seed"] for r in runs})
     print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
     print(f"{'':<24}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'>= recipe':>10}{'worst':>8}"
           f"{'vs default':>11}{'+/-':>7}   (worst: against the recipe)")  # fmt: skip
     for group in ("kit", "drums+part", "other", "all"):
-        subset = np.ones(len(cases), bool) if group == "all" else kinds == group
+        subset = everywhere if group == "all" else kinds == group
         if not subset.any():
             continue
         print(f"-- {group}: {int(subset.sum())} cases")
-        for name, picked in rows.items():
-            if name.endswith("(A)") or name.endswith("(B)"):
-                held = halves["B" if name.endswith("(A)") else "A"]
-                if (subset & held).any():
-                    print(summary(f"{name[:-4]} on {'BA'[name.endswith('(B)')]}", picked,
-                                  table, subset & held))  # fmt: skip
-            else:
-                print(summary(name, picked, table, subset))
+        for name, (picked, shown) in rows.items():
+            if (subset & shown).any():
+                print(summary(name, picked, table, subset & shown))
 
 
 if __name__ == "__main__":
