@@ -71,7 +71,8 @@ def cues(W: np.ndarray, H: np.ndarray) -> np.ndarray:
     return np.stack([np.log(flatness), np.log(attack + 1e-9)], axis=1)
 
 
-def _standard(x: np.ndarray) -> np.ndarray:
+def standardised(x: np.ndarray) -> np.ndarray:
+    """Each column to zero mean and unit variance."""
     return (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-12)
 
 
@@ -80,7 +81,7 @@ def grouped(fit, sr: int, n_sources: int, weight: float) -> list[np.ndarray]:
     features = template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft)
     features = (features - features.mean(axis=0)) / max(features.std(), 1e-12)  # Ward: same groups
     if weight:
-        features = np.concatenate([features, weight * _standard(cues(fit.W, fit.H))], axis=1)
+        features = np.concatenate([features, weight * standardised(cues(fit.W, fit.H))], axis=1)
     labels = cluster_components(features, n_sources)
     return [np.flatnonzero(labels == s) for s in range(n_sources)]
 

@@ -77,7 +77,15 @@ import librosa
 import numpy as np
 import scipy.cluster.hierarchy
 import soundfile as sf
-from bench_grouping_cues import agreement, grouped, masks, recipe, restarted, separated
+from bench_grouping_cues import (
+    agreement,
+    grouped,
+    masks,
+    recipe,
+    restarted,
+    separated,
+    standardised,
+)
 from bench_quality import CONFIG, case_folders, load_case
 
 from nmfaudio import Sources
@@ -206,9 +214,8 @@ def by_activation(fit, sr: int, n_sources: int, rises: bool = False) -> list[np.
 
 def standardised_mfcc(fit, sr: int, n_sources: int) -> list[np.ndarray]:
     """Ward on the MFCCs, each coefficient scaled to unit variance over the components."""
-    X = template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft)
-    X = (X - X.mean(axis=0)) / np.maximum(X.std(axis=0), 1e-12)
-    return labelled(cluster_components(X, n_sources), n_sources)
+    features = standardised(template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft))
+    return labelled(cluster_components(features, n_sources), n_sources)
 
 
 def energy_ward(fit, sr: int, n_sources: int) -> list[np.ndarray]:
@@ -240,10 +247,6 @@ def energy_split(fit, sr: int, n_sources: int) -> list[np.ndarray]:
         groups.remove(split)
         groups += [split.get_left(), split.get_right()]
     return sorted((np.array(sorted(g.pre_order())) for g in groups), key=lambda m: m[0])
-
-
-def default_grouping(fit, sr: int, n_sources: int) -> list[np.ndarray]:
-    return grouped(fit, sr, n_sources, 0.0)
 
 
 GROUPINGS = {  # of the default's own fits, in place of the MFCCs and Ward
@@ -279,12 +282,14 @@ def case(job: tuple[Path, int]) -> dict:
         out[f"stability {label}"] = stability(V, runs)
         if label == "default":
             out["rank one"], out["coherence"] = rank_one_and_coherence(merged, groups)
-            for name, grouping in GROUPINGS.items():
-                runs = [(f, grouping(f, sr, S)) for f in fits]
-                out[name] = separated(spectrogram, references, runs)[0]
-                if name == "co-activation":
-                    out[f"stability {name}"] = stability(V, runs)
-            both = [(f, g(f, sr, S)) for g in (default_grouping, standardised_mfcc) for f in fits]
+            regrouped = {
+                name: [(f, grouping(f, sr, S)) for f in fits]
+                for name, grouping in GROUPINGS.items()
+            }
+            for name, other in regrouped.items():
+                out[name] = separated(spectrogram, references, other)[0]
+            out["stability co-activation"] = stability(V, regrouped["co-activation"])
+            both = runs + regrouped["z-MFCC"]  # every fit grouped at both scales
             out["both scalings"] = separated(spectrogram, references, both)[0]
     print(f"  done {out['case']} seed {seed}", flush=True)
     return out
