@@ -1,6 +1,7 @@
 """Whole separations of a long recording: nmfaudio's CLI beside the scikit-learn recipe.
 
     python benchmarks/bench_end_to_end.py [--minutes 10] [-k 16] [--iterations 200]
+                                          [--sources S] [--baseline CHECKOUT]
 
 Makes a stereo 44.1 kHz recording of the given length (real music from
 ../shared/data/separation when present, else the synthesized example, looped
@@ -8,6 +9,12 @@ with a different offset in each channel), then runs
 ``nmfaudio separate INPUT -k K --iterations N --tol 0`` and
 ``benchmarks/sklearn_recipe.py`` on it, each in its own process, and prints
 wall time and peak resident memory of each, and their ratios.
+
+``--sources S``: nmfaudio separates S sources (``--sources S``, its default
+components per restart unless ``-k`` is given) and the recipe factorizes
+K = S. ``--baseline CHECKOUT``: also runs nmfaudio from another checkout's
+source (a previous release, say), the same command, and prints this one's
+ratios to it.
 """
 
 from __future__ import annotations
@@ -49,8 +56,8 @@ def long_recording(path: Path, minutes: float, channels: int = 2) -> None:
     sf.write(path, signal.T, SR, subtype="PCM_16")
 
 
-def measure(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one child process.
+def measure(command: list[str], pythonpath: str | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of one child process (with ``PYTHONPATH``, if given).
 
     The peak is the child's own high-water mark (``VmHWM`` in /proc), read
     until it exits: the ``ru_maxrss`` that ``wait4`` reports counts what the
@@ -58,7 +65,8 @@ def measure(command: list[str]) -> tuple[float, float]:
     much for a 30-minute input, 2.2 GB for a 60-minute one).
     """
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
     status_file = Path(f"/proc/{process.pid}/status")
     peak_kb = 0
     while process.poll() is None:
@@ -84,22 +92,35 @@ def print_measures(rows: dict[str, tuple[float, float]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("-k", type=int, default=16)
+    parser.add_argument("-k", type=int)
     parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--sources", type=int)
+    parser.add_argument("--baseline", type=Path, help="another checkout of nmfaudio to time")
     args = parser.parse_args()
+    k = args.k or (None if args.sources else 16)
     with tempfile.TemporaryDirectory() as tmp:
         audio = Path(tmp) / "long.wav"
         long_recording(audio, args.minutes)
         print(f"input: {args.minutes:g} min, stereo, {SR} Hz;", end=" ")
-        print(f"K={args.k}, {args.iterations} iterations")
-        common = ["-k", str(args.k), "--iterations", str(args.iterations)]
-        ours = measure([sys.executable, "-m", "nmfaudio", "separate", str(audio), "-o",
-                        f"{tmp}/ours", "--tol", "0", "-q", *common])  # fmt: skip
-        theirs = measure([sys.executable, str(HERE / "sklearn_recipe.py"), str(audio),
-                          f"{tmp}/theirs", *common])  # fmt: skip
-    print_measures({"nmfaudio": ours, "scikit-learn": theirs})
-    speed, memory = theirs[0] / ours[0], theirs[1] / ours[1]
-    print(f"  ratio             {speed:7.2f} x faster, {memory:.2f} x less memory")
+        asked = [*(["--sources", str(args.sources)] if args.sources else []),
+                 *(["-k", str(k)] if k else [])]  # fmt: skip
+        print(" ".join(asked), f"{args.iterations} iterations")
+
+        def ours(out: str) -> list[str]:
+            return [sys.executable, "-m", "nmfaudio", "separate", str(audio), "-o", out,
+                    "--tol", "0", "-q", *asked, "--iterations", str(args.iterations)]  # fmt: skip
+
+        rows = {"nmfaudio": measure(ours(f"{tmp}/ours"))}
+        if args.baseline:
+            rows["baseline"] = measure(ours(f"{tmp}/baseline"), str(args.baseline.resolve()))
+        rows["scikit-learn"] = measure([sys.executable, str(HERE / "sklearn_recipe.py"),
+                                        str(audio), f"{tmp}/theirs", "-k", str(args.sources or k),
+                                        "--iterations", str(args.iterations)])  # fmt: skip
+    print_measures(rows)
+    for peer in ("baseline", "scikit-learn"):
+        if peer in rows:
+            speed, memory = rows[peer][0] / rows["nmfaudio"][0], rows[peer][1] / rows["nmfaudio"][1]
+            print(f"  ratio to {peer:<12}{speed:7.2f} x faster, {memory:.2f} x less memory")
 
 
 if __name__ == "__main__":

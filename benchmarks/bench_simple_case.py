@@ -19,7 +19,9 @@ mixture peaks at 0.9:
   stem (its melody where it has one), summed, for pieces of more than those two
   parts (a piece of only those is that case already).
 
-Needs fluidsynth and fluid-soundfont-gm (Debian) and mido.
+Needs fluidsynth and fluid-soundfont-gm (Debian) and mido. ``--synthetic OUT``
+writes the test suite's simplest case as three pieces into ``OUT/rendered/``:
+harmonic notes (5 partials) and high-passed noise clicks, 4 s at 22050 Hz.
 
 Measured on every case of at most 3 parts below each ``--data`` folder
 (``separation/`` and ``rendered/``, as ``bench_quality.py`` reads them), each
@@ -54,7 +56,14 @@ wide, so that Ward's top cuts split them and leave kick and snare together):
 - *z-MFCC*: the MFCCs standardised per coefficient (as scikit-learn's
   ``StandardScaler`` before clustering), so that the first, the spectral
   tilt, no longer dominates; *both scalings*: the consensus of all 16
-  groupings, each fit grouped both ways;
+  groupings, each fit grouped both ways; *steadier scaling* chooses per run
+  between the two scalings as *steadier grouping* does, and *both where
+  steady* takes both scalings where the z-MFCC groupings' restarts agree
+  more than the MFCC ones', else the default (on the test suite's
+  tones and clicks the z-MFCCs group by pitch: their restarts agree less);
+  *both where agreeing* the same with the library's measure of agreement
+  (:func:`nmfaudio.grouping.agreement`: the cosine similarity of matched
+  source models, what :func:`~nmfaudio.grouping.consensus` matches by);
 - *energy Ward*: each component counts in Ward's criterion by its share of
   the model; *energy split*: Ward's tree, cut top-down by splitting the group
   that holds most of the model.
@@ -89,6 +98,7 @@ from bench_grouping_cues import (
 from bench_quality import CONFIG, case_folders, load_case
 
 from nmfaudio import Sources
+from nmfaudio.grouping import agreement as model_agreement
 from nmfaudio.grouping import cluster_components, template_mfcc
 from nmfaudio.separation import analyse
 
@@ -99,6 +109,7 @@ KIT = {
 }
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 CANDIDATES = {"default": 8, "K=2S": 2, "K=S": 1}  # components per source
+SYNTHETIC_NOTES = [[220, 330, 262, 392], [220, 330, 262], [110, 147, 165]]  # Hz, one after another
 
 
 # ---------------------------------------------------------------- building the cases
@@ -137,6 +148,21 @@ def write_case(folder: Path, parts: dict[str, np.ndarray], sr: int) -> None:
     for name, x in parts.items():
         sf.write(folder / f"{name}.wav", gain * x, sr, subtype="FLOAT")
     sf.write(folder / "mixture.wav", gain * sum(parts.values()), sr, subtype="FLOAT")
+
+
+def synthetic(out: Path, sr: int = 22050, seconds: float = 4.0) -> None:
+    """The test suite's simplest case, as recordings: notes of 5 harmonics and clicks."""
+    t = np.arange(int(seconds * sr)) / sr
+    for i, notes in enumerate(SYNTHETIC_NOTES):
+        f0 = np.repeat(notes, -(-t.size // len(notes)))[: t.size]
+        phase = 2 * np.pi * np.cumsum(f0) / sr
+        decay = np.exp(-(t % (seconds / len(notes))) * 3)
+        noise = np.diff(np.random.default_rng(i).standard_normal(t.size + 1))  # high-passed
+        parts = {
+            "tones": 0.3 * decay * sum(np.sin(h * phase) / h for h in range(1, 6)),
+            "clicks": 0.2 * noise * np.exp(-(t % 0.25) / 0.01),
+        }
+        write_case(out / "rendered" / f"tones+clicks_{i}", parts, sr)
 
 
 def build(out: Path, corpora: list[Path]) -> None:
@@ -289,6 +315,9 @@ def case(job: tuple[Path, int]) -> dict:
             for name, other in regrouped.items():
                 out[name] = separated(spectrogram, references, other)[0]
             out["stability co-activation"] = stability(V, regrouped["co-activation"])
+            out["stability z-MFCC"] = stability(V, regrouped["z-MFCC"])
+            out["agreement default"] = model_agreement(runs)
+            out["agreement z-MFCC"] = model_agreement(regrouped["z-MFCC"])
             both = runs + regrouped["z-MFCC"]  # every fit grouped at both scales
             out["both scalings"] = separated(spectrogram, references, both)[0]
     print(f"  done {out['case']} seed {seed}", flush=True)
@@ -322,6 +351,7 @@ def summary(label: str, picked: np.ndarray, table: dict, subset: np.ndarray) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", nargs="+", type=Path, metavar=("OUT", "RENDERED"))
+    parser.add_argument("--synthetic", type=Path, metavar="OUT")
     parser.add_argument("--data", type=Path, nargs="+")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--jobs", type=int, default=2)
@@ -330,6 +360,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.build:
         return build(args.build[0], args.build[1:])
+    if args.synthetic:
+        return synthetic(args.synthetic)
     if args.report:
         return report(json.loads(args.report.read_text()))
     folders = [f for data in args.data for f in case_folders(data)]
@@ -359,6 +391,17 @@ def report(runs: list[dict]) -> None:
     if "stability co-activation" in runs[0]:
         rules["steadier grouping"] = lambda r: max(
             ("default", "co-activation"), key=lambda m: r[f"stability {m}"]
+        )
+    if "stability z-MFCC" in runs[0]:
+        rules["steadier scaling"] = lambda r: max(
+            ("default", "z-MFCC"), key=lambda m: r[f"stability {m}"]
+        )
+        rules["both where steady"] = lambda r: (
+            "both scalings" if r["stability z-MFCC"] > r["stability default"] else "default"
+        )
+    if "agreement z-MFCC" in runs[0]:
+        rules["both where agreeing"] = lambda r: (
+            "both scalings" if r["agreement z-MFCC"] > r["agreement default"] else "default"
         )
     kinds = np.array([kind(c) for c in cases])
     # Halves by piece (a built case goes where the piece it was made from goes), alternate in

@@ -14,11 +14,13 @@ from nmfaudio import ParameterError
 from nmfaudio.frontend import STFTConfig
 from nmfaudio.grouping import (
     N_MELS,
+    agreement,
     by_name,
     by_templates,
     by_timbre,
     cluster_components,
     consensus,
+    grouped_twice,
     named_components,
     named_sources,
     restarts,
@@ -37,6 +39,57 @@ def test_clustering_finds_obvious_groups_numbered_by_first_component():
     np.testing.assert_array_equal(cluster_components(features, 3), [0, 1, 0, 1, 2, 2])
     np.testing.assert_array_equal(cluster_components(features, 6), np.arange(6))
     np.testing.assert_array_equal(cluster_components(features, 1), np.zeros(6))
+
+
+def test_standardised_clustering_lets_no_feature_decide_by_its_spread_alone():
+    # Feature 0 spreads wide and evenly; feature 1 is narrow but in two clear groups.
+    features = np.array([[-150.0, 0], [-50, 5], [50, 0], [150, 5]])
+    np.testing.assert_array_equal(cluster_components(features, 2), [0, 0, 1, 1])
+    np.testing.assert_array_equal(cluster_components(features, 2, standardised=True), [0, 1, 0, 1])
+    before = features.copy()
+    cluster_components(features * [1, 1e6], 2, standardised=True)  # scale does not matter
+    np.testing.assert_array_equal(features, before)  # nor is the caller's array touched
+    scaled = cluster_components(features * [1e-3, 1e6], 2, standardised=True)
+    np.testing.assert_array_equal(scaled, [0, 1, 0, 1])
+    flat = np.column_stack([features[:, 1], np.ones(4)])  # a constant feature is harmless
+    np.testing.assert_array_equal(cluster_components(flat, 2, standardised=True), [0, 1, 0, 1])
+
+
+def test_agreement_of_groupings_is_one_where_they_find_the_same_sources():
+    mix = tones([220, 330, 262]) + clicks()
+    spectrogram = analyse(mix, SR, STFTConfig(**FAST), Sources(2, 6))
+    settings = settings_of(n_iter=30, seed=1, **FAST)
+    runs = restarts(spectrogram, 6, 3, group=by_timbre(spectrogram, 2), settings=settings)
+    fit, groups = runs[0]
+    assert agreement([(fit, groups), (fit, groups[::-1])]) == pytest.approx(1)  # order aside
+    assert agreement(runs[:1]) == 1
+    halves = [np.arange(0, 6, 2), np.arange(1, 6, 2)]
+    mixed = agreement([(fit, groups), (fit, halves)])
+    assert mixed < 0.9 < agreement(runs)  # 0.52 and 0.98 measured
+    assert agreement([(fit, halves), (fit, groups)]) == pytest.approx(mixed)  # symmetric
+
+
+def test_grouped_twice_regroups_by_standardised_mfccs_only_where_they_agree_more():
+    # Tones and clicks: the standardised MFCCs split the tones by their notes, and each
+    # restart differently (agreement 0.85 against 0.98 measured): the first groupings stay.
+    mix = tones([110, 147, 165]) + clicks(seed=3)
+    spectrogram = analyse(mix, SR, STFTConfig(**FAST), Sources(2))
+    settings = settings_of(seed=0, **FAST)
+    runs = restarts(spectrogram, 16, 8, group=by_timbre(spectrogram, 2), settings=settings)
+    standardised = by_timbre(spectrogram, 2, standardised=True)
+    regrouped = [(fit, standardised(fit.W)) for fit, _ in runs]
+    assert agreement(regrouped) < agreement(runs)
+    twice = grouped_twice(runs, spectrogram, 2)
+    assert len(twice) == 16 and all(a is b for a, b in zip(twice, runs + runs, strict=True))
+    # First groupings that disagree (random splits, a different one each fit): regrouped.
+    rng = np.random.default_rng(0)
+    shuffled = [(fit, np.array_split(rng.permutation(16), 2)) for fit, _ in runs]
+    assert agreement(regrouped) > agreement(shuffled)
+    twice = grouped_twice(shuffled, spectrogram, 2)
+    assert all(a is b for a, b in zip(twice[:8], shuffled, strict=True))
+    assert all(fit is again for (fit, _), (again, _) in zip(runs, twice[8:], strict=True))
+    for (_, groups), (_, expected) in zip(twice[8:], regrouped, strict=True):
+        assert [g.tolist() for g in groups] == [g.tolist() for g in expected]
 
 
 def test_group_separates_a_tone_from_clicks_and_sources_sum_to_the_input():
