@@ -93,7 +93,6 @@ from bench_grouping_cues import (
     recipe,
     restarted,
     separated,
-    standardised,
 )
 from bench_quality import CONFIG, case_folders, load_case
 
@@ -239,9 +238,10 @@ def by_activation(fit, sr: int, n_sources: int, rises: bool = False) -> list[np.
 
 
 def standardised_mfcc(fit, sr: int, n_sources: int) -> list[np.ndarray]:
-    """Ward on the MFCCs, each coefficient scaled to unit variance over the components."""
-    features = standardised(template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft))
-    return labelled(cluster_components(features, n_sources), n_sources)
+    """Ward on the MFCCs, each coefficient scaled to unit variance over the components
+    (the library's ``standardised`` clustering, what ``grouping.grouped_twice`` regroups by)."""
+    features = template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft)
+    return labelled(cluster_components(features, n_sources, standardised=True), n_sources)
 
 
 def energy_ward(fit, sr: int, n_sources: int) -> list[np.ndarray]:
