@@ -187,10 +187,9 @@ def grouped_twice(
     development cases of two or three parts against 7.48 for the first
     groupings alone, and 8.89 against 8.21 on 32 cases checked after the
     choice, but 3.33 against 3.61 on the 20 cases of the quality tables (the
-    documentation's "Separation quality"): not the default. A fit's second
-    grouping is its first again where the standardised ones agree less, so
-    that every fit's components appear twice, whatever the recording: the
-    consensus is then that of the first groupings.
+    documentation's "Separation quality"): not the default. Where the
+    standardised ones agree less, each fit's second grouping is its first
+    again, and the consensus is that of the first groupings.
     """
     again = by_timbre(spectrogram, n_sources, standardised=True)
     regrouped = [(fit, again(fit.W)) for fit, _ in runs]
