@@ -2,6 +2,7 @@
 
     python benchmarks/bench_end_to_end.py [--minutes 10] [-k 16] [--iterations 200]
                                           [--sources S] [--baseline CHECKOUT]
+                                          [--loop FILE ...]
 
 Makes a stereo 44.1 kHz recording of the given length (real music from
 ../shared/data/separation when present, else the synthesized example, looped
@@ -9,6 +10,10 @@ with a different offset in each channel), then runs
 ``nmfaudio separate INPUT -k K --iterations N --tol 0`` and
 ``benchmarks/sklearn_recipe.py`` on it, each in its own process, and prints
 wall time and peak resident memory of each, and their ratios.
+
+``--loop FILE ...``: loop these recordings instead (a drum kit, say, to time
+``--sources`` where the recording is mostly percussive and each restart is
+also grouped by its standardised MFCCs).
 
 ``--sources S``: nmfaudio separates S sources (``--sources S``, its default
 components per restart unless ``-k`` is given) and the recipe factorizes
@@ -37,12 +42,14 @@ SHARED = Path(os.environ.get("NMFAUDIO_SHARED_DATA", REPO.parent / "shared" / "d
 SR = 44100
 
 
-def long_recording(path: Path, minutes: float, channels: int = 2) -> None:
-    """Real music looped to ``minutes``, 16-bit, stereo (the right channel a third of a
-    second ahead) or mono."""
-    sources = sorted(SHARED.glob("separation/*/mixture.wav")) or [
-        REPO / "data" / "example" / "mixture.wav"
-    ]
+def long_recording(path: Path, minutes: float, channels: int = 2, sources=None) -> None:
+    """Real music (``sources``, else the shared recordings) looped to ``minutes``, 16-bit,
+    stereo (the right channel a third of a second ahead) or mono."""
+    sources = (
+        sources
+        or sorted(SHARED.glob("separation/*/mixture.wav"))
+        or [REPO / "data" / "example" / "mixture.wav"]
+    )
     pieces = []
     for source in sources:
         y, _ = librosa.load(source, sr=SR, mono=True)
@@ -96,11 +103,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--sources", type=int)
     parser.add_argument("--baseline", type=Path, help="another checkout of nmfaudio to time")
+    parser.add_argument("--loop", type=Path, nargs="+", help="recordings to loop instead")
     args = parser.parse_args()
     k = args.k or (None if args.sources else 16)
     with tempfile.TemporaryDirectory() as tmp:
         audio = Path(tmp) / "long.wav"
-        long_recording(audio, args.minutes)
+        long_recording(audio, args.minutes, sources=args.loop)
         print(f"input: {args.minutes:g} min, stereo, {SR} Hz;", end=" ")
         asked = [*(["--sources", str(args.sources)] if args.sources else []),
                  *(["-k", str(k)] if k else [])]  # fmt: skip

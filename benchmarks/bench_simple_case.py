@@ -64,6 +64,13 @@ wide, so that Ward's top cuts split them and leave kick and snare together):
   *both where agreeing* the same with the library's measure of agreement
   (:func:`nmfaudio.grouping.agreement`: the cosine similarity of matched
   source models, what :func:`~nmfaudio.grouping.consensus` matches by);
+  *better scaled*: each fit grouped one way or the other, whichever agrees
+  better with the medoid of all 16 (:func:`nmfaudio.grouping.better_scaled`),
+  and *better where percussive* that where the recording is mostly
+  percussive (:func:`~nmfaudio.grouping.percussive_share` above one half),
+  else the default: what ``separate_sources`` does since 0.7.0 (the row
+  "default" is 0.6.0's); *percussive share >= t* the same with a threshold
+  chosen on one half, reported on the other, as for *rank one*;
 - *energy Ward*: each component counts in Ward's criterion by its share of
   the model; *energy split*: Ward's tree, cut top-down by splitting the group
   that holds most of the model.
@@ -97,8 +104,9 @@ from bench_grouping_cues import (
 from bench_quality import CONFIG, case_folders, load_case
 
 from nmfaudio import Sources
+from nmfaudio.defaults import MOSTLY_PERCUSSIVE
 from nmfaudio.grouping import agreement as model_agreement
-from nmfaudio.grouping import cluster_components, template_mfcc
+from nmfaudio.grouping import better_scaled, cluster_components, percussive_share, template_mfcc
 from nmfaudio.separation import analyse
 
 KIT = {
@@ -239,7 +247,7 @@ def by_activation(fit, sr: int, n_sources: int, rises: bool = False) -> list[np.
 
 def standardised_mfcc(fit, sr: int, n_sources: int) -> list[np.ndarray]:
     """Ward on the MFCCs, each coefficient scaled to unit variance over the components
-    (the library's ``standardised`` clustering, what ``grouping.grouped_twice`` regroups by)."""
+    (the library's ``standardised`` clustering, what ``grouping.better_scaled`` regroups by)."""
     features = template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft)
     return labelled(cluster_components(features, n_sources, standardised=True), n_sources)
 
@@ -320,6 +328,9 @@ def case(job: tuple[Path, int]) -> dict:
             out["agreement z-MFCC"] = model_agreement(regrouped["z-MFCC"])
             both = runs + regrouped["z-MFCC"]  # every fit grouped at both scales
             out["both scalings"] = separated(spectrogram, references, both)[0]
+            kept = better_scaled(runs, spectrogram, S)  # each fit grouped one way or other
+            out["better scaled"] = separated(spectrogram, references, kept)[0]
+            out["percussive share"] = percussive_share(spectrogram.V)
     print(f"  done {out['case']} seed {seed}", flush=True)
     return out
 
@@ -381,7 +392,7 @@ def report(runs: list[dict]) -> None:
         return np.array([np.mean([r[pick(r)] for r in per_case[c]], axis=0) for c in cases])
 
     # Runs saved before the other groupings were measured have none of them.
-    groupings = [g for g in (*GROUPINGS, "both scalings") if g in runs[0]]
+    groupings = [g for g in (*GROUPINGS, "both scalings", "better scaled") if g in runs[0]]
     table = {m: over_seeds(lambda r, m=m: m) for m in ("recipe", *CANDIDATES, *groupings)}
     rules = {
         "oracle (ceiling)": lambda r: max(("default", "K=S"), key=lambda m: r[m][0]),
@@ -403,6 +414,10 @@ def report(runs: list[dict]) -> None:
         rules["both where agreeing"] = lambda r: (
             "both scalings" if r["agreement z-MFCC"] > r["agreement default"] else "default"
         )
+    if "percussive share" in runs[0]:  # what separate_sources does since 0.7.0
+        rules["better where percussive"] = lambda r: (
+            "better scaled" if r["percussive share"] > MOSTLY_PERCUSSIVE else "default"
+        )
     kinds = np.array([kind(c) for c in cases])
     # Halves by piece (a built case goes where the piece it was made from goes), alternate in
     # sorted order, so that each kind of case is in both.
@@ -412,12 +427,14 @@ def report(runs: list[dict]) -> None:
     everywhere = np.ones(len(cases), bool)
     rows = {m: (picked, everywhere) for m, picked in table.items()}  # name: (figures, shown on)
     rows |= {name: (over_seeds(rule), everywhere) for name, rule in rules.items()}
-    for feature in ("rank one", "coherence"):
+    switches = {"rank one": "K=S", "coherence": "K=S", "percussive share": "better scaled"}
+    for feature in (f for f in switches if f in runs[0]):
         thresholds = sorted({r[feature] for r in runs} | {np.inf}, reverse=True)  # ties: fire less
         for select, held in (("A", "B"), ("B", "A")):
 
             def chosen(tau, feature=feature):
-                return over_seeds(lambda run: "K=S" if run[feature] >= tau else "default")
+                switch = switches[feature]
+                return over_seeds(lambda run: switch if run[feature] >= tau else "default")
 
             tau = max(thresholds, key=lambda t: chosen(t)[halves[select], 0].mean())
             rows[f"{feature} >= {tau:.3f} on {held}"] = (chosen(tau), halves[held])

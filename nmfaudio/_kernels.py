@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
+import scipy.ndimage
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
@@ -160,3 +161,41 @@ class BlockRunner:
             b1 = min(b0 + self.block, stop)
             n = b1 - b0
             yield slice(b0, b1), self.Vt[b0:b1].ravel(), buffers[0, :n], buffers[1, :n]
+
+
+@numba.njit(nogil=True, cache=True)
+def _sliding_medians(padded: np.ndarray, width: int, out: np.ndarray) -> None:
+    """``out[i, j]``: the median of ``padded[i, j : j + width]`` (``width`` odd), a sorted
+    window kept from one to the next: O(width) a value, against scipy's sort of each."""
+    middle = width // 2
+    for i in range(padded.shape[0]):
+        window = np.sort(padded[i, :width])
+        out[i, 0] = window[middle]
+        for j in range(1, out.shape[1]):
+            old, new = padded[i, j - 1], padded[i, j + width - 1]
+            k = np.searchsorted(window, old)  # where the value leaving is
+            if new > old:
+                while k + 1 < width and window[k + 1] < new:
+                    window[k] = window[k + 1]
+                    k += 1
+            else:
+                while k > 0 and window[k - 1] > new:
+                    window[k] = window[k - 1]
+                    k -= 1
+            window[k] = new
+            out[i, j] = window[middle]
+
+
+def median_filtered(x: np.ndarray, width: int) -> np.ndarray:
+    """Each row of a 2-D array under a running median of ``width`` (odd) values: the same
+    numbers as ``scipy.ndimage.median_filter(x, size=(1, width), mode="reflect")``, the rows
+    shared among threads (the kernel releases the GIL)."""
+    if x.shape[1] < width // 2:  # reflected more than once: scipy's way, not numpy's
+        return scipy.ndimage.median_filter(x, size=(1, width), mode="reflect")
+    padded = np.pad(x, ((0, 0), (width // 2, width // 2)), mode="symmetric")
+    out = np.empty_like(x)
+    cuts = np.linspace(0, len(x), max(min(usable_cores(), len(x)), 1) + 1).round().astype(int)
+    with ThreadPoolExecutor(len(cuts) - 1, thread_name_prefix="nmfaudio") as pool:
+        rows = [slice(a, b) for a, b in itertools.pairwise(cuts)]  # a range of rows a thread
+        list(pool.map(lambda r: _sliding_medians(padded[r], width, out[r]), rows))
+    return out

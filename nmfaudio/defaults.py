@@ -77,6 +77,13 @@ NAMING_SEMITONES = 3
 #: held-out pieces: see the documentation's "Separation quality" (docs/quality.rst).
 N_RESTARTS = 8
 
+#: Above this share of its energy in the percussive part
+#: (:func:`nmfaudio.grouping.percussive_share`), a recording is mostly percussive, as a
+#: drum kit is, and :func:`nmfaudio.separate_sources` lets each restart be grouped by its
+#: standardised MFCCs instead (:func:`nmfaudio.grouping.better_scaled`). A majority,
+#: not a tuned value: see the documentation's "Separation quality".
+MOSTLY_PERCUSSIVE = 0.5
+
 #: How a score becomes templates and activations (see nmfaudio.settings.ScoreModel). Chosen
 #: by coordinate ascent from the plain Ewert & Muller model (20 partials at 1/h, +-0.5
 #: semitone, +-0.1 s, 100 iterations) on each half of the 16 development pieces, reported

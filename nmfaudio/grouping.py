@@ -6,9 +6,10 @@ Components of one instrument have similar envelopes even where they play
 different notes, so Ward clustering of the MFCCs gathers them (the approach
 of Spiertz & Gnann, 2009, and of nussl's TimbreClustering, here with a
 deterministic agglomerative clustering instead of k-means), and the
-:func:`consensus` of several factorizations so grouped. (:func:`grouped_twice`,
-each also grouped by its MFCCs scaled per coefficient, was measured and is not
-the default.)
+:func:`consensus` of several factorizations so grouped. Where the recording is
+mostly percussive (:func:`percussive_share`), each factorization may be grouped
+by its MFCCs standardised per coefficient instead (:func:`better_scaled`):
+:func:`blind_sources` is what blind separation makes of its restarts.
 
 With learnt templates (:class:`~nmfaudio.modes.WithTemplates`), the templates
 name what free factorizations found instead: each component goes to the set
@@ -36,16 +37,21 @@ import scipy.cluster.hierarchy
 import scipy.optimize
 
 from ._checks import non_negative_int, positive_int, random_seed
+from ._kernels import median_filtered
 from ._progress import stage
-from .defaults import NAMING_SEMITONES
+from .defaults import MOSTLY_PERCUSSIVE, NAMING_SEMITONES
 from .exceptions import ParameterError
-from .frontend import Spectrogram
+from .frontend import Spectrogram, frame_blocks
 from .nmf import NMFResult, nmf
 from .outputs import numbered
 from .settings import Settings
 
 N_MELS = 40
 N_MFCC = 13
+#: librosa.decompose.hpss's default median filter length (bins and frames).
+HPSS_KERNEL = 31
+#: Frames :func:`percussive_share` filters at once: about 10 MB a block at n_fft 2048.
+HPSS_FRAMES = 1024
 
 
 def template_log_mel(W: np.ndarray, sr: int, *, n_fft: int) -> np.ndarray:
@@ -170,30 +176,100 @@ def by_timbre(
     )  # fmt: skip
 
 
-def grouped_twice(
+def percussive_share(V: np.ndarray) -> float:
+    """The share of a spectrogram's energy in its percussive part.
+
+    Harmonic-percussive separation by median filtering (Fitzgerald, 2010):
+    :func:`librosa.decompose.hpss` with its defaults (31-bin and 31-frame
+    median filters, soft masks), a block of frames at a time so that no
+    temporary is as large as ``V``: the same masks as on the whole.
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(n_freq, n_frames)], non-negative
+
+    Returns
+    -------
+    float in [0, 1]
+        ``sum |P|^2 / (sum |H|^2 + sum |P|^2)``; 0 for a silent spectrogram.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> steady = np.zeros((64, 100)); steady[10] = 1  # one partial, held
+    >>> clicks = np.zeros((64, 100)); clicks[:, ::10] = 1  # broadband, every 10th frame
+    >>> round(percussive_share(steady), 2), round(percussive_share(clicks), 2)
+    (0.0, 1.0)
+    """
+    reach = HPSS_KERNEL // 2  # frames either side that a block's filter needs
+    n_frames = V.shape[1]
+    harmonic = percussive = 0.0
+    for t0, t1 in frame_blocks(n_frames, HPSS_FRAMES):
+        a, b = max(t0 - reach, 0), min(t1 + reach, n_frames)
+        block = np.asarray(V[:, a:b], dtype=np.float64)
+        across_time = median_filtered(block, HPSS_KERNEL)[:, t0 - a : t1 - a]
+        across_bins = median_filtered(block[:, t0 - a : t1 - a].T, HPSS_KERNEL).T
+        power = block[:, t0 - a : t1 - a] ** 2
+        # librosa's soft masks (power 2): an even split where both filters give 0.
+        h, p = across_time**2, across_bins**2
+        both = h + p
+        none = both < np.finfo(np.float64).tiny
+        share = np.where(none, 0.5, p / np.where(none, 1.0, both))
+        harmonic += float(np.sum(power * (1 - share) ** 2))
+        percussive += float(np.sum(power * share**2))
+    total = harmonic + percussive
+    return percussive / total if total > 0 else 0.0
+
+
+def better_scaled(
     runs: list[tuple[NMFResult, list[np.ndarray]]], spectrogram: Spectrogram, n_sources: int
 ) -> list[tuple[NMFResult, list[np.ndarray]]]:
-    """The runs of :func:`restarts` (grouped :func:`by_timbre`) and each fit grouped again,
-    by its standardised MFCCs where those groupings agree more (:func:`agreement`), else as
-    before: for :func:`consensus`. Measured (``benchmarks/bench_simple_case.py``), not
-    what blind sources use.
+    """The runs of :func:`restarts` (grouped :func:`by_timbre`), each fit grouped as given or
+    by its standardised MFCCs (``standardised=True``), whichever is more like the medoid of
+    all ``2 R`` groupings (the one most like the others, as :func:`consensus` takes its
+    reference; the one as given where they tie): for :func:`consensus`.
 
     Ward on the MFCCs as they are fails where one instrument takes most of the
     components and spreads wide in the first coefficient, the spectral tilt
     (the cymbals of a kit: Ward's top cuts split them and leave kick and snare
     together); on the standardised ones, where the higher coefficients, which
-    follow the partials, split a pitched part by its notes (tones and clicks:
-    the restarts then disagree). Both, so gated, gave 7.94 dB mean SDR on 48
-    development cases of two or three parts against 7.48 for the first
-    groupings alone, and 8.89 against 8.21 on 32 cases checked after the
-    choice, but 3.33 against 3.61 on the 20 cases of the quality tables (the
-    documentation's "Separation quality"): not the default. Where the
-    standardised ones agree less, each fit's second grouping is its first
-    again, and the consensus is that of the first groupings.
+    follow the partials, split a pitched part by its notes. Each fit keeps one
+    grouping, so the components are the fits' own. Where the standardised
+    groupings are wrong alike in every fit the medoid is one of them: see
+    :func:`blind_sources` for where this is used.
     """
     again = by_timbre(spectrogram, n_sources, standardised=True)
-    regrouped = [(fit, again(fit.W)) for fit, _ in runs]
-    return runs + (regrouped if agreement(regrouped) > agreement(runs) else runs)
+    both = runs + [(fit, again(fit.W)) for fit, _ in runs]
+    match = _matcher(both)
+    reference = _medoid(match, len(both))
+    n = len(runs)
+    return [
+        both[r] if match(reference, r)[1] >= match(reference, n + r)[1] else both[n + r]
+        for r in range(n)
+    ]
+
+
+def blind_sources(
+    runs: list[tuple[NMFResult, list[np.ndarray]]], spectrogram: Spectrogram, n_sources: int
+) -> tuple[NMFResult, list[list[int]]]:
+    """What :class:`~nmfaudio.modes.Sources` makes of its restarts (grouped :func:`by_timbre`):
+    their :func:`consensus`, each fit's grouping :func:`better_scaled` first where the
+    recording is mostly percussive (:func:`percussive_share` above
+    :data:`~nmfaudio.defaults.MOSTLY_PERCUSSIVE`).
+
+    Elsewhere the standardised groupings are not considered: where pitched
+    parts take most of the components they split them by their notes, and can
+    do so alike in every fit (the tests' tones and clicks: from 20-23 dB to
+    -0.2-0.9 dB on three seeds of four). Measured in the documentation's
+    "Separation quality": on 48 development cases of two or three parts 7.96
+    dB mean SDR against 7.48 for the groupings as given (worst against the
+    recipe -2.30 against -15.43 dB), on 32 check cases 8.60 against 8.21;
+    everywhere instead of only where mostly percussive, it would lose 9.1 dB
+    on a rendered piece of the quality tables.
+    """
+    if percussive_share(spectrogram.V) > MOSTLY_PERCUSSIVE:
+        runs = better_scaled(runs, spectrogram, n_sources)
+    return consensus(runs)
 
 
 def transposed(spectra: np.ndarray, semitones: int = NAMING_SEMITONES) -> np.ndarray:
@@ -436,8 +512,7 @@ def consensus(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> tuple[NMFResult
         Each source's components in that factorization, in the reference's order.
     """
     match = _matcher(runs)
-    agreeing = [sum(match(i, j)[1] for j in range(len(runs)) if j != i) for i in range(len(runs))]
-    reference = int(np.argmax(agreeing))
+    reference = _medoid(match, len(runs))
     matched = [
         (fit, [groups[g] for g in match(reference, j)[0]]) for j, (fit, groups) in enumerate(runs)
     ]
@@ -455,6 +530,11 @@ def agreement(runs: list[tuple[NMFResult, list[np.ndarray]]]) -> float:
     match, n = _matcher(runs), len(runs)
     pairs = [match(i, j)[1] for i in range(n) for j in range(i + 1, n)]
     return float(np.mean(pairs)) / len(runs[0][1]) if pairs else 1.0
+
+
+def _medoid(match, n: int) -> int:
+    """The run whose sources agree most with all the others' (``match`` from :func:`_matcher`)."""
+    return int(np.argmax([sum(match(i, j)[1] for j in range(n) if j != i) for i in range(n)]))
 
 
 def _matcher(runs: list[tuple[NMFResult, list[np.ndarray]]]):

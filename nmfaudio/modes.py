@@ -43,9 +43,9 @@ from .defaults import (
 from .exceptions import AudioFileError, ParameterError
 from .frontend import Spectrogram, magnitude, read_spectrogram, stft
 from .grouping import (
+    blind_sources,
     by_templates,
     by_timbre,
-    consensus,
     restarts,
     source_names,
     transposed,
@@ -168,7 +168,10 @@ class Sources(Mode):
     components are grouped into sources by timbre (:func:`nmfaudio.group`); the
     sources of every restart are matched to those of the restart that agrees
     most with the others and each source's model is the mean of its matches
-    (see :func:`nmfaudio.grouping.consensus`). Which components one random start
+    (see :func:`nmfaudio.grouping.consensus`). Where the recording is mostly
+    percussive, each restart may be grouped by its standardised MFCCs instead,
+    whichever way agrees better with the others
+    (:func:`nmfaudio.grouping.blind_sources`). Which components one random start
     finds, and so how they group, varies a lot; the mean of several is both
     better and steadier (measured in the documentation's "Separation quality",
     ``docs/quality.rst``).
@@ -233,7 +236,7 @@ class Sources(Mode):
             spectrogram, self.n_fitted, self.n_restarts,
             group=by_timbre(spectrogram, self.n_sources), settings=settings, progress=progress,
         )  # fmt: skip
-        result, groups = consensus(runs)
+        result, groups = blind_sources(runs, spectrogram, self.n_sources)
         return Fitted(result, source_names(groups))
 
 

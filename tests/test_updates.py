@@ -7,9 +7,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.ndimage
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nmfaudio import nmf
-from nmfaudio._kernels import block_size
+from nmfaudio._kernels import block_size, median_filtered
 from nmfaudio._updates import (
     EPSILON,
     H_FLOOR,
@@ -271,3 +274,14 @@ def test_continuity_cost_is_scale_free_and_zero_for_constant_rows():
 def test_block_size_keeps_the_buffer_near_one_mebibyte():
     assert 128 <= block_size(1025) and block_size(1025) * 1025 * 4 <= 2**20
     assert block_size(10) == 256 and block_size(100_000) == 16
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 6), st.integers(1, 60), st.sampled_from([1, 3, 31]), st.integers(0, 2**32 - 1)
+)
+def test_running_median_is_scipys_median_filter(n_rows, n_columns, width, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, (n_rows, n_columns)).astype(np.float64)  # ties, and zeros
+    expected = scipy.ndimage.median_filter(x, size=(1, width), mode="reflect")
+    np.testing.assert_array_equal(median_filtered(x, width), expected)
