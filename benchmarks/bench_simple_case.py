@@ -67,7 +67,7 @@ wide, so that Ward's top cuts split them and leave kick and snare together):
   *better scaled*: each fit grouped one way or the other, whichever agrees
   better with the medoid of all 16 (:func:`nmfaudio.grouping.better_scaled`),
   and *better where percussive* that where the recording is mostly
-  percussive (:func:`~nmfaudio.grouping.percussive_share` above one half),
+  percussive (:func:`~nmfaudio.modes.percussive_share_of` above one half),
   else the default: what ``separate_sources`` does since 0.7.0 (the row
   "default" is 0.6.0's); *percussive share >= t* the same with a threshold
   chosen on one half, reported on the other, as for *rank one*;
@@ -106,7 +106,8 @@ from bench_quality import CONFIG, case_folders, load_case
 from nmfaudio import Sources
 from nmfaudio.defaults import MOSTLY_PERCUSSIVE
 from nmfaudio.grouping import agreement as model_agreement
-from nmfaudio.grouping import better_scaled, cluster_components, percussive_share, template_mfcc
+from nmfaudio.grouping import better_scaled, cluster_components, template_mfcc
+from nmfaudio.modes import percussive_share_of
 from nmfaudio.separation import analyse
 
 KIT = {
@@ -330,7 +331,7 @@ def case(job: tuple[Path, int]) -> dict:
             out["both scalings"] = separated(spectrogram, references, both)[0]
             kept = better_scaled(runs, spectrogram, S)  # each fit grouped one way or other
             out["better scaled"] = separated(spectrogram, references, kept)[0]
-            out["percussive share"] = percussive_share(spectrogram.V)
+            out["percussive share"] = percussive_share_of(spectrogram)
     print(f"  done {out['case']} seed {seed}", flush=True)
     return out
 

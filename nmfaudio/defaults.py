@@ -77,9 +77,9 @@ NAMING_SEMITONES = 3
 #: held-out pieces: see the documentation's "Separation quality" (docs/quality.rst).
 N_RESTARTS = 8
 
-#: Above this share of its energy in the percussive part
-#: (:func:`nmfaudio.grouping.percussive_share`), a recording is mostly percussive, as a
-#: drum kit is, and :func:`nmfaudio.separate_sources` lets each restart be grouped by its
+#: Above this share of its energy in the percussive part (at any sample rate:
+#: :func:`nmfaudio.grouping.recording_percussive_share`), a recording is mostly percussive,
+#: as a drum kit is, and :func:`nmfaudio.separate_sources` lets each restart be grouped by its
 #: standardised MFCCs instead (:func:`nmfaudio.grouping.better_scaled`). A majority,
 #: not a tuned value: see the documentation's "Separation quality".
 MOSTLY_PERCUSSIVE = 0.5

@@ -114,6 +114,12 @@ def stft_frames(segment: np.ndarray, config: STFTConfig) -> np.ndarray:
     return scipy.fft.rfft(frames[..., :: config.hop_length, :] * window, axis=-1, workers=-1)
 
 
+def segment_magnitude(segment: np.ndarray, config: STFTConfig) -> np.ndarray:
+    """:func:`magnitude` of the STFT frames held in ``segment`` (``(n_channels, samples)``, as
+    :func:`stft_frames` takes it): shape ``(n_freq, n_frames)``."""
+    return magnitude(np.swapaxes(stft_frames(segment, config), -1, -2))
+
+
 def frame_span(t0: int, t1: int, config: STFTConfig) -> tuple[int, int]:
     """Samples ``[start, stop)`` of the signal that frames ``t0..t1-1`` of :func:`stft` cover;
     ``start`` is negative and ``stop`` beyond the end where the frames reach the padding."""
@@ -245,8 +251,7 @@ def read_spectrogram(
                 samples = reader.read(start, stop)
                 check_samples(samples, f"{path}:")
                 silent = silent and not samples.any()
-                spectra = stft_frames(samples, config)  # (channels, frames, bins)
-                Vt[t0:t1] = magnitude(np.swapaxes(spectra, -1, -2)).T
+                Vt[t0:t1] = segment_magnitude(samples, config).T
                 reached = min(t1 * config.hop_length, n_samples)  # the samples read so far
                 bar.update(reached - done)
                 done = reached

@@ -7,7 +7,7 @@ different notes, so Ward clustering of the MFCCs gathers them (the approach
 of Spiertz & Gnann, 2009, and of nussl's TimbreClustering, here with a
 deterministic agglomerative clustering instead of k-means), and the
 :func:`consensus` of several factorizations so grouped. Where the recording is
-mostly percussive (:func:`percussive_share`), each factorization may be grouped
+mostly percussive (:func:`recording_percussive_share`), each factorization may be grouped
 by its MFCCs standardised per coefficient instead (:func:`better_scaled`):
 :func:`blind_sources` is what blind separation makes of its restarts.
 
@@ -39,12 +39,12 @@ import scipy.optimize
 from ._checks import non_negative_int, positive_int, random_seed
 from ._kernels import median_filtered
 from ._progress import stage
-from .defaults import MOSTLY_PERCUSSIVE, NAMING_SEMITONES
+from .defaults import MIN_HOP, MOSTLY_PERCUSSIVE, NAMING_SEMITONES
 from .exceptions import ParameterError
-from .frontend import Spectrogram, frame_blocks
+from .frontend import Spectrogram, frame_blocks, frame_span, segment_magnitude
 from .nmf import NMFResult, nmf
 from .outputs import numbered
-from .settings import Settings
+from .settings import Settings, STFTConfig
 
 N_MELS = 40
 N_MFCC = 13
@@ -52,6 +52,11 @@ N_MFCC = 13
 HPSS_KERNEL = 31
 #: Frames :func:`percussive_share` filters at once: about 10 MB a block at n_fft 2048.
 HPSS_FRAMES = 1024
+#: The analysis hpss's filters are made for, librosa's defaults: 2048-sample frames every
+#: 512 samples at 22050 Hz (93 and 23 ms), 0 to 11025 Hz. :func:`recording_percussive_share`
+#: takes frames of these durations at any rate: the same filters on 2048-sample frames at
+#: 44.1 kHz span half the time and twice the band (rendered case_010: 0.39, not 0.57).
+HPSS_RATE, HPSS_N_FFT, HPSS_HOP = 22050, 2048, 512
 
 
 def template_log_mel(W: np.ndarray, sr: int, *, n_fft: int) -> np.ndarray:
@@ -182,7 +187,9 @@ def percussive_share(V: np.ndarray) -> float:
     Harmonic-percussive separation by median filtering (Fitzgerald, 2010):
     :func:`librosa.decompose.hpss` with its defaults (31-bin and 31-frame
     median filters, soft masks), a block of frames at a time so that no
-    temporary is as large as ``V``: the same masks as on the whole.
+    temporary is as large as ``V``: the same masks as on the whole. The
+    figure depends on the STFT ``V`` was made with: for a recording's, at any
+    rate, see :func:`recording_percussive_share`.
 
     Parameters
     ----------
@@ -201,12 +208,73 @@ def percussive_share(V: np.ndarray) -> float:
     >>> round(percussive_share(steady), 2), round(percussive_share(clicks), 2)
     (0.0, 1.0)
     """
+    return _percussive_share(lambda a, b: V[:, a:b], V.shape[1])
+
+
+def hpss_analysis(sr: int) -> tuple[STFTConfig, int]:
+    """The STFT at ``sr`` Hz whose frames and hops last as long as at the analysis hpss is
+    made for (:data:`HPSS_RATE`, :data:`HPSS_N_FFT`, :data:`HPSS_HOP`; the hop at least
+    :data:`~nmfaudio.defaults.MIN_HOP`), and how many of its bins lie below HPSS_RATE / 2."""
+    scale = sr / HPSS_RATE
+    config = STFTConfig(
+        n_fft=2 * round(HPSS_N_FFT / 2 * scale), hop_length=max(round(HPSS_HOP * scale), MIN_HOP)
+    )
+    return config, min(config.n_freq, HPSS_N_FFT // 2 + 1)
+
+
+def recording_percussive_share(
+    read: Callable[[int, int], np.ndarray], n_samples: int, sr: int
+) -> float:
+    """The share of a recording's energy in its percussive part, alike at every rate.
+
+    :func:`percussive_share` of the recording's magnitude spectrogram (the
+    channels' RMS, as :func:`~nmfaudio.frontend.magnitude`) at the analysis
+    librosa's ``hpss`` defaults are made for, whatever the recording's rate and
+    STFT settings: frames of 93 ms every 23 ms, 0 to 11025 Hz
+    (:func:`hpss_analysis`), computed a block of frames at a time.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(start, stop)``: the samples ``[start, stop)`` of every channel,
+        shape ``(n_channels, stop - start)``, zeros outside the recording (as
+        :class:`~nmfaudio.audio_io.BlockReader` reads a file).
+    n_samples, sr : int
+        Samples per channel and sample rate of the recording.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 44100
+    >>> y = np.zeros((1, 2 * sr), np.float32)
+    >>> y[0, :: sr // 8] = 1  # a click every 1/8 s
+    >>> def read(start, stop):
+    ...     out = np.zeros((1, stop - start), np.float32)
+    ...     a, b = max(start, 0), min(stop, y.shape[1])
+    ...     out[:, a - start : b - start] = y[:, a:b]
+    ...     return out
+    >>> round(recording_percussive_share(read, y.shape[1], sr), 2)  # clicks are percussive
+    0.98
+    """
+    config, n_bins = hpss_analysis(sr)
+
+    def frames(a: int, b: int) -> np.ndarray:
+        return segment_magnitude(read(*frame_span(a, b, config)), config)[:n_bins]
+
+    return _percussive_share(frames, config.n_frames(n_samples))
+
+
+def _percussive_share(frames: Callable[[int, int], np.ndarray], n_frames: int) -> float:
+    """:func:`percussive_share` of the spectrogram whose frames ``a..b-1`` are ``frames(a, b)``."""
     reach = HPSS_KERNEL // 2  # frames either side that a block's filter needs
-    n_frames = V.shape[1]
     harmonic = percussive = 0.0
     for t0, t1 in frame_blocks(n_frames, HPSS_FRAMES):
         a, b = max(t0 - reach, 0), min(t1 + reach, n_frames)
-        block = np.asarray(V[:, a:b], dtype=np.float64)
+        block = np.asarray(frames(a, b), dtype=np.float64)
         across_time = median_filtered(block, HPSS_KERNEL)[:, t0 - a : t1 - a]
         across_bins = median_filtered(block[:, t0 - a : t1 - a].T, HPSS_KERNEL).T
         power = block[:, t0 - a : t1 - a] ** 2
@@ -250,11 +318,16 @@ def better_scaled(
 
 
 def blind_sources(
-    runs: list[tuple[NMFResult, list[np.ndarray]]], spectrogram: Spectrogram, n_sources: int
+    runs: list[tuple[NMFResult, list[np.ndarray]]],
+    spectrogram: Spectrogram,
+    n_sources: int,
+    *,
+    percussive: float,
 ) -> tuple[NMFResult, list[list[int]]]:
     """What :class:`~nmfaudio.modes.Sources` makes of its restarts (grouped :func:`by_timbre`):
     their :func:`consensus`, each fit's grouping :func:`better_scaled` first where the
-    recording is mostly percussive (:func:`percussive_share` above
+    recording is mostly percussive (``percussive``, its
+    :func:`recording_percussive_share`, above
     :data:`~nmfaudio.defaults.MOSTLY_PERCUSSIVE`).
 
     Elsewhere the standardised groupings are not considered: where pitched
@@ -267,7 +340,7 @@ def blind_sources(
     everywhere instead of only where mostly percussive, it would lose 9.1 dB
     on a rendered piece of the quality tables.
     """
-    if percussive_share(spectrogram.V) > MOSTLY_PERCUSSIVE:
+    if percussive > MOSTLY_PERCUSSIVE:
         runs = better_scaled(runs, spectrogram, n_sources)
     return consensus(runs)
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from ._checks import non_negative_int, one_of, positive_int, random_seed
 from .alignment import alignments
+from .audio_io import BlockReader
 from .backend import istft
 from .defaults import (
     COMPONENTS_PER_SOURCE,
@@ -46,6 +47,9 @@ from .grouping import (
     blind_sources,
     by_templates,
     by_timbre,
+    hpss_analysis,
+    percussive_share,
+    recording_percussive_share,
     restarts,
     source_names,
     transposed,
@@ -236,7 +240,8 @@ class Sources(Mode):
             spectrogram, self.n_fitted, self.n_restarts,
             group=by_timbre(spectrogram, self.n_sources), settings=settings, progress=progress,
         )  # fmt: skip
-        result, groups = blind_sources(runs, spectrogram, self.n_sources)
+        percussive = percussive_share_of(spectrogram)
+        result, groups = blind_sources(runs, spectrogram, self.n_sources, percussive=percussive)
         return Fitted(result, source_names(groups))
 
 
@@ -593,6 +598,28 @@ class ScoreBeside(Mode):
         raise ParameterError(
             "ScoreBeside finds each file's score beside it: give an array a WithScore instead"
         )
+
+
+def percussive_share_of(spectrogram: Spectrogram) -> float:
+    """:func:`~nmfaudio.grouping.recording_percussive_share` of ``spectrogram``'s recording:
+    from its ``V`` where that is made at the analysis the share is taken at (librosa's
+    defaults at 22050 Hz), else from its samples, as :func:`_magnitude_at` has them."""
+    config, n_bins = hpss_analysis(spectrogram.sr)
+    if spectrogram.config == config and spectrogram.V is not None:
+        return percussive_share(spectrogram.V[:n_bins])
+    if spectrogram.X is None:
+        with BlockReader(spectrogram.source) as reader:
+            return recording_percussive_share(reader.read, spectrogram.length, spectrogram.sr)
+    y = istft(spectrogram.X, config=spectrogram.config, length=spectrogram.length)
+
+    def read(start: int, stop: int) -> np.ndarray:  # zeros outside, as BlockReader.read
+        out = np.zeros((len(y), stop - start), np.float32)
+        first, last = max(start, 0), min(stop, y.shape[1])
+        if last > first:
+            out[:, first - start : last - start] = y[:, first:last]
+        return out
+
+    return recording_percussive_share(read, spectrogram.length, spectrogram.sr)
 
 
 def _magnitude_at(spectrogram: Spectrogram, config: STFTConfig) -> np.ndarray:

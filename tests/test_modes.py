@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 
+import librosa
 import numpy as np
 import pytest
+import soundfile as sf
 from conftest import FAST, SR, clicks, settings_of, snr, tones
 
 import nmfaudio
 from nmfaudio import ParameterError, Settings, STFTConfig, Templates
 from nmfaudio.defaults import COMPONENTS_PER_SOURCE, N_RESTARTS
+from nmfaudio.frontend import read_spectrogram
+from nmfaudio.grouping import percussive_share
+from nmfaudio.modes import Sources, percussive_share_of
+from nmfaudio.separation import analyse
 
 
 def test_separate_sources_is_deterministic_for_a_seed_and_one_restart_is_group():
@@ -59,6 +65,23 @@ def test_separate_sources_checks_its_counts():
         nmfaudio.separate_sources(clicks(), SR, 4, n_components=3, settings=settings_of(**FAST))
     with pytest.raises(ParameterError, match="n_restarts must be a positive integer"):
         nmfaudio.separate_sources(clicks(), SR, 2, n_restarts=0, settings=settings_of(**FAST))
+
+
+def test_the_percussive_share_is_the_recordings_from_memory_or_its_file(tmp_path):
+    sr = 22050  # the analysis the share is taken at: V itself at the default STFT
+    y = librosa.resample(np.stack([tones([110, 147]) + clicks(seed=2), clicks(seed=4)]),
+                         orig_sr=SR, target_sr=sr)  # fmt: skip
+    path = tmp_path / "mix.wav"
+    sf.write(path, y.T, sr, subtype="FLOAT")
+    before = path.read_bytes()
+    configs = (STFTConfig(), STFTConfig(**FAST))
+    in_memory = [analyse(y, sr, config, Sources(2)) for config in configs]
+    streamed = read_spectrogram(path, STFTConfig(**FAST))
+    shares = [percussive_share_of(spectrogram) for spectrogram in (*in_memory, streamed)]
+    assert shares == pytest.approx([shares[0]] * 3, abs=1e-4), shares
+    assert shares[0] == percussive_share(in_memory[0].V)
+    assert 0.2 < shares[0] < 0.9  # neither all harmonic nor all percussive: a real test
+    assert path.read_bytes() == before
 
 
 def test_templates_name_the_components_of_free_fits(drum_kit):
