@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -270,6 +270,20 @@ class AudioWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def array_reader(y: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """``read(start, stop)`` of a signal in memory, ``(n_channels, n_samples)``, as
+    :meth:`BlockReader.read` reads a file: float32, zeros outside the signal."""
+
+    def read(start: int, stop: int) -> np.ndarray:
+        out = np.zeros((len(y), stop - start), np.float32)
+        first, last = max(start, 0), min(stop, y.shape[1])
+        if last > first:
+            out[:, first - start : last - start] = y[:, first:last]
+        return out
+
+    return read
 
 
 class BlockReader:

@@ -238,7 +238,8 @@ def recording_percussive_share(
     read : callable
         ``read(start, stop)``: the samples ``[start, stop)`` of every channel,
         shape ``(n_channels, stop - start)``, zeros outside the recording (as
-        :class:`~nmfaudio.audio_io.BlockReader` reads a file).
+        :class:`~nmfaudio.audio_io.BlockReader` reads a file, and
+        :func:`~nmfaudio.audio_io.array_reader` an array).
     n_samples, sr : int
         Samples per channel and sample rate of the recording.
 
@@ -249,15 +250,11 @@ def recording_percussive_share(
     Examples
     --------
     >>> import numpy as np
+    >>> from nmfaudio.audio_io import array_reader
     >>> sr = 44100
     >>> y = np.zeros((1, 2 * sr), np.float32)
     >>> y[0, :: sr // 8] = 1  # a click every 1/8 s
-    >>> def read(start, stop):
-    ...     out = np.zeros((1, stop - start), np.float32)
-    ...     a, b = max(start, 0), min(stop, y.shape[1])
-    ...     out[:, a - start : b - start] = y[:, a:b]
-    ...     return out
-    >>> round(recording_percussive_share(read, y.shape[1], sr), 2)  # clicks are percussive
+    >>> round(recording_percussive_share(array_reader(y), y.shape[1], sr), 2)
     0.98
     """
     config, n_bins = hpss_analysis(sr)

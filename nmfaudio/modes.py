@@ -29,7 +29,7 @@ import numpy as np
 
 from ._checks import non_negative_int, one_of, positive_int, random_seed
 from .alignment import alignments
-from .audio_io import BlockReader
+from .audio_io import BlockReader, array_reader
 from .backend import istft
 from .defaults import (
     COMPONENTS_PER_SOURCE,
@@ -611,15 +611,7 @@ def percussive_share_of(spectrogram: Spectrogram) -> float:
         with BlockReader(spectrogram.source) as reader:
             return recording_percussive_share(reader.read, spectrogram.length, spectrogram.sr)
     y = istft(spectrogram.X, config=spectrogram.config, length=spectrogram.length)
-
-    def read(start: int, stop: int) -> np.ndarray:  # zeros outside, as BlockReader.read
-        out = np.zeros((len(y), stop - start), np.float32)
-        first, last = max(start, 0), min(stop, y.shape[1])
-        if last > first:
-            out[:, first - start : last - start] = y[:, first:last]
-        return out
-
-    return recording_percussive_share(read, spectrogram.length, spectrogram.sr)
+    return recording_percussive_share(array_reader(y), spectrogram.length, spectrogram.sr)
 
 
 def _magnitude_at(spectrogram: Spectrogram, config: STFTConfig) -> np.ndarray:

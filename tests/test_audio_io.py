@@ -12,6 +12,7 @@ from conftest import music_like
 
 import nmfaudio
 from nmfaudio import AudioFileError
+from nmfaudio.audio_io import BlockReader, array_reader
 
 
 @pytest.mark.parametrize("n_channels", [1, 2, 6])
@@ -20,6 +21,19 @@ def test_load_keeps_channels_rate_and_samples(write_wav, n_channels):
     loaded, sr = nmfaudio.load(write_wav("x.wav", y, sr=8000))
     assert sr == 8000 and loaded.shape == y.shape and loaded.dtype == np.float32
     np.testing.assert_array_equal(loaded, y)
+
+
+def test_an_array_reads_as_its_file_does(write_wav):
+    y = music_like(2, seconds=0.1, sr=8000)
+    before = y.copy()
+    read = array_reader(y)
+    with BlockReader(write_wav("x.wav", y, sr=8000)) as reader:
+        for start, stop in ((-50, 30), (0, 800), (700, 900), (900, 950), (-10, -5), (5, 5)):
+            got = read(start, stop)
+            assert got.dtype == np.float32 and got.shape == (2, stop - start)
+            np.testing.assert_array_equal(got, reader.read(start, stop))
+    assert not read(-50, 0).any() and not read(800, 900).any()  # zeros outside
+    np.testing.assert_array_equal(y, before)
 
 
 def test_load_resamples_on_request(write_wav):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import nmfaudio
 from nmfaudio import ParameterError, grouping
+from nmfaudio.audio_io import array_reader
 from nmfaudio.defaults import MIN_HOP, MOSTLY_PERCUSSIVE, N_RESTARTS
 from nmfaudio.frontend import STFTConfig
 from nmfaudio.grouping import (
@@ -116,22 +117,13 @@ def test_hpss_analysis_lasts_as_long_as_librosas_defaults_at_every_rate():
     assert grouping.hpss_analysis(1000)[0].hop_length == MIN_HOP  # the shortest hop allowed
 
 
-def _reader(y: np.ndarray):
-    def read(start, stop):
-        out = np.zeros((len(y), stop - start), np.float32)
-        out[:, max(start, 0) - start : min(stop, y.shape[1]) - start] = y[:, max(start, 0) : stop]
-        return out
-
-    return read
-
-
 @pytest.mark.parametrize("mix", ["kit", "tones and clicks"])
 def test_a_recordings_percussive_share_is_alike_at_every_rate(mix):
     y = kit().sum(axis=0) if mix == "kit" else tones([110, 147, 165]) + clicks(seed=3)
     shares = []
     for sr in (SR, 22050, 44100, 48000):
         at = librosa.resample(y, orig_sr=SR, target_sr=sr)[None].astype(np.float32)
-        shares.append(grouping.recording_percussive_share(_reader(at), at.shape[1], sr))
+        shares.append(grouping.recording_percussive_share(array_reader(at), at.shape[1], sr))
         if sr == 22050:  # at the analysis itself: the share of the spectrogram there
             V = np.abs(librosa.stft(at[0], n_fft=2048, hop_length=512))
             assert shares[-1] == pytest.approx(grouping.percussive_share(V), abs=1e-5)
