@@ -240,7 +240,8 @@ class Sources(Mode):
             spectrogram, self.n_fitted, self.n_restarts,
             group=by_timbre(spectrogram, self.n_sources), settings=settings, progress=progress,
         )  # fmt: skip
-        percussive = percussive_share_of(spectrogram)
+        # One fit is never regrouped (blind_sources): its share would go unused.
+        percussive = percussive_share_of(spectrogram) if self.n_restarts > 1 else 0.0
         result, groups = blind_sources(runs, spectrogram, self.n_sources, percussive=percussive)
         return Fitted(result, source_names(groups))
 
