@@ -301,13 +301,19 @@ def stability(V: np.ndarray, runs) -> float:
     ))  # fmt: skip
 
 
-def case(job: tuple[Path, int]) -> dict:
+def started(job: tuple[Path, int]) -> tuple[dict, object, np.ndarray]:
+    """A case's record of one seed's run with the recipe's scores, its spectrogram (at
+    ``CONFIG``) and its references: what every candidate starts from."""
     folder, seed = job
     y, sr, names, references = load_case(folder)
-    S = len(names)
     out = {"case": f"{folder.parent.parent.name}/{folder.name}", "seed": seed}
     out["recipe"] = recipe(y, references, seed)
-    spectrogram = analyse(y, sr, CONFIG, Sources(S))
+    return out, analyse(y, sr, CONFIG, Sources(len(names))), references
+
+
+def case(job: tuple[Path, int]) -> dict:
+    out, spectrogram, references = started(job)
+    sr, S, seed = spectrogram.sr, len(references), job[1]
     V = spectrogram.V.astype(np.float64)
     for label, per in CANDIDATES.items():
         fits = restarted(spectrogram, S, per, seed)
@@ -376,13 +382,21 @@ def main() -> None:
         return synthetic(args.synthetic)
     if args.report:
         return report(json.loads(args.report.read_text()))
+    report(measured(case, args))
+
+
+def measured(case_runs, args: argparse.Namespace) -> list[dict]:
+    """``case_runs((folder, seed))`` for every case of at most 3 parts below each of
+    ``args.data`` and each of ``args.seeds``, in ``args.jobs`` processes; saved to
+    ``args.json`` where given."""
     folders = [f for data in args.data for f in case_folders(data)]
     folders = [f for f in folders if len(load_case(f)[2]) <= 3]
     with Pool(args.jobs) as pool:
-        runs = pool.map(case, [(f, s) for f in folders for s in args.seeds], chunksize=1)
+        jobs = [(f, s) for f in folders for s in args.seeds]
+        runs = pool.map(case_runs, jobs, chunksize=1)
     if args.json:
         args.json.write_text(json.dumps(runs))
-    report(runs)
+    return runs
 
 
 def report(runs: list[dict]) -> None:

@@ -305,7 +305,16 @@ def better_scaled(
     :func:`blind_sources` for where this is used.
     """
     again = by_timbre(spectrogram, n_sources, standardised=True)
-    both = runs + [(fit, again(fit.W)) for fit, _ in runs]
+    return more_like_medoid(runs, [(fit, again(fit.W)) for fit, _ in runs])
+
+
+def more_like_medoid(
+    runs: list[tuple[NMFResult, list[np.ndarray]]], others: list[tuple[NMFResult, list[np.ndarray]]]
+) -> list[tuple[NMFResult, list[np.ndarray]]]:
+    """Each run or its counterpart in ``others`` (the same fit grouped otherwise), whichever
+    is more like the medoid of all of them (as :func:`consensus` takes its reference); the
+    run where they tie, as one run and its regrouping always do."""
+    both = runs + others
     match = _matcher(both)
     reference = _medoid(match, len(both))
     n = len(runs)
