@@ -1,7 +1,8 @@
 """Whole separations of a long recording: nmfaudio's CLI beside the scikit-learn recipe.
 
     python benchmarks/bench_end_to_end.py [--minutes 10] [-k 16] [--iterations 200]
-                                          [--sources S] [--baseline CHECKOUT]
+                                          [--sources S [--restarts R]]
+                                          [--baseline CHECKOUT]
                                           [--loop FILE ...]
 
 Makes a stereo 44.1 kHz recording of the given length (real music from
@@ -17,9 +18,10 @@ also grouped by its standardised MFCCs).
 
 ``--sources S``: nmfaudio separates S sources (``--sources S``, its default
 components per restart unless ``-k`` is given) and the recipe factorizes
-K = S. ``--baseline CHECKOUT``: also runs nmfaudio from another checkout's
-source (a previous release, say), the same command, and prints this one's
-ratios to it.
+K = S; ``--restarts R`` its restarts (``--restarts 1``, the fast way, is never
+regrouped, so it takes no percussive share since 0.7.1). ``--baseline
+CHECKOUT``: also runs nmfaudio from another checkout's source (a previous
+release, say), the same command, and prints this one's ratios to it.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ def main() -> None:
     parser.add_argument("-k", type=int)
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--sources", type=int)
+    parser.add_argument("--restarts", type=int, help="with --sources: its restarts")
     parser.add_argument("--baseline", type=Path, help="another checkout of nmfaudio to time")
     parser.add_argument("--loop", type=Path, nargs="+", help="recordings to loop instead")
     args = parser.parse_args()
@@ -111,6 +114,7 @@ def main() -> None:
         long_recording(audio, args.minutes, sources=args.loop)
         print(f"input: {args.minutes:g} min, stereo, {SR} Hz;", end=" ")
         asked = [*(["--sources", str(args.sources)] if args.sources else []),
+                 *(["--restarts", str(args.restarts)] if args.restarts else []),
                  *(["-k", str(k)] if k else [])]  # fmt: skip
         print(" ".join(asked), f"{args.iterations} iterations")
 
