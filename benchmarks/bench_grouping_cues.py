@@ -76,10 +76,16 @@ def standardised(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-12)
 
 
+def ward_features(fit, sr: int) -> np.ndarray:
+    """One fit's MFCCs, scaled as a whole (Ward: the same groups) so that cues beside them
+    weigh alike on every recording."""
+    features = template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft)
+    return (features - features.mean(axis=0)) / max(features.std(), 1e-12)
+
+
 def grouped(fit, sr: int, n_sources: int, weight: float) -> list[np.ndarray]:
     """Ward groups of one fit's components by their MFCCs and (weight > 0) the cues."""
-    features = template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft)
-    features = (features - features.mean(axis=0)) / max(features.std(), 1e-12)  # Ward: same groups
+    features = ward_features(fit, sr)
     if weight:
         features = np.concatenate([features, weight * standardised(cues(fit.W, fit.H))], axis=1)
     labels = cluster_components(features, n_sources)
@@ -128,9 +134,10 @@ def restarted(spectrogram, n_sources: int, per_source: int, seed: int) -> list:
     return [nmf(spectrogram.V, per_source * n_sources, fit=fit) for _ in range(RESTARTS)]
 
 
-def separated(spectrogram, references: np.ndarray, runs) -> tuple:
-    """The consensus of grouped runs: its scores, its model and its groups."""
-    merged, groups = consensus(runs)
+def separated(spectrogram, references: np.ndarray, runs, combine=consensus) -> tuple:
+    """The consensus of grouped runs (or what ``combine`` makes of them, as
+    ``grouping.blind_sources``): its scores, its model and its groups."""
+    merged, groups = combine(runs)
     result = Separation(spectrogram, merged, Settings(stft=CONFIG), source_names(groups))
     return scores(references, np.stack(list(result.iter_sources()))), merged, groups
 

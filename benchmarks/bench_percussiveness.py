@@ -49,14 +49,15 @@ chosen on one half of the pieces by mean SDR and reported on the other.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
 import librosa
 import numpy as np
-from bench_grouping_cues import grouped, restarted, separated, standardised
+from bench_grouping_cues import grouped, restarted, separated, standardised, ward_features
 from bench_quality import CONFIG
-from bench_simple_case import kind, measured, piece, started
+from bench_simple_case import kind, labelled, measured, piece, started
 
 from nmfaudio.defaults import MOSTLY_PERCUSSIVE
 from nmfaudio.grouping import (
@@ -64,10 +65,9 @@ from nmfaudio.grouping import (
     HPSS_KERNEL,
     HPSS_N_FFT,
     HPSS_RATE,
-    better_scaled,
+    blind_sources,
     cluster_components,
     more_like_medoid,
-    template_mfcc,
 )
 from nmfaudio.modes import percussive_share_of
 
@@ -92,16 +92,6 @@ def percussiveness(fit, P: np.ndarray) -> np.ndarray:
     W, H = fit.W.astype(np.float64), fit.H.astype(np.float64)
     inside = np.einsum("fk,ft,kt->k", W, P, H, optimize=True)
     return inside / np.maximum(W.sum(axis=0) * H.sum(axis=1), 1e-300)
-
-
-def ward_features(fit, sr: int) -> np.ndarray:
-    """The MFCCs as ``bench_grouping_cues.grouped`` gives them to Ward."""
-    features = template_mfcc(fit.W, sr, n_fft=CONFIG.n_fft)
-    return (features - features.mean(axis=0)) / max(features.std(), 1e-12)
-
-
-def labelled(labels: np.ndarray, n_sources: int) -> list[np.ndarray]:
-    return [np.flatnonzero(labels == s) for s in range(n_sources)]
 
 
 def with_cue(fit, sr: int, n_sources: int, p: np.ndarray, weight: float) -> list[np.ndarray]:
@@ -140,11 +130,12 @@ def case(job: tuple[Path, int]) -> dict:
     sr, S = spectrogram.sr, len(references)
     fits = restarted(spectrogram, S, 8, job[1])
     runs = [(f, grouped(f, sr, S, 0.0)) for f in fits]
-    out["share"] = percussive_share_of(spectrogram)
+    share = out["share"] = percussive_share_of(spectrogram)
     out["0.6.0"] = separated(spectrogram, references, runs)[0]
-    percussive = out["share"] > MOSTLY_PERCUSSIVE
-    kept = better_scaled(runs, spectrogram, S) if percussive else runs
-    out["0.7.0"] = separated(spectrogram, references, kept)[0]
+    released = functools.partial(
+        blind_sources, spectrogram=spectrogram, n_sources=S, percussive=lambda: share
+    )  # what separate_sources makes of the runs
+    out["0.7.0"] = separated(spectrogram, references, runs, released)[0]
     P = percussive_mask(spectrogram.V, sr)
     shares = [percussiveness(f, P) for f in fits]
     for w in WEIGHTS:
@@ -169,7 +160,7 @@ def report(runs: list[dict]) -> None:
     cases = sorted({r["case"] for r in runs})
     per_case = {c: [r for r in runs if r["case"] == c] for c in cases}
     cues = [f"cue w={w}" for w in WEIGHTS]
-    tried = [*cues, "apart", *(["cue w=1.0 agreeing"] if "cue w=1.0 agreeing" in runs[0] else [])]
+    tried = [*cues, "apart", "cue w=1.0 agreeing"]
     rules = ["0.6.0", "0.7.0", *tried, *(f"{c} +0.7.0" for c in tried)]
     table = {
         rule: np.array([np.mean([figure(r, rule) for r in per_case[c]], axis=0) for c in cases])

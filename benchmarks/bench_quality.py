@@ -167,7 +167,8 @@ def blind_case(job: tuple[Path, list[int]]) -> dict:
         mode = Sources(S)
         spectrogram = analyse(y, sr, CONFIG, mode)
         # What separate_sources makes of its restarts, the recording's share taken once.
-        released = functools.partial(blind_sources, percussive=percussive_share_of(spectrogram))
+        share = percussive_share_of(spectrogram)
+        released = functools.partial(blind_sources, percussive=lambda share=share: share)
         analysed = time.perf_counter() - start
         settings = Settings(stft=CONFIG, fit=Fit(seed=np.random.default_rng(seed)))
         runs, run_seconds = [], []

@@ -105,6 +105,7 @@ from bench_quality import CONFIG, case_folders, load_case
 
 from nmfaudio import Sources
 from nmfaudio.defaults import MOSTLY_PERCUSSIVE
+from nmfaudio.frontend import Spectrogram
 from nmfaudio.grouping import agreement as model_agreement
 from nmfaudio.grouping import better_scaled, cluster_components, template_mfcc
 from nmfaudio.modes import percussive_share_of
@@ -301,7 +302,7 @@ def stability(V: np.ndarray, runs) -> float:
     ))  # fmt: skip
 
 
-def started(job: tuple[Path, int]) -> tuple[dict, object, np.ndarray]:
+def started(job: tuple[Path, int]) -> tuple[dict, Spectrogram, np.ndarray]:
     """A case's record of one seed's run with the recipe's scores, its spectrogram (at
     ``CONFIG``) and its references: what every candidate starts from."""
     folder, seed = job

@@ -329,13 +329,14 @@ def blind_sources(
     spectrogram: Spectrogram,
     n_sources: int,
     *,
-    percussive: float,
+    percussive: Callable[[], float],
 ) -> tuple[NMFResult, list[list[int]]]:
     """What :class:`~nmfaudio.modes.Sources` makes of its restarts (grouped :func:`by_timbre`):
     their :func:`consensus`, each fit's grouping :func:`better_scaled` first where the
-    recording is mostly percussive (``percussive``, its
+    recording is mostly percussive (``percussive()``, its
     :func:`recording_percussive_share`, above
-    :data:`~nmfaudio.defaults.MOSTLY_PERCUSSIVE`).
+    :data:`~nmfaudio.defaults.MOSTLY_PERCUSSIVE`; asked for only where there is
+    more than one restart, as taking it reads the recording again).
 
     Elsewhere the standardised groupings are not considered: where pitched
     parts take most of the components they split them by their notes, and can
@@ -348,7 +349,7 @@ def blind_sources(
     on a rendered piece of the quality tables. One restart is never regrouped:
     its two groupings are alike to the medoid of both.
     """
-    if len(runs) > 1 and percussive > MOSTLY_PERCUSSIVE:
+    if len(runs) > 1 and percussive() > MOSTLY_PERCUSSIVE:
         runs = better_scaled(runs, spectrogram, n_sources)
     return consensus(runs)
 

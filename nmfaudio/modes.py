@@ -19,6 +19,7 @@ or a file is :func:`nmfaudio.separation.separate_as` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -240,9 +241,8 @@ class Sources(Mode):
             spectrogram, self.n_fitted, self.n_restarts,
             group=by_timbre(spectrogram, self.n_sources), settings=settings, progress=progress,
         )  # fmt: skip
-        # One fit is never regrouped (blind_sources): its share would go unused.
-        percussive = percussive_share_of(spectrogram) if self.n_restarts > 1 else 0.0
-        result, groups = blind_sources(runs, spectrogram, self.n_sources, percussive=percussive)
+        share = functools.partial(percussive_share_of, spectrogram)
+        result, groups = blind_sources(runs, spectrogram, self.n_sources, percussive=share)
         return Fitted(result, source_names(groups))
 
 

@@ -199,6 +199,14 @@ def test_one_restart_keeps_its_grouping_whatever_the_rounding():
         regrouped += [g.tolist() for g in groups] != [g.tolist() for g in standardised(fit.W)]
     assert regrouped > 5  # the two groupings do differ: the tie is a real one
 
+    def unasked() -> float:
+        raise AssertionError("one restart needs no percussive share")
+
+    kept, groups = grouping.blind_sources(runs, spectrogram, 3, percussive=unasked)
+    expected, expected_groups = consensus(runs)
+    np.testing.assert_array_equal(kept.H, expected.H)
+    assert groups == expected_groups
+
 
 def test_matched_similarity_is_symmetric_to_the_last_bit():
     rng = np.random.default_rng(3)
