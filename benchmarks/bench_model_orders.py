@@ -26,19 +26,18 @@ Mean SDR / SI-SDR (BSS Eval v3, mir_eval), per case the mean over seeds.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from bench_grouping_cues import grouped, restarted, separated
-from bench_simple_case import measured, started
+from bench_simple_case import against_recipe, header, measuring, over_seeds, started
 
 from nmfaudio.defaults import MOSTLY_PERCUSSIVE
 from nmfaudio.grouping import better_scaled
 from nmfaudio.modes import percussive_share_of
 
 ROWS = ("0.7.0", "K=S", "K=2S", "0.7.0 + K=S", "all three")
+WIDTH = 14  # of the rows' names in the report
 
 
 def case(job: tuple[Path, int]) -> dict:
@@ -63,35 +62,13 @@ def case(job: tuple[Path, int]) -> dict:
 
 
 def report(runs: list[dict]) -> None:
-    runs = [r for r in runs if ROWS[0] in r]
-    cases = sorted({r["case"] for r in runs})
-    table = {
-        row: np.array([np.mean([r[row] for r in runs if r["case"] == c], axis=0) for c in cases])
-        for row in ("recipe", *ROWS)
-    }
+    cases, table = over_seeds([r for r in runs if ROWS[0] in r], ROWS)
     print(f"\n{len(cases)} mostly percussive cases; per case the mean over seeds")
-    print(f"{'':<14}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'>= recipe':>10}{'worst':>8}")
+    print(header(WIDTH))
+    everywhere = np.ones(len(cases), bool)
     for row in ("recipe", *ROWS):
-        sdr, si_sdr = table[row][:, 0], table[row][:, 1]
-        over = sdr - table["recipe"][:, 0]
-        print(
-            f"{row:<14}{sdr.mean():7.2f}{si_sdr.mean():8.2f}{np.median(sdr):8.2f}"
-            f"{int((over >= 0).sum()):>6}/{len(sdr):<4}{over.min():+8.2f}"
-        )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, nargs="+")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--json", type=Path, help="also write every run's figures here")
-    parser.add_argument("--report", type=Path, nargs="+", help="only report saved --json runs")
-    args = parser.parse_args()
-    if args.report:
-        return report([run for saved in args.report for run in json.loads(saved.read_text())])
-    report(measured(case, args))
+        print(against_recipe(row, table[row], table, everywhere, WIDTH))
 
 
 if __name__ == "__main__":
-    main()
+    measuring(case, report, __doc__.splitlines()[0])

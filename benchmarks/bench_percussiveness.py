@@ -48,16 +48,23 @@ chosen on one half of the pieces by mean SDR and reported on the other.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 from pathlib import Path
 
 import librosa
 import numpy as np
 from bench_grouping_cues import grouped, restarted, separated, standardised, ward_features
 from bench_quality import CONFIG
-from bench_simple_case import kind, labelled, measured, piece, started
+from bench_simple_case import (
+    against_recipe,
+    halves,
+    header,
+    kind,
+    labelled,
+    measuring,
+    over_seeds,
+    started,
+)
 
 from nmfaudio.defaults import MOSTLY_PERCUSSIVE
 from nmfaudio.grouping import (
@@ -72,6 +79,7 @@ from nmfaudio.grouping import (
 from nmfaudio.modes import percussive_share_of
 
 WEIGHTS = (0.5, 1.0, 2.0)
+WIDTH = 26  # of the rules' names in the report
 
 
 def odd(n: float) -> int:
@@ -157,31 +165,19 @@ def figure(run: dict, rule: str) -> list[float]:
 
 
 def report(runs: list[dict]) -> None:
-    cases = sorted({r["case"] for r in runs})
-    per_case = {c: [r for r in runs if r["case"] == c] for c in cases}
     cues = [f"cue w={w}" for w in WEIGHTS]
     tried = [*cues, "apart", "cue w=1.0 agreeing"]
     rules = ["0.6.0", "0.7.0", *tried, *(f"{c} +0.7.0" for c in tried)]
-    table = {
-        rule: np.array([np.mean([figure(r, rule) for r in per_case[c]], axis=0) for c in cases])
-        for rule in ("recipe", *rules)
-    }
+    cases, table = over_seeds(runs, rules, figure)
     kinds = np.array([kind(c) for c in cases])
-    pieces = [piece(c) for c in cases]
-    half_of = {p: i % 2 for i, p in enumerate(sorted(set(pieces)))}
-    halves = {h: np.array([half_of[p] == i for p in pieces]) for i, h in enumerate("AB")}
+    halved = halves(cases)
 
     def line(rule: str, subset: np.ndarray) -> str:
-        sdr, si_sdr = table[rule][subset, 0], table[rule][subset, 1]
-        over = sdr - table["recipe"][subset, 0]
-        return (
-            f"{rule:<26}{sdr.mean():7.2f}{si_sdr.mean():8.2f}{np.median(sdr):8.2f}"
-            f"{int((over >= 0).sum()):>6}/{len(sdr):<4}{over.min():+8.2f}"
-        )
+        return against_recipe(rule, table[rule], table, subset, WIDTH)
 
     seeds = sorted({r["seed"] for r in runs})
     print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
-    print(f"{'':<26}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'>= recipe':>10}{'worst':>8}")
+    print(header(WIDTH))
     for group in ("kit", "drums+part", "other", "all"):
         subset = np.ones(len(cases), bool) if group == "all" else kinds == group
         if subset.any():
@@ -192,13 +188,14 @@ def report(runs: list[dict]) -> None:
     print("\nChosen on one half by mean SDR, reported on the other (0.7.0 beside it):")
     for select, held in (("A", "B"), ("B", "A")):
         for family in (cues, [f"{c} +0.7.0" for c in cues]):
-            best = max(["0.7.0", *family], key=lambda r: table[r][halves[select], 0].mean())
+            best = max(["0.7.0", *family], key=lambda r: table[r][halved[select], 0].mean())
             print(f"on {select}, {best}, on {held}:")
-            print("  " + line(best, halves[held]))
-            print("  " + line("0.7.0", halves[held]))
+            print("  " + line(best, halved[held]))
+            print("  " + line("0.7.0", halved[held]))
     # The cue only where the recording has some percussive part but not most of it
     # (share in (t, 1/2]), the weight and t chosen together on one half.
-    shares = np.array([per_case[c][0]["share"] for c in cases])  # the recording's: any seed's
+    share_of = {r["case"]: r["share"] for r in runs}  # the recording's: any seed's
+    shares = np.array([share_of[c] for c in cases])
     for w in WEIGHTS:
         for t in sorted(set(shares)):
             gated = (shares > t) & (shares <= MOSTLY_PERCUSSIVE)
@@ -207,24 +204,11 @@ def report(runs: list[dict]) -> None:
             )
     gates = [rule for rule in table if ", share > " in rule]
     for select, held in (("A", "B"), ("B", "A")):
-        best = max(gates, key=lambda r: table[r][halves[select], 0].mean())
+        best = max(gates, key=lambda r: table[r][halved[select], 0].mean())
         print(f"on {select}, {best}, on {held}:")
-        print("  " + line(best, halves[held]))
-        print("  " + line("0.7.0", halves[held]))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, nargs="+")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--json", type=Path, help="also write every run's figures here")
-    parser.add_argument("--report", type=Path, nargs="+", help="only report saved --json runs")
-    args = parser.parse_args()
-    if args.report:
-        return report([run for saved in args.report for run in json.loads(saved.read_text())])
-    report(measured(case, args))
+        print("  " + line(best, halved[held]))
+        print("  " + line("0.7.0", halved[held]))
 
 
 if __name__ == "__main__":
-    main()
+    measuring(case, report, __doc__.splitlines()[0])

@@ -302,14 +302,21 @@ def stability(V: np.ndarray, runs) -> float:
     ))  # fmt: skip
 
 
-def started(job: tuple[Path, int]) -> tuple[dict, Spectrogram, np.ndarray]:
-    """A case's record of one seed's run with the recipe's scores, its spectrogram (at
-    ``CONFIG``) and its references: what every candidate starts from."""
+def begun(job: tuple[Path, int]) -> tuple[dict, np.ndarray, int, np.ndarray]:
+    """A case's record of one seed's run with the recipe's scores, its mixture, its rate
+    and its references."""
     folder, seed = job
-    y, sr, names, references = load_case(folder)
+    y, sr, _, references = load_case(folder)
     out = {"case": f"{folder.parent.parent.name}/{folder.name}", "seed": seed}
     out["recipe"] = recipe(y, references, seed)
-    return out, analyse(y, sr, CONFIG, Sources(len(names))), references
+    return out, y, sr, references
+
+
+def started(job: tuple[Path, int]) -> tuple[dict, Spectrogram, np.ndarray]:
+    """:func:`begun`, with the mixture's spectrogram (at ``CONFIG``) in place of it and its
+    rate: what every candidate starts from."""
+    out, y, sr, references = begun(job)
+    return out, analyse(y, sr, CONFIG, Sources(len(references))), references
 
 
 def case(job: tuple[Path, int]) -> dict:
@@ -356,13 +363,44 @@ def piece(name: str) -> str:
     return f"{corpus}_{case_name}"
 
 
-def summary(label: str, picked: np.ndarray, table: dict, subset: np.ndarray) -> str:
+def halves(cases: list[str]) -> dict[str, np.ndarray]:
+    """Halves A and B of ``cases`` by piece (a built case goes where the piece it was made
+    from goes), alternate in sorted order, so that each kind of case is in both."""
+    pieces = [piece(c) for c in cases]
+    half_of = {p: i % 2 for i, p in enumerate(sorted(set(pieces)))}
+    return {h: np.array([half_of[p] == i for p in pieces]) for i, h in enumerate("AB")}
+
+
+def over_seeds(runs: list[dict], rules, figure=dict.__getitem__) -> tuple[list[str], dict]:
+    """The cases of ``runs``, sorted, and for the recipe and each of ``rules`` every case's
+    (SDR, SI-SDR), the mean over its seeds of ``figure(run, rule)``."""
+    cases = sorted({r["case"] for r in runs})
+    per_case = {c: [r for r in runs if r["case"] == c] for c in cases}
+    return cases, {
+        rule: np.array([np.mean([figure(r, rule) for r in per_case[c]], axis=0) for c in cases])
+        for rule in ("recipe", *rules)
+    }
+
+
+def against_recipe(label: str, picked: np.ndarray, table: dict, subset: np.ndarray,
+                   width: int) -> str:  # fmt: skip
+    """Mean SDR and SI-SDR, median SDR, at least the recipe and the worst gap to it."""
     sdr, si_sdr = picked[subset, 0], picked[subset, 1]
     over = sdr - table["recipe"][subset, 0]
-    gain = sdr - table["default"][subset, 0]
     return (
-        f"{label:<24}{sdr.mean():7.2f}{si_sdr.mean():8.2f}{np.median(sdr):8.2f}"
-        f"{int((over >= 0).sum()):>6}/{len(sdr):<4}{over.min():+8.2f}{gain.mean():+11.2f}"
+        f"{label:<{width}}{sdr.mean():7.2f}{si_sdr.mean():8.2f}{np.median(sdr):8.2f}"
+        f"{int((over >= 0).sum()):>6}/{len(sdr):<4}{over.min():+8.2f}"
+    )
+
+
+def header(width: int) -> str:
+    return f"{'':<{width}}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'>= recipe':>10}{'worst':>8}"
+
+
+def summary(label: str, picked: np.ndarray, table: dict, subset: np.ndarray) -> str:
+    gain = picked[subset, 0] - table["default"][subset, 0]
+    return (
+        f"{against_recipe(label, picked, table, subset, 24)}{gain.mean():+11.2f}"
         f"{int((gain > 0.1).sum()):>5}/{int((gain < -0.1).sum()):<4}"
     )
 
@@ -386,6 +424,21 @@ def main() -> None:
     report(measured(case, args))
 
 
+def measuring(case_runs, report, description: str) -> None:
+    """The command line of a benchmark that measures ``case_runs`` as :func:`measured`
+    does and reports the runs with ``report``, or only reports saved ones."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=Path, nargs="+")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument("--report", type=Path, nargs="+", help="only report saved --json runs")
+    args = parser.parse_args()
+    if args.report:
+        return report([run for saved in args.report for run in json.loads(saved.read_text())])
+    report(measured(case_runs, args))
+
+
 def measured(case_runs, args: argparse.Namespace) -> list[dict]:
     """``case_runs((folder, seed))`` for every case of at most 3 parts below each of
     ``args.data`` and each of ``args.seeds``, in ``args.jobs`` processes; saved to
@@ -401,15 +454,14 @@ def measured(case_runs, args: argparse.Namespace) -> list[dict]:
 
 
 def report(runs: list[dict]) -> None:
-    cases = sorted({r["case"] for r in runs})
-    per_case = {c: [r for r in runs if r["case"] == c] for c in cases}
-
-    def over_seeds(pick) -> np.ndarray:  # pick(run) -> candidate; per case, mean over seeds
-        return np.array([np.mean([r[pick(r)] for r in per_case[c]], axis=0) for c in cases])
-
     # Runs saved before the other groupings were measured have none of them.
     groupings = [g for g in (*GROUPINGS, "both scalings", "better scaled") if g in runs[0]]
-    table = {m: over_seeds(lambda r, m=m: m) for m in ("recipe", *CANDIDATES, *groupings)}
+    cases, table = over_seeds(runs, [*CANDIDATES, *groupings])
+    per_case = {c: [r for r in runs if r["case"] == c] for c in cases}
+
+    def picked(pick) -> np.ndarray:  # pick(run) -> candidate; per case, mean over seeds
+        return np.array([np.mean([r[pick(r)] for r in per_case[c]], axis=0) for c in cases])
+
     rules = {
         "oracle (ceiling)": lambda r: max(("default", "K=S"), key=lambda m: r[m][0]),
         "independence": lambda r: min(("default", "K=S"), key=lambda m: r[f"dependence {m}"]),
@@ -435,14 +487,10 @@ def report(runs: list[dict]) -> None:
             "better scaled" if r["percussive share"] > MOSTLY_PERCUSSIVE else "default"
         )
     kinds = np.array([kind(c) for c in cases])
-    # Halves by piece (a built case goes where the piece it was made from goes), alternate in
-    # sorted order, so that each kind of case is in both.
-    pieces = [piece(c) for c in cases]
-    half_of = {p: i % 2 for i, p in enumerate(sorted(set(pieces)))}
-    halves = {h: np.array([half_of[p] == i for p in pieces]) for i, h in enumerate("AB")}
+    halved = halves(cases)
     everywhere = np.ones(len(cases), bool)
     rows = {m: (picked, everywhere) for m, picked in table.items()}  # name: (figures, shown on)
-    rows |= {name: (over_seeds(rule), everywhere) for name, rule in rules.items()}
+    rows |= {name: (picked(rule), everywhere) for name, rule in rules.items()}
     switches = {"rank one": "K=S", "coherence": "K=S", "percussive share": "better scaled"}
     for feature in (f for f in switches if f in runs[0]):
         thresholds = sorted({r[feature] for r in runs} | {np.inf}, reverse=True)  # ties: fire less
@@ -450,14 +498,13 @@ def report(runs: list[dict]) -> None:
 
             def chosen(tau, feature=feature):
                 switch = switches[feature]
-                return over_seeds(lambda run: switch if run[feature] >= tau else "default")
+                return picked(lambda run: switch if run[feature] >= tau else "default")
 
-            tau = max(thresholds, key=lambda t: chosen(t)[halves[select], 0].mean())
-            rows[f"{feature} >= {tau:.3f} on {held}"] = (chosen(tau), halves[held])
+            tau = max(thresholds, key=lambda t: chosen(t)[halved[select], 0].mean())
+            rows[f"{feature} >= {tau:.3f} on {held}"] = (chosen(tau), halved[held])
     seeds = sorted({r["seed"] for r in runs})
     print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
-    print(f"{'':<24}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'>= recipe':>10}{'worst':>8}"
-          f"{'vs default':>11}{'+/-':>7}   (worst: against the recipe)")  # fmt: skip
+    print(f"{header(24)}{'vs default':>11}{'+/-':>7}   (worst: against the recipe)")
     for group in ("kit", "drums+part", "other", "all"):
         subset = everywhere if group == "all" else kinds == group
         if not subset.any():

@@ -31,16 +31,13 @@ reported on the other.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 from pathlib import Path
 
 import numpy as np
 import scipy.optimize
-from bench_grouping_cues import recipe
-from bench_quality import load_case, scores
-from bench_simple_case import kind, measured, piece
+from bench_quality import scores
+from bench_simple_case import against_recipe, begun, halves, header, kind, measuring, over_seeds
 
 from nmfaudio import Fit, Settings, Sources, STFTConfig
 from nmfaudio.defaults import N_RESTARTS
@@ -51,6 +48,7 @@ from nmfaudio.separation import Separation, analyse
 WINDOWS = {"23 ms": 0.023, "46 ms": 0.046, "93 ms": 0.093}
 REFERENCE = "93 ms"  # what the ensembles match to
 ENSEMBLES = (("46 ms", "93 ms"), ("23 ms", "93 ms"), ("23 ms", "46 ms"), tuple(WINDOWS))
+WIDTH = 48  # of the rules' names in the report
 FEWER = (3, N_RESTARTS)  # restarts a window in the ensembles: 3 each is about the default's cost
 
 
@@ -69,24 +67,22 @@ def matched(reference: np.ndarray, estimates: np.ndarray) -> np.ndarray:
 
 
 def case(job: tuple[Path, int]) -> dict:
-    folder, seed = job
-    y, sr, names, references = load_case(folder)
-    S = len(names)
-    out = {"case": f"{folder.parent.parent.name}/{folder.name}", "seed": seed, "sr": sr}
-    out["recipe"] = recipe(y, references, seed)
+    out, y, sr, references = begun(job)
+    seed, S = job[1], len(references)
+    out["sr"] = sr
+    mode = Sources(S)
     separated = {}
     share = None
     for label, seconds in WINDOWS.items():
         settings = Settings(stft=lasting(seconds, sr), fit=Fit(seed=seed))
-        mode = Sources(S)
         spectrogram = analyse(y, sr, settings.stft, mode)
-        share = percussive_share_of(spectrogram) if share is None else share  # any window's
+        if share is None:  # the recording's, the same from any window's spectrogram
+            share = functools.partial(float, percussive_share_of(spectrogram))
         # What separate_sources does; the first R restarts are those of n_restarts=R.
         runs = restarts(spectrogram, mode.n_fitted, mode.n_restarts,
                         group=by_timbre(spectrogram, S), settings=settings)  # fmt: skip
-        taken = functools.partial(float, share)
         for r in FEWER:
-            fit, groups = blind_sources(runs[:r], spectrogram, S, percussive=taken)
+            fit, groups = blind_sources(runs[:r], spectrogram, S, percussive=share)
             result = Separation(spectrogram, fit, settings, source_names(groups))
             separated[label, r] = np.stack(list(result.iter_sources()))
         out[label] = scores(references, separated[label, mode.n_restarts])
@@ -99,37 +95,25 @@ def case(job: tuple[Path, int]) -> dict:
     return out
 
 
-def ensemble(labels: tuple[str, ...], restarts: int) -> str:
-    each = "" if restarts == N_RESTARTS else f", {restarts} restarts each"
+def ensemble(labels: tuple[str, ...], n_restarts: int) -> str:
+    each = "" if n_restarts == N_RESTARTS else f", {n_restarts} restarts each"
     return f"mean of {' + '.join(labels)}{each}"
 
 
 def report(runs: list[dict]) -> None:
     for run in runs:  # the default's frames: 2048 samples, whatever the rate
         run["2048 samples"] = run["93 ms" if run["sr"] < 32000 else "46 ms"]
-    cases = sorted({r["case"] for r in runs})
-    per_case = {c: [r for r in runs if r["case"] == c] for c in cases}
     rules = ["2048 samples", *WINDOWS, *(ensemble(e, r) for r in FEWER for e in ENSEMBLES)]
-    table = {
-        rule: np.array([np.mean([r[rule] for r in per_case[c]], axis=0) for c in cases])
-        for rule in ("recipe", *rules)
-    }
+    cases, table = over_seeds(runs, rules)
     kinds = np.array([kind(c) for c in cases])
-    pieces = [piece(c) for c in cases]
-    half_of = {p: i % 2 for i, p in enumerate(sorted(set(pieces)))}
-    halves = {h: np.array([half_of[p] == i for p in pieces]) for i, h in enumerate("AB")}
+    halved = halves(cases)
 
     def line(rule: str, subset: np.ndarray) -> str:
-        sdr, si_sdr = table[rule][subset, 0], table[rule][subset, 1]
-        over = sdr - table["recipe"][subset, 0]
-        return (
-            f"{rule:<48}{sdr.mean():7.2f}{si_sdr.mean():8.2f}{np.median(sdr):8.2f}"
-            f"{int((over >= 0).sum()):>6}/{len(sdr):<4}{over.min():+8.2f}"
-        )
+        return against_recipe(rule, table[rule], table, subset, WIDTH)
 
     seeds = sorted({r["seed"] for r in runs})
     print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
-    print(f"{'':<48}{'SDR':>7}{'SI-SDR':>8}{'median':>8}{'>= recipe':>10}{'worst':>8}")
+    print(header(WIDTH))
     for group in ("kit", "drums+part", "other", "all"):
         subset = np.ones(len(cases), bool) if group == "all" else kinds == group
         if subset.any():
@@ -139,24 +123,11 @@ def report(runs: list[dict]) -> None:
     print("\nChosen on one half by mean SDR, reported on the other (the default beside it):")
     for select, held in (("A", "B"), ("B", "A")):
         for family in (list(WINDOWS), rules):
-            best = max(family, key=lambda r: table[r][halves[select], 0].mean())
+            best = max(family, key=lambda r: table[r][halved[select], 0].mean())
             print(f"on {select}, among {len(family)}, {best}; on {held}:")
-            print("  " + line(best, halves[held]))
-            print("  " + line("2048 samples", halves[held]))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, nargs="+")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--json", type=Path, help="also write every run's figures here")
-    parser.add_argument("--report", type=Path, nargs="+", help="only report saved --json runs")
-    args = parser.parse_args()
-    if args.report:
-        return report([run for saved in args.report for run in json.loads(saved.read_text())])
-    report(measured(case, args))
+            print("  " + line(best, halved[held]))
+            print("  " + line("2048 samples", halved[held]))
 
 
 if __name__ == "__main__":
-    main()
+    measuring(case, report, __doc__.splitlines()[0])
