@@ -1,7 +1,8 @@
 """Whole separations of a long recording: nmfaudio's CLI beside the scikit-learn recipe.
 
     python benchmarks/bench_end_to_end.py [--minutes 10] [-k 16] [--iterations 200]
-                                          [--sources S [--restarts R]]
+                                          [--sources S [--restarts R]
+                                           [--windows SECONDS ... [--windows-restarts R]]]
                                           [--baseline CHECKOUT]
                                           [--loop FILE ...]
 
@@ -19,7 +20,10 @@ also grouped by its standardised MFCCs).
 ``--sources S``: nmfaudio separates S sources (``--sources S``, its default
 components per restart unless ``-k`` is given) and the recipe factorizes
 K = S; ``--restarts R`` its restarts (``--restarts 1``, the fast way, is never
-regrouped, so it takes no percussive share since 0.7.1). ``--baseline
+regrouped, so it takes no percussive share since 0.7.1); ``--windows SECONDS ...``
+also runs it with those STFT windows, beside the same command without, with
+``--windows-restarts`` restarts (of all the windows together; default: as the
+other). ``--baseline
 CHECKOUT``: also runs nmfaudio from another checkout's source (a previous
 release, say), the same command, and prints this one's ratios to it.
 """
@@ -105,6 +109,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--sources", type=int)
     parser.add_argument("--restarts", type=int, help="with --sources: its restarts")
+    parser.add_argument("--windows", nargs="+", help="with --sources: also with these windows")
+    parser.add_argument("--windows-restarts", type=int, help="with --windows: their restarts")
     parser.add_argument("--baseline", type=Path, help="another checkout of nmfaudio to time")
     parser.add_argument("--loop", type=Path, nargs="+", help="recordings to loop instead")
     args = parser.parse_args()
@@ -123,13 +129,17 @@ def main() -> None:
                     "--tol", "0", "-q", *asked, "--iterations", str(args.iterations)]  # fmt: skip
 
         rows = {"nmfaudio": measure(ours(f"{tmp}/ours"))}
+        if args.windows:
+            restarts = ["--restarts", str(args.windows_restarts)] if args.windows_restarts else []
+            windowed = [*ours(f"{tmp}/windows"), "--windows", *args.windows, *restarts]
+            rows["with --windows"] = measure(windowed)
         if args.baseline:
             rows["baseline"] = measure(ours(f"{tmp}/baseline"), str(args.baseline.resolve()))
         rows["scikit-learn"] = measure([sys.executable, str(HERE / "sklearn_recipe.py"),
                                         str(audio), f"{tmp}/theirs", "-k", str(args.sources or k),
                                         "--iterations", str(args.iterations)])  # fmt: skip
     print_measures(rows)
-    for peer in ("baseline", "scikit-learn"):
+    for peer in ("with --windows", "baseline", "scikit-learn"):
         if peer in rows:
             speed, memory = rows[peer][0] / rows["nmfaudio"][0], rows[peer][1] / rows["nmfaudio"][1]
             print(f"  ratio to {peer:<12}{speed:7.2f} x faster, {memory:.2f} x less memory")

@@ -18,15 +18,19 @@ and its halves), each seed:
   4096 at 44.1 kHz);
 - ``2048 samples``: the default, assembled from the rows above (93 ms at 22.05
   kHz, 46 ms at 44.1 kHz);
-- ``mean of ...``: an ensemble over windows, blind: each window's separated
-  sources matched one to one to the 93 ms ones (Hungarian algorithm on the
-  correlation of the waveforms) and averaged; the parts still add up to the
-  input, as each window's do.
+- ``mean of ...``: an ensemble over windows, blind, as ``Sources(windows=...)``
+  makes it (``nmfaudio.separation.averaged``): each window's separated sources
+  matched one to one to those of its longest window (Hungarian algorithm on the
+  cosine similarity of their models, ``nmfaudio.grouping.matched_sources``) and
+  averaged; the parts still add up to the input, as each window's do. Each
+  window with 8 restarts, or fewer: 3 each, or the default's 8 fits split
+  across the windows (4 each; 3, 2, 3).
 
 Mean SDR / SI-SDR (BSS Eval v3, mir_eval) over a case's sources, per case the
 mean over seeds; per kind and for all, each against the recipe (at least it, the
 worst gap); then the window chosen on one half of the pieces by mean SDR and
-reported on the other.
+reported on the other, among the windows, among all rows, and among the rows
+that fit no more than the default (8 fits).
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ import functools
 from pathlib import Path
 
 import numpy as np
-import scipy.optimize
 from bench_quality import scores
 from bench_simple_case import against_recipe, begun, halves, header, kind, measuring, over_seeds
 
@@ -43,67 +46,69 @@ from nmfaudio import Fit, Settings, Sources, STFTConfig
 from nmfaudio.defaults import N_RESTARTS
 from nmfaudio.grouping import blind_sources, by_timbre, restarts, source_names
 from nmfaudio.modes import percussive_share_of
-from nmfaudio.separation import Separation, analyse
+from nmfaudio.separation import Separation, analyse, averaged
 
 WINDOWS = {"23 ms": 0.023, "46 ms": 0.046, "93 ms": 0.093}
-REFERENCE = "93 ms"  # what the ensembles match to
-ENSEMBLES = (("46 ms", "93 ms"), ("23 ms", "93 ms"), ("23 ms", "46 ms"), tuple(WINDOWS))
+PAIRS = (("46 ms", "93 ms"), ("23 ms", "93 ms"), ("23 ms", "46 ms"), tuple(WINDOWS))
+# Each ensemble: its windows' restarts. 8 fits in all is the default's cost (a window costs
+# about the same at every length).
+ENSEMBLES = (
+    *({w: n for w in windows} for n in (3, 4, N_RESTARTS) for windows in PAIRS),
+    {"23 ms": 3, "46 ms": 2, "93 ms": 3},
+)
 WIDTH = 48  # of the rules' names in the report
-FEWER = (3, N_RESTARTS)  # restarts a window in the ensembles: 3 each is about the default's cost
 
 
-def lasting(seconds: float, sr: int) -> STFTConfig:
-    """Frames of about ``seconds``, as the score mode chooses its own (``WithScore.stft``)."""
-    n_fft = 2 ** round(np.log2(sr * seconds))
-    return STFTConfig(n_fft=n_fft, hop_length=n_fft // 4)
-
-
-def matched(reference: np.ndarray, estimates: np.ndarray) -> np.ndarray:
-    """``estimates`` reordered to match ``reference`` one to one by waveform correlation."""
-    a, b = (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-            for x in (reference, estimates))  # fmt: skip
-    _, order = scipy.optimize.linear_sum_assignment(a @ b.T, maximize=True)
-    return estimates[order]
+def parts(result: Separation) -> np.ndarray:
+    return np.stack(list(result.iter_sources()))
 
 
 def case(job: tuple[Path, int]) -> dict:
     out, y, sr, references = begun(job)
     seed, S = job[1], len(references)
     out["sr"] = sr
-    mode = Sources(S)
+    mode = Sources(S, windows=None)
     separated = {}
     share = None
     for label, seconds in WINDOWS.items():
-        settings = Settings(stft=lasting(seconds, sr), fit=Fit(seed=seed))
+        settings = Settings(stft=STFTConfig.lasting(seconds, sr), fit=Fit(seed=seed))
         spectrogram = analyse(y, sr, settings.stft, mode)
         if share is None:  # the recording's, the same from any window's spectrogram
             share = functools.partial(float, percussive_share_of(spectrogram))
         # What separate_sources does; the first R restarts are those of n_restarts=R.
         runs = restarts(spectrogram, mode.n_fitted, mode.n_restarts,
                         group=by_timbre(spectrogram, S), settings=settings)  # fmt: skip
-        for r in FEWER:
+        for r in sorted({n for e in ENSEMBLES for n in e.values()} | {mode.n_restarts}):
             fit, groups = blind_sources(runs[:r], spectrogram, S, percussive=share)
-            result = Separation(spectrogram, fit, settings, source_names(groups))
-            separated[label, r] = np.stack(list(result.iter_sources()))
-        out[label] = scores(references, separated[label, mode.n_restarts])
-    for labels in ENSEMBLES:
-        for r in FEWER:
-            reference = separated[REFERENCE, r]
-            mean = np.mean([matched(reference, separated[w, r]) for w in labels], axis=0)
-            out[ensemble(labels, r)] = scores(references, mean)
+            separated[label, r] = Separation(spectrogram, fit, settings, source_names(groups))
+        out[label] = scores(references, parts(separated[label, mode.n_restarts]))
+    for restarts_of in ENSEMBLES:
+        longest_first = sorted(restarts_of.items(), key=lambda item: -WINDOWS[item[0]])
+        result = averaged([separated[item] for item in longest_first])
+        out[ensemble(restarts_of)] = scores(references, parts(result))
     print(f"  done {out['case']} seed {seed}", flush=True)
     return out
 
 
-def ensemble(labels: tuple[str, ...], n_restarts: int) -> str:
-    each = "" if n_restarts == N_RESTARTS else f", {n_restarts} restarts each"
-    return f"mean of {' + '.join(labels)}{each}"
+def ensemble(restarts_of: dict[str, int]) -> str:
+    """The row's name: "mean of 23 ms + 93 ms, 4 restarts each"."""
+    counts = set(restarts_of.values())
+    if len(counts) > 1:
+        return "mean of " + " + ".join(f"{w} ({n})" for w, n in restarts_of.items())
+    (n,) = counts
+    each = "" if n == N_RESTARTS else f", {n} restarts each"
+    return f"mean of {' + '.join(restarts_of)}{each}"
 
 
 def report(runs: list[dict]) -> None:
     for run in runs:  # the default's frames: 2048 samples, whatever the rate
         run["2048 samples"] = run["93 ms" if run["sr"] < 32000 else "46 ms"]
-    rules = ["2048 samples", *WINDOWS, *(ensemble(e, r) for r in FEWER for e in ENSEMBLES)]
+    # Runs saved before the ensembles of 8 fits in all were measured have none of them.
+    ensembles = [ensemble(e) for e in ENSEMBLES if ensemble(e) in runs[0]]
+    rules = ["2048 samples", *WINDOWS, *ensembles]
+    at_cost = ["2048 samples", *WINDOWS] + [
+        ensemble(e) for e in ENSEMBLES if sum(e.values()) <= N_RESTARTS and ensemble(e) in runs[0]
+    ]
     cases, table = over_seeds(runs, rules)
     kinds = np.array([kind(c) for c in cases])
     halved = halves(cases)
@@ -122,7 +127,7 @@ def report(runs: list[dict]) -> None:
                 print(line(rule, subset))
     print("\nChosen on one half by mean SDR, reported on the other (the default beside it):")
     for select, held in (("A", "B"), ("B", "A")):
-        for family in (list(WINDOWS), rules):
+        for family in (list(WINDOWS), rules, at_cost):
             best = max(family, key=lambda r: table[r][halved[select], 0].mean())
             print(f"on {select}, among {len(family)}, {best}; on {held}:")
             print("  " + line(best, halved[held]))

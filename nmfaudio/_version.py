@@ -1,3 +1,3 @@
 """The package version, in one place (pyproject.toml reads it from here)."""
 
-__version__ = "0.7.1"
+__version__ = "0.8.0"

@@ -499,6 +499,25 @@ def stream_components(
             yield list(pool.map(functools.partial(signal, block=block), range(len(tasks))))
 
 
+def mean_of_streams(streams: Sequence[Iterator[list[np.ndarray]]], n_mean: int):
+    """One stream of blocks from several of one recording's (each as
+    :func:`stream_components` yields them, tiling the same samples, their blocks
+    not lined up): the first ``n_mean`` parts the mean of every stream's, the rest
+    the first stream's. Memory: a block of each stream's parts."""
+    streams = [iter(stream) for stream in streams]
+    held: list[list[np.ndarray] | None] = [None] * len(streams)  # samples not yet yielded
+    while True:
+        for i, stream in enumerate(streams):
+            if held[i] is None or not len(held[i][0]):
+                held[i] = next(stream, None)
+                if held[i] is None:
+                    return
+        n = min(len(parts[0]) for parts in held)
+        means = [sum(parts[p][:n] for parts in held) / len(held) for p in range(n_mean)]
+        yield means + [part[:n] for part in held[0][n_mean:]]
+        held = [[part[n:] for part in parts] for parts in held]
+
+
 class _Block(NamedTuple):
     """One block of frames of :func:`stream_components`: its spans, STFT, mask normalizers."""
 

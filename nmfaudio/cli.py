@@ -47,6 +47,7 @@ from .defaults import (
     N_RESTARTS,
     SCORE_WINDOW,
     SEED,
+    SOURCES_WINDOWS,
     TEMPLATE_CONTEXT,
     TEMPLATE_USE,
     TEMPLATE_USES,
@@ -210,6 +211,15 @@ def _add_mode_options(parser) -> None:
         type=_count("n_restarts"),
         metavar="R",
         help=f"with --sources: average the sources of R random starts (default: {N_RESTARTS})",
+    )
+    parser.add_argument(
+        "--windows",
+        nargs="+",
+        type=_weight("windows", positive_float),
+        metavar="SECONDS",
+        help="with --sources: one consensus for each STFT window of these durations, each at"
+        " least twice the next, the restarts shared among them, and each source the mean of"
+        f" its matches (default: {_windows_default()})",
     )
     parser.add_argument(
         "--templates",
@@ -459,6 +469,12 @@ def _add_evaluate(commands) -> None:
     evaluate.set_defaults(run=_run_evaluate, parser=evaluate)
 
 
+def _windows_default() -> str:
+    if SOURCES_WINDOWS is None:
+        return "one, with the STFT settings"
+    return " ".join(f"{w:g}" for w in SOURCES_WINDOWS) + "; --n-fft or --hop: one, theirs"
+
+
 def _add_stft_options(parser: argparse.ArgumentParser) -> None:
     # No defaults here: None tells "not given" (templates bring their own settings).
     parser.add_argument(
@@ -550,7 +566,9 @@ def _mode(args: argparse.Namespace):
             given = _given(n_extra=args.extra, use=args.templates_as)
             return WithTemplates(args.templates, **given)
         if args.sources:
-            return Sources(args.sources, args.components, **_given(n_restarts=args.restarts))
+            windows = None if stft_given else tuple(args.windows or ()) or SOURCES_WINDOWS
+            given = _given(n_restarts=args.restarts)
+            return Sources(args.sources, args.components, **given, windows=windows)
         return Components(**_given(n_components=args.components))
     except ParameterError as exc:
         args.parser.error(str(exc))
@@ -677,8 +695,14 @@ def _check_separate_options(args: argparse.Namespace) -> None:
         args.parser.error("--extra needs --templates or --score")
     elif args.keep_components and not (args.sources or score):
         args.parser.error("--keep-components needs --sources, --templates or --score")
-    if args.restarts and not args.sources:
-        args.parser.error("--restarts needs --sources")
+    for option, value in {"--restarts": args.restarts, "--windows": args.windows}.items():
+        if value and not args.sources:
+            args.parser.error(f"{option} needs --sources")
+    if args.windows and (args.n_fft is not None or args.hop is not None):
+        args.parser.error(
+            f"--windows cannot be used with {'--n-fft' if args.n_fft is not None else '--hop'}"
+            " (the windows give the STFT frames)"
+        )
     if args.reference is not None and not args.report:
         args.parser.error("--reference needs --report")
 

@@ -84,6 +84,13 @@ N_RESTARTS = 8
 #: not a tuned value: see the documentation's "Separation quality".
 MOSTLY_PERCUSSIVE = 0.5
 
+#: Blind sources' STFT windows (Sources.windows, --windows), in seconds; None: one analysis,
+#: the STFT settings'. Windows are not the default: with 8 restarts each (0.023, 0.046,
+#: 0.093) they are better on both halves of the development pieces and on the check ones,
+#: at three times the time, and the default's 8 restarts shared among them are not better
+#: on both halves (docs/quality.rst, benchmarks/bench_window.py).
+SOURCES_WINDOWS = None
+
 #: How a score becomes templates and activations (see nmfaudio.settings.ScoreModel). Chosen
 #: by coordinate ascent from the plain Ewert & Muller model (20 partials at 1/h, +-0.5
 #: semitone, +-0.1 s, 100 iterations) on each half of the 16 development pieces, reported

@@ -139,7 +139,8 @@ def group(result, n_sources: int):
     -------
     Separation
         The same decomposition with ``sources`` named ``source_00``,
-        ``source_01``, ...; sources are numbered by their first component.
+        ``source_01``, ...; sources are numbered by their first component
+        (without ``resolutions``: each source is its own components').
 
     Examples
     --------
@@ -158,7 +159,8 @@ def group(result, n_sources: int):
             " ask for more components than sources"
         )
     groups = _timbre_groups(result.W, result.sr, result.config.n_fft, n_sources)
-    return dataclasses.replace(result, sources=source_names(groups), mode=None)
+    # Its own components only: other analyses' sources matched the sources it had.
+    return dataclasses.replace(result, sources=source_names(groups), mode=None, resolutions=())
 
 
 def _timbre_groups(
@@ -658,6 +660,65 @@ def by_name(
     W = np.concatenate([fit.W for fit, _ in runs], axis=1)
     H = np.concatenate([fit.H for fit, _ in runs], axis=0) / len(runs)
     return dataclasses.replace(runs[losses_of][0], W=W, H=H), groups
+
+
+def matched_sources(reference, other) -> dict[str, list[int]]:
+    """``other``'s sources renamed as the sources of ``reference`` they match one to one:
+    two separations of one recording (:class:`~nmfaudio.Separation`, their sources named)
+    analysed with different STFTs.
+
+    Matched as :func:`consensus` matches restarts, by the cosine similarity of the
+    sources' models (Hungarian algorithm), on the coarser of the two frequency
+    grids and of the two time grids: each model's bins summed into the nearest
+    bin of the shorter frame, its frames into the nearest frame of the longer
+    hop, without forming any model.
+
+    Examples
+    --------
+    >>> import numpy as np, nmfaudio
+    >>> from nmfaudio.grouping import matched_sources
+    >>> sr, t = 22050, np.arange(2 * 22050) / 22050
+    >>> y = np.sin(2 * np.pi * 440 * t) * (t < 1) + np.sin(2 * np.pi * 110 * t) * (t >= 1)
+    >>> def separated(n_fft):
+    ...     stft = nmfaudio.STFTConfig(n_fft=n_fft, hop_length=n_fft // 4)
+    ...     return nmfaudio.separate_sources(y, sr, 2, settings=nmfaudio.Settings(stft=stft))
+    >>> long, short = separated(2048), separated(512)
+    >>> matched = matched_sources(long, short)
+    >>> def early(result, members):  # 1 for the source of the first second, the 440 Hz tone
+    ...     h = result.H[members].sum(axis=0)
+    ...     return round(h[: sr // result.config.hop_length].sum() / h.sum())
+    >>> [early(long, long.sources[name]) == early(short, matched[name]) for name in long.sources]
+    [True, True]
+    """
+    n_fft = min(reference.config.n_fft, other.config.n_fft)
+    hop = max(reference.config.hop_length, other.config.hop_length)
+    n_frames = 1 + reference.length // hop
+    a, b = (
+        dataclasses.replace(
+            x.fit,
+            W=_pooled(x.config.n_freq, 1 + n_fft // 2, n_fft / x.config.n_fft).T @ x.W,
+            H=(_pooled(x.H.shape[1], n_frames, x.config.hop_length / hop).T @ x.H.T).T,
+        )
+        for x in (reference, other)
+    )
+    names, groups_b = list(reference.sources), list(other.sources.values())
+    overlap = _model_overlap(a, list(reference.sources.values()), b, groups_b)
+    norms = [
+        np.sqrt(np.diag(_model_overlap(x, list(y.sources.values()), x, list(y.sources.values()))))
+        for x, y in ((a, reference), (b, other))
+    ]
+    similarity = overlap / np.maximum(np.outer(*norms), np.finfo(np.float64).tiny)
+    _, columns = scipy.optimize.linear_sum_assignment(similarity, maximize=True)
+    return {name: list(groups_b[c]) for name, c in zip(names, columns, strict=True)}
+
+
+def _pooled(n_from: int, n_to: int, ratio: float):
+    """The sparse ``(n_from, n_to)`` matrix that sums point ``i`` of a grid into point
+    ``round(i * ratio)`` (at most the last) of a grid ``1 / ratio`` times coarser."""
+    import scipy.sparse
+
+    to = np.minimum(np.rint(np.arange(n_from) * ratio).astype(int), n_to - 1)
+    return scipy.sparse.csr_array((np.ones(n_from), (np.arange(n_from), to)), shape=(n_from, n_to))
 
 
 def _model_overlap(a: NMFResult, groups_a, b: NMFResult, groups_b) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,16 +29,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import non_negative_int, one_of, positive_int, random_seed
+from ._checks import non_negative_int, one_of, positive_float, positive_int, random_seed
 from .alignment import alignments
 from .audio_io import BlockReader, array_reader
 from .backend import istft
 from .defaults import (
     COMPONENTS_PER_SOURCE,
-    MAX_N_FFT,
     N_COMPONENTS,
     N_RESTARTS,
     SCORE_TRIAL_ITERATIONS,
+    SOURCES_WINDOWS,
     SPAN_COMPONENTS,
     TEMPLATE_USE,
     TEMPLATE_USES,
@@ -98,6 +99,13 @@ class Mode:
         """The STFT settings its spectrogram is made with, for a recording at ``sr`` Hz
         (``None``: as far as they are known without the rate, what a request records)."""
         return settings.stft
+
+    def analyses(self, settings: Settings, sr: int | None = None) -> list[tuple[Mode, STFTConfig]]:
+        """The analyses of a recording at ``sr`` Hz whose separations' parts this mode's are
+        the mean of, each a mode and the STFT it fits: the first is the one whose
+        factorization the separation shows (see :class:`nmfaudio.Separation`). One, the mode
+        itself with :meth:`stft`, but for :class:`Sources` over several windows."""
+        return [(self, self.stft(settings, sr))]
 
     def for_input(self, path: Path) -> Mode:
         """The mode for the recording at ``path`` (itself, but for :class:`ScoreBeside`)."""
@@ -188,20 +196,37 @@ class Sources(Mode):
         Components of each factorization; ``None``: ``COMPONENTS_PER_SOURCE * n_sources``.
     n_restarts : int >= 1
         Factorizations to average (:data:`~nmfaudio.defaults.N_RESTARTS` by default).
+    windows : tuple of float > 0, or None
+        STFT windows in seconds (:data:`~nmfaudio.defaults.SOURCES_WINDOWS` by default),
+        each at least twice the next: with the default STFT settings, the recording is
+        analysed with frames of each (:meth:`STFTConfig.lasting
+        <nmfaudio.settings.STFTConfig.lasting>`), the restarts shared among them (the longer
+        windows first where they do not share evenly), each analysis separated as above, its
+        sources matched to those of the longest window
+        (:func:`nmfaudio.grouping.matched_sources`), and each part is the mean of its
+        matches (see :meth:`analyses`). A short window resolves strokes, a long one
+        partials; each one's errors are its own. ``None``, or STFT settings given: one
+        analysis with the settings' STFT.
 
     Examples
     --------
     >>> import nmfaudio
-    >>> mode = nmfaudio.Sources(3)
+    >>> mode = nmfaudio.Sources(3, windows=None)
     >>> mode.describe()
     '3 sources, the consensus of 8 fits of 24 components'
     >>> mode.part_names()
     ['source_00', 'source_01', 'source_02']
+    >>> mode = nmfaudio.Sources(3, windows=(0.023, 0.093))
+    >>> mode.describe()
+    '3 sources, the mean over windows of 93 and 23 ms of consensuses of 4 fits of 24 components'
+    >>> [(part.n_restarts, stft.n_fft) for part, stft in mode.analyses(nmfaudio.Settings(), 44100)]
+    [(4, 4096), (4, 1024)]
     """
 
     n_sources: int
     components_per_restart: int | None = None
     n_restarts: int = N_RESTARTS
+    windows: tuple[float, ...] | None = SOURCES_WINDOWS
 
     def __post_init__(self) -> None:
         positive_int("n_sources", self.n_sources)
@@ -213,6 +238,27 @@ class Sources(Mode):
                     f"{self.components_per_restart} components cannot make {self.n_sources}"
                     " sources: ask for at least one component per source"
                 )
+        if self.windows is not None:
+            self._check_windows()
+
+    def _check_windows(self) -> None:
+        if isinstance(self.windows, str) or not isinstance(self.windows, Sequence):
+            raise ParameterError(f"windows must be a sequence of seconds, got {self.windows!r}")
+        windows = sorted((positive_float("windows", w) for w in self.windows), reverse=True)
+        if not windows:
+            raise ParameterError("windows must give at least one window (None: the STFT settings')")
+        for longer, shorter in itertools.pairwise(windows):
+            if longer < 2 * shorter:
+                raise ParameterError(
+                    f"windows of {longer:g} and {shorter:g} s are too alike: make each at least"
+                    " twice the next, so that their frames differ at every sample rate"
+                )
+        if self.n_restarts < len(windows):
+            raise ParameterError(
+                f"{self.n_restarts} restarts cannot be shared among {len(windows)} windows: ask"
+                " for at least one restart a window"
+            )
+        object.__setattr__(self, "windows", tuple(windows))  # longest first: the reference
 
     @property
     def n_fitted(self) -> int:
@@ -226,12 +272,39 @@ class Sources(Mode):
         return numbered("source", self.n_sources)
 
     def describe(self) -> str:
+        if self.windows is not None and len(self.windows) > 1:
+            shares = sorted(set(self._shares()), reverse=True)
+            fits = " or ".join(map(str, shares)) + (" fit" if shares == [1] else " fits")
+            *longer, shortest = (f"{1000 * w:.0f}" for w in self.windows)
+            seconds = f"{', '.join(longer)} and {shortest}"
+            return (
+                f"{self.n_sources} sources, the mean over windows of {seconds} ms of consensuses"
+                f" of {fits} of {self.n_fitted} components"
+            )
         if self.n_restarts == 1:
             return f"{self.n_sources} sources of one fit of {self.n_fitted} components"
         return (
             f"{self.n_sources} sources, the consensus of {self.n_restarts} fits"
             f" of {self.n_fitted} components"
         )
+
+    def _shares(self) -> list[int]:
+        """Each window's restarts, longest window first: as even as they go."""
+        n, k = self.n_restarts, len(self.windows)
+        return [n // k + (i < n % k) for i in range(k)]
+
+    def analyses(self, settings, sr=None):
+        """One analysis per window with the default STFT settings (with ``sr=None``, the
+        rate unknown, their STFT as the settings have it), else one with the settings'."""
+        if self.windows is None or settings.stft != STFTConfig():
+            return [(dataclasses.replace(self, windows=None), settings.stft)]
+        return [
+            (
+                dataclasses.replace(self, n_restarts=share, windows=None),
+                settings.stft if sr is None else STFTConfig.lasting(window, sr),
+            )
+            for window, share in zip(self.windows, self._shares(), strict=True)
+        ]
 
     def asking_for(self, n_components: int) -> str:
         return f"-k {n_components} with --sources, or components_per_restart={n_components}"
@@ -504,14 +577,8 @@ class WithScore(Mode):
         return [ALIGNED_SCORE] if self.score.has_pitches else []
 
     def stft(self, settings: Settings, sr: int | None = None) -> STFTConfig:
-        """STFT settings given are used as given; with the default ones, a window of
-        ``model.window`` seconds at ``sr`` (the power of two of samples nearest it), a
-        quarter of it the hop. ``model.window=None`` keeps the default ones too."""
-        window = self.model.window
-        if sr is None or window is None or settings.stft != STFTConfig():
-            return settings.stft
-        n_fft = min(MAX_N_FFT, 2 ** round(np.log2(sr * window)))
-        return dataclasses.replace(settings.stft, n_fft=n_fft, hop_length=n_fft // 4)
+        """See :func:`lasting`, with ``model.window``."""
+        return lasting(settings, sr, self.model.window)
 
     def fit(self, spectrogram, settings, *, progress=False):
         import librosa
@@ -599,6 +666,15 @@ class ScoreBeside(Mode):
         raise ParameterError(
             "ScoreBeside finds each file's score beside it: give an array a WithScore instead"
         )
+
+
+def lasting(settings: Settings, sr: int | None, window: float | None) -> STFTConfig:
+    """STFT settings given are used as given; with the default ones, frames of ``window``
+    seconds at ``sr`` (:meth:`STFTConfig.lasting <nmfaudio.settings.STFTConfig.lasting>`).
+    ``window=None``, or the rate unknown (``sr=None``), keeps the default ones too."""
+    if sr is None or window is None or settings.stft != STFTConfig():
+        return settings.stft
+    return STFTConfig.lasting(window, sr)
 
 
 def percussive_share_of(spectrogram: Spectrogram) -> float:

@@ -12,6 +12,7 @@ layer over these.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import glob
@@ -34,7 +35,7 @@ from ._kernels import limit_threads, usable_cores
 from ._progress import stage
 from ._version import __version__
 from .audio_io import AudioWriter, BlockReader, duration, header_rate, load, streamable
-from .backend import stream_components
+from .backend import mean_of_streams, stream_components
 from .exceptions import AudioFileError, NmfaudioError
 from .frontend import read_spectrogram
 from .modes import Components, Mode
@@ -181,21 +182,28 @@ def _manifest(result: Separation) -> dict:
 
 
 def _streamed_writer(result: Separation, partitions, subtype: str | None, progress: bool):
+    # With resolutions, each one's sources are streamed from a reader of its own, in step.
+    names = list(result.sources or ())
+    matched = [[[other.sources[name] for name in names]] for other in result.resolutions]
+
     def write(paths: list[Path]) -> None:
         writers: list[AudioWriter] = []
         try:
             for path in paths:
                 writers.append(AudioWriter(path, result.sr, result.n_channels, subtype=subtype))
             with (
-                BlockReader(result.source) as reader,
+                contextlib.ExitStack() as readers,
                 stage(
                     _PARTS_STAGE, result.length, "s of audio", enabled=progress, scale=1 / result.sr
                 ) as bar,  # fmt: skip
             ):
-                for blocks in stream_components(
-                    reader.read, result.length, result.W, result.H, config=result.config,
-                    power=result.mask_power, partitions=partitions,
-                ):  # fmt: skip
+                analyses = zip((result, *result.resolutions), (partitions, *matched), strict=True)
+                streams = [
+                    _stream(each, readers.enter_context(BlockReader(result.source)), parts)
+                    for each, parts in analyses
+                ]
+                n_mean = len(names) if result.resolutions else 0
+                for blocks in mean_of_streams(streams, n_mean):
                     for writer, block in zip(writers, blocks, strict=True):
                         writer.write(block)
                     bar.update(len(blocks[0]))
@@ -204,6 +212,13 @@ def _streamed_writer(result: Separation, partitions, subtype: str | None, progre
                 writer.close()
 
     return write
+
+
+def _stream(result: Separation, reader: BlockReader, partitions):
+    return stream_components(
+        reader.read, result.length, result.W, result.H, config=result.config,
+        power=result.mask_power, partitions=partitions,
+    )  # fmt: skip
 
 
 def _png(result: Separation, kind: str) -> bytes:
@@ -295,7 +310,9 @@ def separate_file(
     settings = given("settings", settings, Settings)
     output = given("output", output, Output)
     sr = sr or mode.sample_rate
-    parts = [name + output.suffix for name in mode.part_names(components=output.components)]
+    # The components written are the first analysis's (see Separation.resolutions).
+    first = mode.analyses(settings)[0][0]
+    parts = [name + output.suffix for name in first.part_names(components=output.components)]
     planned = planned_files(parts + mode.other_files(), plots=output.plots, report=output.report)
     if output.reference is not None:
         check_reference(output.reference, seconds=duration(path))
@@ -306,9 +323,9 @@ def separate_file(
         if streamable(path, sr):
             if progress:
                 announce(str(path), mode)
-            config = mode.stft(settings, sr or header_rate(path))
-            y = read_spectrogram(path, config, progress=progress)
-            rate = y.sr
+            analyses = mode.analyses(settings, sr or header_rate(path))
+            y = [read_spectrogram(path, config, progress=progress) for _, config in analyses]
+            rate = y[0].sr
         else:  # resampled, or a format only librosa decodes: the samples, whole
             y, rate = load(path, sr=sr)
         result = separate_as(mode, y, rate, settings=settings, progress=progress)

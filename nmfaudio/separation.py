@@ -22,9 +22,10 @@ from tqdm.auto import tqdm
 from . import backend, frontend
 from ._checks import positive_int
 from .audio_io import check_samples
-from .defaults import N_COMPONENTS, N_RESTARTS, TEMPLATE_USE
+from .defaults import N_COMPONENTS, N_RESTARTS, SOURCES_WINDOWS, TEMPLATE_USE
 from .exceptions import ParameterError
 from .frontend import Spectrogram, check_length
+from .grouping import matched_sources
 from .modes import Components, Mode, Sources, WithScore, WithTemplates
 from .nmf import NMFResult
 from .outputs import part_names
@@ -57,6 +58,12 @@ class Separation:
     mode : Mode or None
         The way of separating that made it (see :mod:`nmfaudio.modes`); ``None``
         for one assembled otherwise (:func:`nmfaudio.group`, say).
+    resolutions : tuple of Separation
+        Separations of the same recording with other STFTs, their sources named as
+        the sources of this one they match (:func:`nmfaudio.grouping.matched_sources`):
+        each source is then the mean of its matches, which add up to the input as
+        each separation's do (:class:`~nmfaudio.modes.Sources` over several
+        windows). The factorization, its pictures and the components are this one's.
 
     The attributes below are read from these, for convenience.
 
@@ -77,6 +84,7 @@ class Separation:
     sources: dict[str, list[int]] | None = None
     score: Score | None = None
     mode: Mode | None = None
+    resolutions: tuple[Separation, ...] = ()
 
     @property
     def W(self) -> np.ndarray:
@@ -178,11 +186,23 @@ class Separation:
 
         A source's signal is the input under the source's soft mask, whose
         model is the sum of its components' (see :func:`nmfaudio.backend.soft_mask`);
-        the masks sum to one, so the sources, too, add up to the input.
+        the masks sum to one, so the sources, too, add up to the input. With
+        ``resolutions``, the mean of its matches' signals (all sources are then
+        made before the first is yielded).
         """
         if self.sources is None:
             raise ParameterError("no sources: group the components first (nmfaudio.group)")
-        return self._as_given(backend.signals(self, list(self.sources.values())))
+        signals = backend.signals(self, list(self.sources.values()))
+        if not self.resolutions:
+            return self._as_given(signals)
+        means = list(signals)
+        for other in self.resolutions:
+            matches = backend.signals(other, [other.sources[name] for name in self.sources])
+            for mean, signal in zip(means, matches, strict=True):
+                mean += signal
+        for mean in means:
+            mean /= 1 + len(self.resolutions)
+        return self._as_given(iter(means))
 
     @cached_property
     def components(self) -> np.ndarray:
@@ -211,7 +231,8 @@ def separate_as(
         The way of separating (see :mod:`nmfaudio.modes`).
     y : np.ndarray [shape=(n_samples,) or (n_channels, n_samples)] or Spectrogram
         The recording, finite, at least ``n_fft`` samples per channel; or the
-        spectrogram of a file, streamed (:func:`nmfaudio.frontend.read_spectrogram`).
+        spectrogram of a file, streamed (:func:`nmfaudio.frontend.read_spectrogram`),
+        or a list of them, one for each of ``mode.analyses``.
     sr : int > 0
         Sample rate of ``y``.
     settings : Settings or None
@@ -239,13 +260,37 @@ def separate_as(
     if not isinstance(mode, Mode):
         raise ParameterError(f"mode must be Components, Sources or WithTemplates, got {mode!r}")
     settings = given("settings", settings, Settings)
-    settings = dataclasses.replace(settings, stft=mode.stft(settings, sr))  # as the mode has them
     mode.check_rate(sr)
-    spectrogram = analyse(y, sr, settings.stft, mode, progress=progress)
-    fitted = mode.fit(spectrogram, settings, progress=progress)
-    if spectrogram.X is not None:  # V is magnitude(X): not held twice
-        spectrogram = dataclasses.replace(spectrogram, V=None)
-    return Separation(spectrogram, fitted.result, settings, fitted.sources, fitted.score, mode)
+    analyses = mode.analyses(settings, sr)
+    spectrograms = isinstance(y, list | tuple) and all(isinstance(s, Spectrogram) for s in y)
+    if spectrograms and len(y) != len(analyses):
+        raise ParameterError(f"{mode.describe()} needs {len(analyses)} spectrograms, got {len(y)}")
+    separations = []
+    for i, (part, config) in enumerate(analyses):
+        # The first analysis checks the recording and says what the whole mode will make.
+        given_y = y[i] if spectrograms else y
+        spectrogram = analyse(given_y, sr, config, part if i else mode, progress=progress and not i)
+        part_settings = dataclasses.replace(settings, stft=config)  # as the mode has them
+        fitted = part.fit(spectrogram, part_settings, progress=progress)
+        if spectrogram.X is not None:  # V is magnitude(X): not held twice
+            spectrogram = dataclasses.replace(spectrogram, V=None)
+        separations.append(
+            Separation(
+                spectrogram, fitted.result, part_settings, fitted.sources, fitted.score, mode=part
+            )
+        )
+    if len(separations) == 1:
+        return separations[0]
+    return dataclasses.replace(averaged(separations), mode=mode)
+
+
+def averaged(separations: Sequence[Separation]) -> Separation:
+    """The first of several separations of one recording, its sources the mean of theirs:
+    the others its ``resolutions``, each one's sources renamed as those of the first they
+    match (:func:`nmfaudio.grouping.matched_sources`)."""
+    first, *others = separations
+    others = [dataclasses.replace(other, sources=matched_sources(first, other)) for other in others]
+    return dataclasses.replace(first, resolutions=tuple(others))
 
 
 def separate(
@@ -298,6 +343,7 @@ def separate_sources(
     *,
     n_components: int | None = None,
     n_restarts: int = N_RESTARTS,
+    windows: tuple[float, ...] | None = SOURCES_WINDOWS,
     settings: Settings | None = None,
     progress: bool = False,
 ) -> Separation:
@@ -316,6 +362,10 @@ def separate_sources(
     n_restarts : int >= 1
         Factorizations to average; their starts are drawn one after another
         from the generator ``settings.fit.seed`` seeds.
+    windows : tuple of float > 0, or None
+        STFT windows in seconds, each at least twice the next: one consensus a window,
+        the restarts shared among them, their sources averaged (see
+        :class:`~nmfaudio.modes.Sources`); ``None``: one, with the settings' STFT.
     settings : Settings or None
     progress : bool
 
@@ -338,7 +388,7 @@ def separate_sources(
     >>> list(result.sources)
     ['source_00', 'source_01']
     """
-    mode = Sources(n_sources, n_components, n_restarts)
+    mode = Sources(n_sources, n_components, n_restarts, windows)
     return separate_as(mode, y, sr, settings=settings, progress=progress)
 
 

@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from dataclasses import dataclass, field
 
@@ -41,6 +42,8 @@ from .defaults import (
     HOP_LENGTH,
     INIT,
     MASK_POWER,
+    MAX_N_FFT,
+    MIN_HOP,
     N_FFT,
     N_ITER,
     SCORE_BINS,
@@ -125,6 +128,31 @@ class STFTConfig:
         for k, weight in enumerate((0.5, 0.5)):  # hann: a generalised cosine window
             window += weight * np.cos(k * angles)
         return window[:-1].astype(dtype)
+
+    @classmethod
+    def lasting(cls, seconds: float, sr: int) -> STFTConfig:
+        """Frames of about ``seconds`` at ``sr`` Hz, hops of a quarter of a frame: the
+        power of two of samples nearest ``sr * seconds``, at most
+        :data:`~nmfaudio.defaults.MAX_N_FFT` and at least four of the shortest hop
+        (:data:`~nmfaudio.defaults.MIN_HOP`).
+
+        What :class:`~nmfaudio.modes.Sources` and :class:`~nmfaudio.modes.WithScore`
+        analyse with when the settings' STFT is the default one: what a window does
+        depends on its seconds, not its samples.
+
+        Examples
+        --------
+        >>> from nmfaudio import STFTConfig
+        >>> [STFTConfig.lasting(0.093, sr).n_fft for sr in (8000, 22050, 44100, 48000)]
+        [1024, 2048, 4096, 4096]
+        >>> STFTConfig.lasting(0.023, 22050).hop_length
+        128
+        """
+        positive_float("seconds", seconds)
+        positive_int("sr", sr)
+        shortest = 2 ** math.ceil(math.log2(4 * MIN_HOP))
+        n_fft = min(MAX_N_FFT, max(shortest, 2 ** round(math.log2(sr * seconds))))
+        return cls(n_fft=n_fft, hop_length=n_fft // 4)
 
     @property
     def n_freq(self) -> int:

@@ -165,3 +165,25 @@ def test_models_are_scaled_by_a_power_of_two_only_for_high_powers():
     for k in range(4):  # soft_mask scales itself: the same masks, from finite powers
         plain = backend.soft_mask(W.astype(np.float64), H.astype(np.float64), k, power=8.0)
         np.testing.assert_allclose(backend.soft_mask(W, H, k, power=8.0), plain, atol=1e-6)
+
+
+@given(
+    lengths=st.lists(st.lists(st.integers(1, 9), min_size=1, max_size=6), min_size=1, max_size=3),
+    n_mean=st.integers(0, 2),
+)
+@settings(max_examples=50, deadline=None)
+def test_streams_of_blocks_that_do_not_line_up_are_averaged_sample_for_sample(lengths, n_mean):
+    # Every stream tiles the same 30 samples of 3 parts (2 channels), in blocks of its own.
+    rng = np.random.default_rng(0)
+    parts = rng.standard_normal((len(lengths), 3, 30, 2)).astype(np.float32)
+
+    def stream(i, sizes):
+        cuts = np.unique(np.minimum(np.cumsum(sizes), 30))
+        for lo, hi in zip([0, *cuts[:-1]], [*cuts[:-1], 30], strict=True):
+            yield [part[lo:hi] for part in parts[i]]
+
+    blocks = list(backend.mean_of_streams([stream(i, s) for i, s in enumerate(lengths)], n_mean))
+    got = [np.concatenate([b[p] for b in blocks]) for p in range(3)]
+    for p in range(3):
+        want = parts[:, p].mean(axis=0) if p < n_mean else parts[0, p]
+        np.testing.assert_allclose(got[p], want, rtol=0, atol=1e-6)

@@ -623,14 +623,39 @@ def test_cli_learn_then_separate_with_templates(capsys, tmp_path, write_wav):
         (["--templates", "t.npz", "--n-fft", "1024"], "--n-fft cannot be used with --templates"),
         (["--templates"], "expected at least one argument"),
         (["--sources", "0"], "must be a positive integer"),
+        (["--windows", "0.1"], "--windows needs --sources"),
+        (["--sources", "2", "--windows", "0.1", "--n-fft", "1024"],
+         "--windows cannot be used with --n-fft (the windows give the STFT frames)"),
+        (["--sources", "2", "--windows", "0.1", "0.06"], "windows of 0.1 and 0.06 s are too alike"),
+        (["--sources", "2", "--windows", "-1"], "windows must be a non-negative number, got -1"),
+        (["--sources", "2", "--restarts", "1", "--windows", "0.1", "0.02"],
+         "1 restarts cannot be shared among 2 windows"),
     ],
-)
+)  # fmt: skip
 def test_cli_contradicting_options_are_usage_errors(
     capsys, tmp_path, example_mixture, argv, message
 ):
     status, _, err = run(capsys, "separate", example_mixture, "-o", tmp_path / "o", *argv)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_sources_over_windows_and_with_stft_settings(capsys, tmp_path, example_mixture):
+    status, _, err = run(capsys, "separate", example_mixture, "--sources", "2", "--restarts",
+                         "2", "--windows", "0.02", "0.08", "-o", tmp_path / "w")  # fmt: skip
+    assert status == 0, err
+    mode = json.loads((tmp_path / "w" / MANIFEST).read_text())["request"]["mode"]
+    assert (mode["windows"], mode["n_restarts"]) == ([0.08, 0.02], 2)
+    mixture, _ = sf.read(example_mixture, always_2d=True)
+    total = sum(sf.read(p, always_2d=True)[0] for p in (tmp_path / "w").glob("source_*.wav"))
+    np.testing.assert_allclose(total, mixture, atol=1e-4)
+    # STFT settings given, even the default ones: one analysis, with them
+    status, _, err = run(capsys, "separate", example_mixture, "--sources", "2", "--restarts",
+                         "2", "--n-fft", "2048", "-o", tmp_path / "n")  # fmt: skip
+    assert status == 0, err
+    manifest = json.loads((tmp_path / "n" / MANIFEST).read_text())
+    assert manifest["request"]["mode"]["windows"] is None
+    assert manifest["separation"] == "2 sources, the consensus of 2 fits of 16 components"
 
 
 def test_cli_bad_template_files(capsys, tmp_path, example_mixture, write_wav):

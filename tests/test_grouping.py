@@ -27,6 +27,7 @@ from nmfaudio.grouping import (
     by_timbre,
     cluster_components,
     consensus,
+    matched_sources,
     named_components,
     named_sources,
     restarts,
@@ -477,3 +478,38 @@ def test_by_name_puts_runs_side_by_side_as_their_mean():
     assert groups == [[0, 2, 3, 5], [1, 4]]
     model = sum(fit.W @ fit.H for fit, _ in runs) / 2
     np.testing.assert_allclose(merged.W @ merged.H, model)
+
+
+@pytest.mark.parametrize("n_ffts", [(1024, 256), (256, 1024), (512, 512)])
+def test_sources_of_other_stfts_match_those_they_are_alike(n_ffts):
+    # Two tones, one after the other: each source of one analysis is the tone of its match.
+    t = np.arange(2 * SR) / SR
+    y = np.sin(2 * np.pi * 440 * t) * (t < 1) + np.sin(2 * np.pi * 110 * t) * (t >= 1)
+    a, b = (
+        nmfaudio.separate_sources(
+            y.astype(np.float32),
+            SR,
+            2,
+            n_restarts=2,
+            settings=settings_of(n_fft=n, hop_length=n // 4, n_iter=50, seed=seed),
+        )
+        for n, seed in zip(n_ffts, (0, 1), strict=True)
+    )
+
+    def early(result, members):  # 1 for the source of the first second
+        h = result.H[members].sum(axis=0)
+        return round(h[: SR // result.config.hop_length].sum() / h.sum())
+
+    matched = matched_sources(a, b)
+    assert list(matched) == list(a.sources)
+    assert sorted(map(sorted, matched.values())) == sorted(map(sorted, b.sources.values()))
+    assert [early(b, matched[name]) for name in a.sources] == [
+        early(a, members) for members in a.sources.values()
+    ]
+    assert sorted(early(a, m) for m in a.sources.values()) == [0, 1]  # not all one tone
+    # renamed the other way round, the match follows the names
+    swapped = dict(zip(a.sources, reversed(list(a.sources.values())), strict=True))
+    rematched = matched_sources(dataclasses.replace(a, sources=swapped), b)
+    assert [sorted(rematched[n]) for n in a.sources] == [
+        sorted(matched[n]) for n in reversed(a.sources)
+    ]

@@ -60,6 +60,63 @@ def test_separate_sources_sum_to_the_input_and_find_the_tone_and_the_clicks():
     assert min(best) > 8, best
 
 
+def test_sources_over_windows_share_the_restarts_longest_window_first():
+    mode = Sources(2, windows=(0.023, 0.046, 0.093))
+    assert mode.windows == (0.093, 0.046, 0.023)
+    analyses = mode.analyses(Settings(), 44100)
+    assert [(part.n_restarts, part.windows, stft.n_fft, stft.hop_length)
+            for part, stft in analyses] == [(3, None, 4096, 1024), (3, None, 2048, 512),
+                                            (2, None, 1024, 256)]  # fmt: skip
+    assert mode.describe() == (
+        "2 sources, the mean over windows of 93, 46 and 23 ms of consensuses of 3 or 2 fits of"
+        " 16 components"
+    )
+    # STFT settings given, or no windows: one analysis, all the restarts, the settings' STFT
+    given = Settings(stft=STFTConfig(n_fft=1024, hop_length=256))
+    for asked, settings in ((mode, given), (Sources(2, windows=None), Settings())):
+        ((part, stft),) = asked.analyses(settings, 44100)
+        assert (part.n_restarts, part.windows, stft) == (N_RESTARTS, None, settings.stft)
+    assert mode.to_manifest()["windows"] == [0.093, 0.046, 0.023]
+
+
+@pytest.mark.parametrize(
+    ("windows", "n_restarts", "message"),
+    [
+        ((0.023, 0.04), 8, "windows of 0.04 and 0.023 s are too alike: make each at least twice"),
+        ((), 8, "windows must give at least one window"),
+        ((0.05, 0), 8, "windows must be greater than 0, got 0"),
+        ("0.05", 8, "windows must be a sequence of seconds, got '0.05'"),
+        ((0.01, 0.1, 1.0), 2, "2 restarts cannot be shared among 3 windows"),
+    ],
+)
+def test_sources_refuse_windows_they_cannot_analyse(windows, n_restarts, message):
+    with pytest.raises(ParameterError, match=message):
+        Sources(2, n_restarts=n_restarts, windows=windows)
+
+
+def test_sources_over_windows_sum_to_the_input_and_find_the_tone_and_the_clicks():
+    harmonic, percussive = tones([220, 330, 262, 392]), clicks()
+    mix = np.stack([harmonic + percussive, 0.5 * harmonic + percussive])
+    result = nmfaudio.separate_sources(
+        mix, SR, 2, n_components=8, windows=(0.023, 0.093), settings=settings_of(seed=0)
+    )
+    analysed = [(r.config.n_fft, r.n_components) for r in (result, *result.resolutions)]
+    assert analysed == [(1024, 8 * N_RESTARTS // 2), (256, 8 * N_RESTARTS // 2)]
+    assert all(sorted(r.sources) == sorted(result.sources) for r in result.resolutions)
+    sources = np.stack(list(result.iter_sources()))
+    np.testing.assert_allclose(sources.sum(axis=0), mix, atol=1e-5)
+    best = [max(snr(ref, src[0]) for src in sources) for ref in (harmonic, percussive)]
+    assert min(best) > 8, best
+    # each source the mean of its matches: the windows' own separations, averaged
+    members = [dataclasses.replace(result, resolutions=()), *result.resolutions]
+    each = [dict(zip(m.sources, m.iter_sources(), strict=True)) for m in members]
+    for name, source in zip(result.sources, sources, strict=True):
+        np.testing.assert_allclose(source, np.mean([e[name] for e in each], axis=0), atol=1e-6)
+    regrouped = nmfaudio.group(result, 2)  # its own components: the others' matches are gone
+    assert regrouped.resolutions == ()
+    np.testing.assert_allclose(sum(regrouped.iter_sources()), mix, atol=1e-5)
+
+
 def test_separate_sources_checks_its_counts():
     with pytest.raises(ParameterError, match="3 components cannot make 4 sources"):
         nmfaudio.separate_sources(clicks(), SR, 4, n_components=3, settings=settings_of(**FAST))

@@ -54,6 +54,31 @@ def test_streamed_file_equals_the_in_memory_separation(tmp_path, write_wav, chan
     np.testing.assert_allclose(total, y, atol=1e-5)  # the parts add up to the input
 
 
+def test_sources_over_windows_stream_as_they_separate_in_memory(tmp_path, write_wav):
+    y = music_like(2, seconds=2.0 + 77 / SR)
+    source = write_wav("in.wav", y)
+    mode = nmfaudio.Sources(2, n_restarts=3, windows=(0.023, 0.093))
+    settings = settings_of(n_iter=20, seed=3)  # the default STFT: the windows give the frames
+    output = nmfaudio.Output(components=True)
+    streamed = nmfaudio.separate_file(source, tmp_path / "s", mode=mode, settings=settings,
+                                      output=output)  # fmt: skip
+    in_memory = nmfaudio.separate_as(mode, y, SR, settings=settings)
+    frames = [(r.config.n_fft, r.n_components) for r in (streamed, *streamed.resolutions)]
+    assert frames == [(1024, 2 * 16), (256, 16)]  # at 8 kHz; the longer window has the odd fit
+    assert [r.sources for r in streamed.resolutions] == [r.sources for r in in_memory.resolutions]
+    sources = read_parts(tmp_path / "s", ["source_00.wav", "source_01.wav"])
+    for got, expected in zip(sources, in_memory.iter_sources(), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(sum(sources), y, atol=1e-5)  # the parts add up to the input
+    # the components are the longest window's: as many as its fits have, adding up too
+    components = sorted((tmp_path / "s").glob("component_*.wav"))
+    assert len(components) == streamed.n_components == 2 * 16
+    np.testing.assert_allclose(sum(read_parts(tmp_path / "s", components)), y, atol=1e-4)
+    manifest = json.loads((tmp_path / "s" / MANIFEST).read_text())
+    assert manifest["separation"] == mode.describe()
+    assert manifest["request"]["mode"]["windows"] == [0.093, 0.023]
+
+
 @pytest.mark.parametrize("frames_per_block", [1, 3, 7, 64, 10_000])
 def test_block_boundaries_change_nothing(frames_per_block):
     config = STFTConfig(512, 128)

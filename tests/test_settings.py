@@ -17,6 +17,17 @@ from nmfaudio.outputs import MANIFEST
 from nmfaudio.settings import Cost, Fit, Output, Settings, STFTConfig
 
 
+def test_frames_lasting_a_duration_are_the_nearest_power_of_two_within_the_limits():
+    assert [STFTConfig.lasting(0.046, sr).n_fft for sr in (8000, 22050, 44100, 48000)] == [
+        512, 1024, 2048, 2048,
+    ]  # fmt: skip
+    assert STFTConfig.lasting(0.046, 22050) == STFTConfig(n_fft=1024, hop_length=256)
+    assert STFTConfig.lasting(1e-4, 8000).n_fft == 256  # four of the shortest hop
+    assert STFTConfig.lasting(100.0, 384000).n_fft == 2**16  # the longest frame
+    with pytest.raises(ParameterError, match="seconds must be greater than 0, got 0"):
+        STFTConfig.lasting(0, 8000)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
