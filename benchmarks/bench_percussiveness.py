@@ -57,9 +57,10 @@ from bench_grouping_cues import grouped, restarted, separated, standardised, war
 from bench_quality import CONFIG
 from bench_simple_case import (
     against_recipe,
+    by_kind,
     halves,
     header,
-    kind,
+    introduce,
     labelled,
     measuring,
     over_seeds,
@@ -169,22 +170,18 @@ def report(runs: list[dict]) -> None:
     tried = [*cues, "apart", "cue w=1.0 agreeing"]
     rules = ["0.6.0", "0.7.0", *tried, *(f"{c} +0.7.0" for c in tried)]
     cases, table = over_seeds(runs, rules, figure)
-    kinds = np.array([kind(c) for c in cases])
     halved = halves(cases)
 
     def line(rule: str, subset: np.ndarray) -> str:
         return against_recipe(rule, table[rule], table, subset, WIDTH)
 
-    seeds = sorted({r["seed"] for r in runs})
-    print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
+    introduce(runs, cases)
     print(header(WIDTH))
-    for group in ("kit", "drums+part", "other", "all"):
-        subset = np.ones(len(cases), bool) if group == "all" else kinds == group
-        if subset.any():
-            recipe_sdr = table["recipe"][subset, 0].mean()
-            print(f"-- {group}: {int(subset.sum())} cases, recipe {recipe_sdr:.2f}")
-            for rule in rules:
-                print(line(rule, subset))
+    for group, subset in by_kind(cases):
+        recipe_sdr = table["recipe"][subset, 0].mean()
+        print(f"-- {group}: {int(subset.sum())} cases, recipe {recipe_sdr:.2f}")
+        for rule in rules:
+            print(line(rule, subset))
     print("\nChosen on one half by mean SDR, reported on the other (0.7.0 beside it):")
     for select, held in (("A", "B"), ("B", "A")):
         for family in (cues, [f"{c} +0.7.0" for c in cues]):

@@ -363,6 +363,21 @@ def piece(name: str) -> str:
     return f"{corpus}_{case_name}"
 
 
+def by_kind(cases: list[str]):
+    """Each kind of case that ``cases`` has (kit, drums + part, other), then all, with the
+    mask of its cases."""
+    kinds = np.array([kind(c) for c in cases])
+    for group in ("kit", "drums+part", "other", "all"):
+        subset = np.ones(len(cases), bool) if group == "all" else kinds == group
+        if subset.any():
+            yield group, subset
+
+
+def introduce(runs: list[dict], cases: list[str]) -> None:
+    seeds = sorted({r["seed"] for r in runs})
+    print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
+
+
 def halves(cases: list[str]) -> dict[str, np.ndarray]:
     """Halves A and B of ``cases`` by piece (a built case goes where the piece it was made
     from goes), alternate in sorted order, so that each kind of case is in both."""
@@ -486,7 +501,6 @@ def report(runs: list[dict]) -> None:
         rules["better where percussive"] = lambda r: (
             "better scaled" if r["percussive share"] > MOSTLY_PERCUSSIVE else "default"
         )
-    kinds = np.array([kind(c) for c in cases])
     halved = halves(cases)
     everywhere = np.ones(len(cases), bool)
     rows = {m: (picked, everywhere) for m, picked in table.items()}  # name: (figures, shown on)
@@ -502,13 +516,9 @@ def report(runs: list[dict]) -> None:
 
             tau = max(thresholds, key=lambda t: chosen(t)[halved[select], 0].mean())
             rows[f"{feature} >= {tau:.3f} on {held}"] = (chosen(tau), halved[held])
-    seeds = sorted({r["seed"] for r in runs})
-    print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
+    introduce(runs, cases)
     print(f"{header(24)}{'vs default':>11}{'+/-':>7}   (worst: against the recipe)")
-    for group in ("kit", "drums+part", "other", "all"):
-        subset = everywhere if group == "all" else kinds == group
-        if not subset.any():
-            continue
+    for group, subset in by_kind(cases):
         print(f"-- {group}: {int(subset.sum())} cases")
         for name, (picked, shown) in rows.items():
             if (subset & shown).any():

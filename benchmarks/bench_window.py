@@ -40,7 +40,16 @@ from pathlib import Path
 
 import numpy as np
 from bench_quality import scores
-from bench_simple_case import against_recipe, begun, halves, header, kind, measuring, over_seeds
+from bench_simple_case import (
+    against_recipe,
+    begun,
+    by_kind,
+    halves,
+    header,
+    introduce,
+    measuring,
+    over_seeds,
+)
 
 from nmfaudio import Fit, Settings, Sources, STFTConfig
 from nmfaudio.defaults import N_RESTARTS
@@ -56,6 +65,8 @@ ENSEMBLES = (
     *({w: n for w in windows} for n in (3, 4, N_RESTARTS) for windows in PAIRS),
     {"23 ms": 3, "46 ms": 2, "93 ms": 3},
 )
+#: Each window's consensus of the first R restarts, for every R an ensemble takes.
+RESTARTS = sorted({n for e in ENSEMBLES for n in e.values()} | {N_RESTARTS})
 WIDTH = 48  # of the rules' names in the report
 
 
@@ -78,10 +89,10 @@ def case(job: tuple[Path, int]) -> dict:
         # What separate_sources does; the first R restarts are those of n_restarts=R.
         runs = restarts(spectrogram, mode.n_fitted, mode.n_restarts,
                         group=by_timbre(spectrogram, S), settings=settings)  # fmt: skip
-        for r in sorted({n for e in ENSEMBLES for n in e.values()} | {mode.n_restarts}):
+        for r in RESTARTS:
             fit, groups = blind_sources(runs[:r], spectrogram, S, percussive=share)
             separated[label, r] = Separation(spectrogram, fit, settings, source_names(groups))
-        out[label] = scores(references, parts(separated[label, mode.n_restarts]))
+        out[label] = scores(references, parts(separated[label, N_RESTARTS]))
     for restarts_of in ENSEMBLES:
         longest_first = sorted(restarts_of.items(), key=lambda item: -WINDOWS[item[0]])
         result = averaged([separated[item] for item in longest_first])
@@ -110,21 +121,17 @@ def report(runs: list[dict]) -> None:
         ensemble(e) for e in ENSEMBLES if sum(e.values()) <= N_RESTARTS and ensemble(e) in runs[0]
     ]
     cases, table = over_seeds(runs, rules)
-    kinds = np.array([kind(c) for c in cases])
     halved = halves(cases)
 
     def line(rule: str, subset: np.ndarray) -> str:
         return against_recipe(rule, table[rule], table, subset, WIDTH)
 
-    seeds = sorted({r["seed"] for r in runs})
-    print(f"\n{len(cases)} cases of 2-3 parts, seeds {seeds}; per case the mean over seeds")
+    introduce(runs, cases)
     print(header(WIDTH))
-    for group in ("kit", "drums+part", "other", "all"):
-        subset = np.ones(len(cases), bool) if group == "all" else kinds == group
-        if subset.any():
-            print(f"-- {group}: {int(subset.sum())} cases")
-            for rule in ("recipe", *rules):
-                print(line(rule, subset))
+    for group, subset in by_kind(cases):
+        print(f"-- {group}: {int(subset.sum())} cases")
+        for rule in ("recipe", *rules):
+            print(line(rule, subset))
     print("\nChosen on one half by mean SDR, reported on the other (the default beside it):")
     for select, held in (("A", "B"), ("B", "A")):
         for family in (list(WINDOWS), rules, at_cost):

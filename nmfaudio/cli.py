@@ -566,7 +566,8 @@ def _mode(args: argparse.Namespace):
             given = _given(n_extra=args.extra, use=args.templates_as)
             return WithTemplates(args.templates, **given)
         if args.sources:
-            windows = None if stft_given else tuple(args.windows or ()) or SOURCES_WINDOWS
+            windows = tuple(args.windows) if args.windows else SOURCES_WINDOWS
+            windows = None if stft_given else windows
             given = _given(n_restarts=args.restarts)
             return Sources(args.sources, args.components, **given, windows=windows)
         return Components(**_given(n_components=args.components))

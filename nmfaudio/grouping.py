@@ -636,11 +636,7 @@ def _matcher(runs: list[tuple[NMFResult, list[np.ndarray]]]):
     norms = [np.sqrt(np.diag(overlaps[i, i])) for i in range(n)]
 
     def match(i: int, j: int) -> tuple[np.ndarray, float]:
-        similarity = overlaps[i, j] / np.maximum(
-            np.outer(norms[i], norms[j]), np.finfo(np.float64).tiny
-        )
-        rows, columns = scipy.optimize.linear_sum_assignment(similarity, maximize=True)
-        return columns, math.fsum(similarity[rows, columns])
+        return _cosine_match(overlaps[i, j], norms[i], norms[j])
 
     return match
 
@@ -701,15 +697,21 @@ def matched_sources(reference, other) -> dict[str, list[int]]:
         )
         for x in (reference, other)
     )
-    names, groups_b = list(reference.sources), list(other.sources.values())
-    overlap = _model_overlap(a, list(reference.sources.values()), b, groups_b)
-    norms = [
-        np.sqrt(np.diag(_model_overlap(x, list(y.sources.values()), x, list(y.sources.values()))))
-        for x, y in ((a, reference), (b, other))
-    ]
-    similarity = overlap / np.maximum(np.outer(*norms), np.finfo(np.float64).tiny)
-    _, columns = scipy.optimize.linear_sum_assignment(similarity, maximize=True)
-    return {name: list(groups_b[c]) for name, c in zip(names, columns, strict=True)}
+    groups_a, groups_b = list(reference.sources.values()), list(other.sources.values())
+    norm_a, norm_b = (
+        np.sqrt(np.diag(_model_overlap(x, groups, x, groups)))
+        for x, groups in ((a, groups_a), (b, groups_b))
+    )
+    columns, _ = _cosine_match(_model_overlap(a, groups_a, b, groups_b), norm_a, norm_b)
+    return {name: list(groups_b[c]) for name, c in zip(reference.sources, columns, strict=True)}
+
+
+def _cosine_match(overlap: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray):
+    """The group of b for each group of a (Hungarian algorithm on the cosine similarity of
+    their models, from their ``overlap`` and norms) and the summed similarity of the pairs."""
+    similarity = overlap / np.maximum(np.outer(norm_a, norm_b), np.finfo(np.float64).tiny)
+    rows, columns = scipy.optimize.linear_sum_assignment(similarity, maximize=True)
+    return columns, math.fsum(similarity[rows, columns])
 
 
 def _pooled(n_from: int, n_to: int, ratio: float):

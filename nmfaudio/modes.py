@@ -301,7 +301,7 @@ class Sources(Mode):
         return [
             (
                 dataclasses.replace(self, n_restarts=share, windows=None),
-                settings.stft if sr is None else STFTConfig.lasting(window, sr),
+                lasting(settings, sr, window),
             )
             for window, share in zip(self.windows, self._shares(), strict=True)
         ]
